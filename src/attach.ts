@@ -1,0 +1,61 @@
+import type { AxiosInstance } from 'axios';
+import { invalidConfig } from './errors';
+import { createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
+import { resolveOptions, type ServiceTitanAuthOptions } from './options';
+import { OriginPolicy } from './origin-policy';
+import { TokenProvider, type GetTokenOptions } from './token-provider';
+import './request-options';
+
+/** The handle returned by {@link attachServiceTitanAuth}. */
+export interface ServiceTitanAuth {
+  /**
+   * The current bearer token, fetching one if there is none (concurrent calls share one fetch).
+   * Use it for calls that do not go through the instance.
+   */
+  getToken(options?: GetTokenOptions): Promise<string>;
+  /** Forgets the cached token (here and in the store); the next request fetches a new one. */
+  invalidate(): Promise<void>;
+  /** Removes the interceptors; the instance can be attached again afterwards. */
+  detach(): void;
+}
+
+const attachedInstances = new WeakSet<AxiosInstance>();
+
+/**
+ * Installs the ServiceTitan interceptors on an axios instance you already have. Throws a
+ * `ServiceTitanAuthError` with code `invalid_config` at once on bad options (naming the option)
+ * and when the instance already has them.
+ *
+ * @example
+ * const api = axios.create({ baseURL: environments.production.apiUrl });
+ * const auth = attachServiceTitanAuth(api, { clientId, clientSecret, appKey, environment: 'production' });
+ * const { data } = await api.get(`/crm/v2/tenant/${tenantId}/customers`);
+ */
+export function attachServiceTitanAuth(instance: AxiosInstance, options: ServiceTitanAuthOptions): ServiceTitanAuth {
+  if (instance === null || typeof instance !== 'function' || instance.interceptors === undefined) {
+    throw invalidConfig('attachServiceTitanAuth needs an axios instance (from axios.create()) as its first argument');
+  }
+  if (attachedInstances.has(instance)) {
+    throw invalidConfig('this axios instance already has ServiceTitan auth attached; call detach() on the first handle before attaching again');
+  }
+  const resolved = resolveOptions(options);
+  const provider = new TokenProvider(resolved);
+  const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins) };
+
+  const requestId = instance.interceptors.request.use(createRequestInterceptor(context));
+  const responseId = instance.interceptors.response.use(undefined, createResponseErrorInterceptor(context));
+  attachedInstances.add(instance);
+
+  let attached = true;
+  return {
+    getToken: (getTokenOptions) => provider.getToken(getTokenOptions),
+    invalidate: () => provider.invalidate(),
+    detach: () => {
+      if (!attached) return;
+      attached = false;
+      instance.interceptors.request.eject(requestId);
+      instance.interceptors.response.eject(responseId);
+      attachedInstances.delete(instance);
+    },
+  };
+}

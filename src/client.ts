@@ -1,0 +1,67 @@
+import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import { attachServiceTitanAuth, type ServiceTitanAuth } from './attach';
+import { environments } from './environments';
+import { ServiceTitanAuthError, invalidConfig } from './errors';
+import type { ServiceTitanAuthOptions } from './options';
+import { describe } from './urls';
+
+/** Options of {@link createServiceTitanClient}: the auth options plus the client's own. */
+export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
+  /**
+   * The tenant this client works for; fills `{tenant}` in request URLs, so
+   * `client.get('/crm/v2/tenant/{tenant}/customers')` needs no string building.
+   * @default undefined (a URL containing `{tenant}` then fails with `invalid_config`)
+   */
+  tenantId?: string | number;
+  /** Extra axios defaults (timeout, headers, agents…). `baseURL` defaults to the environment's `apiUrl`. @default {} */
+  axios?: CreateAxiosDefaults;
+}
+
+/** An axios instance with ServiceTitan auth attached, and its handle as `auth`. */
+export type ServiceTitanClient = AxiosInstance & { readonly auth: ServiceTitanAuth };
+
+const TENANT_PLACEHOLDER = '{tenant}';
+
+/**
+ * Builds an axios instance for one environment and tenant, with `baseURL` set to the
+ * environment's API origin and ServiceTitan auth attached.
+ *
+ * @example
+ * const client = createServiceTitanClient({ clientId, clientSecret, appKey, environment: 'integration', tenantId: 123 });
+ * const { data } = await client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 100 } });
+ */
+export function createServiceTitanClient(options: ServiceTitanClientOptions): ServiceTitanClient {
+  if (options === null || typeof options !== 'object') throw invalidConfig(`options must be an object, got ${describe(options)}`);
+  const { tenantId, axios: axiosDefaults, ...authOptions } = options;
+  const tenant = resolveTenant(tenantId);
+  if (axiosDefaults !== undefined && (axiosDefaults === null || typeof axiosDefaults !== 'object')) {
+    throw invalidConfig(`axios must be an object of axios defaults, got ${describe(axiosDefaults)}`);
+  }
+  const apiUrl =
+    typeof authOptions.environment === 'string'
+      ? environments[authOptions.environment]?.apiUrl
+      : (authOptions.environment as { apiUrl?: string } | undefined)?.apiUrl;
+  const baseURL = axiosDefaults?.baseURL ?? apiUrl;
+  const instance = axios.create({ ...axiosDefaults, ...(baseURL === undefined ? {} : { baseURL }) });
+  const auth = attachServiceTitanAuth(instance, authOptions);
+  instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
+  return Object.assign(instance, { auth });
+}
+
+function resolveTenant(tenantId: unknown): string | undefined {
+  if (tenantId === undefined) return undefined;
+  if ((typeof tenantId === 'string' && /^[A-Za-z0-9_-]+$/.test(tenantId)) || (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0)) {
+    return String(tenantId);
+  }
+  throw invalidConfig(`tenantId must be a positive integer or an id string of letters, digits, '-' and '_', got ${describe(tenantId)}`);
+}
+
+function fillTenant(config: InternalAxiosRequestConfig, tenant: string | undefined): InternalAxiosRequestConfig {
+  const url = config.url;
+  if (url === undefined || !url.includes(TENANT_PLACEHOLDER)) return config;
+  if (tenant === undefined) {
+    throw new ServiceTitanAuthError('invalid_config', `The URL ${url} contains {tenant} but the client was created without tenantId`);
+  }
+  config.url = url.replaceAll(TENANT_PLACEHOLDER, tenant);
+  return config;
+}

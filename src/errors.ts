@@ -1,0 +1,59 @@
+/** Stable codes of {@link ServiceTitanAuthError}; switch on these, never on messages. */
+export type ServiceTitanAuthErrorCode =
+  /** The options are wrong (named in the message), or the instance already has the plugin. */
+  | 'invalid_config'
+  /** The token endpoint rejected the client id / secret. Never retried: fix the credentials. */
+  | 'invalid_client'
+  /** The token endpoint answered 429; `retryAfterMs` says when it may be asked again. */
+  | 'rate_limited'
+  /** Network error, timeout, 5xx (after retries) or another unexpected answer from the token endpoint. */
+  | 'token_request_failed'
+  /** The token endpoint answered 2xx with a body that is not a usable bearer token. */
+  | 'invalid_token_response';
+
+export interface ServiceTitanAuthErrorDetails {
+  /** HTTP status of the token endpoint's answer, when there was one. */
+  status?: number;
+  /** The OAuth `error` field of the token endpoint's answer (e.g. `invalid_client`). */
+  oauthError?: string;
+  /** For `rate_limited`: how long to wait before asking again, in milliseconds. */
+  retryAfterMs?: number;
+  /** The underlying error. Never holds the request body, a secret or a token. */
+  cause?: unknown;
+}
+
+/**
+ * The one error class of this library. Messages name what is wrong (the option, the endpoint,
+ * the client id) and never contain the client secret, a token or the app key.
+ */
+export class ServiceTitanAuthError extends Error {
+  override readonly name = 'ServiceTitanAuthError';
+  readonly code: ServiceTitanAuthErrorCode;
+  readonly status?: number;
+  readonly oauthError?: string;
+  readonly retryAfterMs?: number;
+
+  constructor(code: ServiceTitanAuthErrorCode, message: string, details: ServiceTitanAuthErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.oauthError !== undefined) this.oauthError = details.oauthError;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/**
+ * True for errors of this library, including ones thrown by another copy of it (an ESM and a
+ * CommonJS copy loaded side by side), so it is checked by shape, not only by `instanceof`.
+ */
+export function isServiceTitanAuthError(error: unknown): error is ServiceTitanAuthError {
+  return (
+    error instanceof ServiceTitanAuthError ||
+    (error instanceof Error && error.name === 'ServiceTitanAuthError' && typeof (error as { code?: unknown }).code === 'string')
+  );
+}
+
+/** Shorthand for the synchronous option errors of attach time. */
+export function invalidConfig(message: string): ServiceTitanAuthError {
+  return new ServiceTitanAuthError('invalid_config', message);
+}

@@ -1,0 +1,15 @@
+export { attachServiceTitanAuth } from './attach';
+export type { ServiceTitanAuth } from './attach';
+export { createServiceTitanClient } from './client';
+export type { ServiceTitanClient, ServiceTitanClientOptions } from './client';
+export { environments } from './environments';
+export type { ServiceTitanEnvironment, ServiceTitanEnvironmentName } from './environments';
+export { ServiceTitanAuthError, isServiceTitanAuthError } from './errors';
+export type { ServiceTitanAuthErrorCode, ServiceTitanAuthErrorDetails } from './errors';
+export { tokenFingerprint } from './logger';
+export type { ServiceTitanLogger } from './logger';
+export type { ServiceTitanAuthOptions } from './options';
+export type { ServiceTitanRequestOptions } from './request-options';
+export { MemoryTokenStore } from './stores/memory';
+export type { StoredToken, TokenStore } from './stores/types';
+export type { GetTokenOptions } from './token-provider';

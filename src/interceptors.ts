@@ -1,0 +1,146 @@
+import {
+  AxiosError,
+  CanceledError,
+  type AxiosInstance,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
+import { isServiceTitanAuthError } from './errors';
+import type { ResolvedOptions } from './options';
+import type { OriginPolicy } from './origin-policy';
+import { redactAxiosError } from './redaction';
+import type { TokenProvider } from './token-provider';
+
+interface InterceptorContext {
+  instance: AxiosInstance;
+  options: ResolvedOptions;
+  provider: TokenProvider;
+  policy: OriginPolicy;
+}
+
+type RedirectOptions = { href?: string; headers?: Record<string, unknown> };
+type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void;
+
+/**
+ * The request interceptor: adds `Authorization: Bearer …` and `ST-App-Key` to requests bound for
+ * an allowed origin. With a cached token it stays synchronous (no await on the hot path); only a
+ * missing or expired token makes the request wait, and an abort stops that wait at once.
+ */
+export function createRequestInterceptor({ options, provider, policy }: InterceptorContext) {
+  const stripOnForeignRedirect = createRedirectGuard(policy);
+  const inject = (config: InternalAxiosRequestConfig, token: string): InternalAxiosRequestConfig => {
+    config.headers.set('Authorization', `Bearer ${token}`);
+    if (options.appKey !== undefined) config.headers.set('ST-App-Key', options.appKey);
+    config.beforeRedirect = chainRedirectGuard(config.beforeRedirect as BeforeRedirect | undefined, stripOnForeignRedirect);
+    return config;
+  };
+
+  return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
+    if (config.serviceTitanAuth?.skip === true || !policy.allowsRequest(config)) return config;
+    const cached = provider.peek();
+    if (cached !== undefined) return inject(config, cached);
+    const signal = config.signal as AbortSignal | undefined;
+    return provider.getToken({ ...(signal ? { signal } : {}) }).then(
+      (token) => inject(config, token),
+      (error: unknown) => {
+        throw isServiceTitanAuthError(error) ? error : canceled(config);
+      },
+    );
+  };
+}
+
+/**
+ * The response error interceptor: on a 401 (or another `renewOnStatus`) for a request that
+ * carried our token, renews the token only if the failed one is still current, then replays the
+ * request once through the same instance. Everything that goes back to the caller is redacted.
+ */
+export function createResponseErrorInterceptor({ instance, options, provider, policy }: InterceptorContext) {
+  return async (error: unknown): Promise<AxiosResponse> => {
+    if (!(error instanceof AxiosError)) throw error;
+    const config = error.config;
+    if (config === undefined || !shouldRenewAndReplay(error, config, options, policy)) throw redactAxiosError(error);
+
+    const failedToken = bearerToken(config);
+    try {
+      // The replay's request interceptor picks up the renewed token from the cache.
+      await provider.renewAfterRejection(failedToken, config.signal as AbortSignal | undefined);
+    } catch (renewError) {
+      redactAxiosError(error);
+      throw isServiceTitanAuthError(renewError) ? renewError : canceled(config);
+    }
+    options.logger.debug?.('replaying request after token renewal', { method: config.method, url: config.url });
+    return instance.request({ ...config, serviceTitanAuth: { ...config.serviceTitanAuth, replayed: true } });
+  };
+}
+
+function shouldRenewAndReplay(
+  error: AxiosError,
+  config: InternalAxiosRequestConfig,
+  options: ResolvedOptions,
+  policy: OriginPolicy,
+): boolean {
+  const status = error.response?.status;
+  if (status === undefined || !options.renewOnStatus.has(status)) return false;
+  const perRequest = config.serviceTitanAuth;
+  if (perRequest?.skip === true || perRequest?.replayed === true) return false;
+  if (!policy.allowsRequest(config)) return false;
+  // After a redirect the 401 may come from another host: never renew for it.
+  const finalUrl = (error.request as { res?: { responseUrl?: string } } | undefined)?.res?.responseUrl;
+  if (finalUrl !== undefined && !policy.allowsUrl(finalUrl)) return false;
+  if (!isReplayableBody(config.data)) {
+    options.logger.warn?.('not replaying a request whose body is a stream; the 401 goes to the caller', {
+      method: config.method,
+      url: config.url,
+    });
+    return false;
+  }
+  return true;
+}
+
+/** Streams are consumed by the first attempt: replaying one would send an empty or partial body. */
+function isReplayableBody(data: unknown): boolean {
+  if (data === null || typeof data !== 'object') return true;
+  if (typeof (data as { pipe?: unknown }).pipe === 'function') return false;
+  if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return false;
+  return !(Symbol.asyncIterator in data);
+}
+
+/** The error axios itself gives an aborted request, so `axios.isCancel()` keeps working. */
+function canceled(config: InternalAxiosRequestConfig): CanceledError<unknown> {
+  const error = new CanceledError(undefined, config);
+  redactAxiosError(error);
+  return error;
+}
+
+function bearerToken(config: InternalAxiosRequestConfig): string | undefined {
+  const header = config.headers?.get('Authorization');
+  return typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+}
+
+/**
+ * follow-redirects strips `Authorization` on cross-host redirects but forwards every other
+ * header, `ST-App-Key` included; this drops both whenever a redirect leaves the allowed origins.
+ */
+function createRedirectGuard(policy: OriginPolicy): BeforeRedirect {
+  return (redirect) => {
+    if (redirect.href !== undefined && policy.allowsUrl(redirect.href)) return;
+    const headers = redirect.headers ?? {};
+    for (const name of Object.keys(headers)) {
+      const lower = name.toLowerCase();
+      if (lower === 'authorization' || lower === 'st-app-key') delete headers[name];
+    }
+  };
+}
+
+const GUARDED = Symbol('servicetitan-redirect-guarded');
+
+function chainRedirectGuard(userHook: BeforeRedirect | undefined, guard: BeforeRedirect): BeforeRedirect {
+  if (userHook === undefined || userHook === guard || (userHook as { [GUARDED]?: boolean })[GUARDED]) {
+    return userHook ?? guard;
+  }
+  const chained: BeforeRedirect = (redirect, ...rest) => {
+    userHook(redirect, ...rest);
+    guard(redirect, ...rest);
+  };
+  return Object.assign(chained, { [GUARDED]: true });
+}

@@ -1,0 +1,175 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
+import { invalidConfig } from './errors';
+import { silentLogger, type ServiceTitanLogger } from './logger';
+import { MemoryTokenStore } from './stores/memory';
+import type { TokenStore } from './stores/types';
+import { describe, parseSecureUrl } from './urls';
+
+/** Options of {@link attachServiceTitanAuth}; every optional field says its default. */
+export interface ServiceTitanAuthOptions {
+  /** The client id of the tenant's app connection (per tenant and per environment). Required. */
+  clientId: string;
+  /** The client secret that goes with `clientId`. Required. Never logged, never in an error. */
+  clientSecret: string;
+  /**
+   * `'integration'`, `'production'` or explicit `{ authUrl, apiUrl }` (for the sandbox or a
+   * proxy). URLs must be https (http only on loopback). Required.
+   */
+  environment: ServiceTitanEnvironmentName | ServiceTitanEnvironment;
+  /** The application key, sent as `ST-App-Key` with every request that gets the token. @default undefined (not sent) */
+  appKey?: string;
+  /** A token is renewed (in the background) once it has less than this many seconds left. @default 60 */
+  refreshBufferSeconds?: number;
+  /** Where tokens are cached; share one store between handles to share tokens. @default a new MemoryTokenStore */
+  store?: TokenStore;
+  /**
+   * Origins besides the environment's `apiUrl` that may receive the token and app key (for
+   * example a reverse proxy in front of the API). Each must be https (http only on loopback).
+   * @default []
+   */
+  allowedOrigins?: readonly string[];
+  /** API response statuses that mean "token rejected": renew once and replay. @default [401] */
+  renewOnStatus?: readonly number[];
+  /** Timeout of one token request attempt, in ms. @default 10_000 */
+  tokenTimeoutMs?: number;
+  /** Retries of a token request after network errors, timeouts, 5xx and 429. @default 2 */
+  tokenRetries?: number;
+  /** Base delay of the exponential backoff between token request attempts, in ms (+0–20% jitter). @default 300 */
+  tokenRetryDelayMs?: number;
+  /**
+   * The longest `Retry-After` of a 429 from the token endpoint that is waited out before retrying;
+   * a longer one fails the fetch with `rate_limited` at once. @default 30_000
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * After the token endpoint said 429 and retries are spent, new token fetches fail fast with the
+   * same `rate_limited` error for `Retry-After`, or for this many ms when it gave none. @default 5_000
+   */
+  rateLimitCooldownMs?: number;
+  /**
+   * Limits concurrent token requests. Pass one `pLimit(n)` to many handles (one per tenant) to
+   * keep a cold start of hundreds of tenants from stampeding the token endpoint.
+   * @default pLimit(1) per handle
+   */
+  tokenLimiter?: LimitFunction;
+  /** Receives debug/info/warn/error events (token fetches, renewals, replays). @default silent */
+  logger?: ServiceTitanLogger;
+}
+
+/** Options after validation, with every default applied. */
+export interface ResolvedOptions {
+  clientId: string;
+  clientSecret: string;
+  authUrl: string;
+  apiOrigin: string;
+  allowedOrigins: ReadonlySet<string>;
+  appKey: string | undefined;
+  refreshBufferMs: number;
+  store: TokenStore;
+  renewOnStatus: ReadonlySet<number>;
+  tokenTimeoutMs: number;
+  tokenRetries: number;
+  tokenRetryDelayMs: number;
+  maxRetryAfterMs: number;
+  rateLimitCooldownMs: number;
+  tokenLimiter: LimitFunction;
+  logger: ServiceTitanLogger;
+}
+
+/**
+ * Checks every option and applies defaults field by field (an explicit `undefined` means
+ * "default", never "unset"). Throws `invalid_config` naming the first bad option.
+ */
+export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw invalidConfig(`options must be an object, got ${describe(options)}`);
+  }
+  const environment = resolveEnvironment(options.environment);
+  const authUrl = parseSecureUrl(environment.authUrl, 'environment.authUrl').href;
+  const apiOrigin = parseSecureUrl(environment.apiUrl, 'environment.apiUrl').origin;
+  return {
+    clientId: requiredString(options.clientId, 'clientId'),
+    clientSecret: requiredString(options.clientSecret, 'clientSecret'),
+    authUrl,
+    apiOrigin,
+    allowedOrigins: resolveAllowedOrigins(options.allowedOrigins, apiOrigin),
+    appKey: options.appKey === undefined ? undefined : requiredString(options.appKey, 'appKey'),
+    refreshBufferMs: numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60) * 1000,
+    store: resolveStore(options.store),
+    renewOnStatus: resolveStatuses(options.renewOnStatus),
+    tokenTimeoutMs: numberOption(options.tokenTimeoutMs, 'tokenTimeoutMs', 10_000, { min: 1 }),
+    tokenRetries: numberOption(options.tokenRetries, 'tokenRetries', 2, { integer: true }),
+    tokenRetryDelayMs: numberOption(options.tokenRetryDelayMs, 'tokenRetryDelayMs', 300),
+    maxRetryAfterMs: numberOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
+    rateLimitCooldownMs: numberOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
+    tokenLimiter: resolveLimiter(options.tokenLimiter),
+    logger: resolveLogger(options.logger),
+  };
+}
+
+function resolveEnvironment(value: unknown): ServiceTitanEnvironment {
+  if (value === 'integration' || value === 'production') return environments[value];
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return value as ServiceTitanEnvironment;
+  }
+  const shown = typeof value === 'string' ? JSON.stringify(value) : describe(value);
+  throw invalidConfig(`environment must be 'integration', 'production' or { authUrl, apiUrl }, got ${shown}`);
+}
+
+function requiredString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw invalidConfig(`${name} must be a non-empty string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function numberOption(
+  value: unknown,
+  name: string,
+  fallback: number,
+  { min = 0, integer = false }: { min?: number; integer?: boolean } = {},
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    const kind = integer ? 'an integer' : 'a finite number';
+    throw invalidConfig(`${name} must be ${kind} >= ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function resolveAllowedOrigins(value: unknown, apiOrigin: string): ReadonlySet<string> {
+  if (value === undefined) return new Set([apiOrigin]);
+  if (!Array.isArray(value)) throw invalidConfig(`allowedOrigins must be an array of URLs, got ${describe(value)}`);
+  const origins = value.map((entry, index) => parseSecureUrl(entry, `allowedOrigins[${index}]`).origin);
+  return new Set([apiOrigin, ...origins]);
+}
+
+function resolveStatuses(value: unknown): ReadonlySet<number> {
+  if (value === undefined) return new Set([401]);
+  if (!Array.isArray(value) || value.some((s) => !Number.isInteger(s) || s < 400 || s > 599)) {
+    throw invalidConfig('renewOnStatus must be an array of HTTP error statuses (400-599)');
+  }
+  return new Set(value as number[]);
+}
+
+function resolveStore(value: unknown): TokenStore {
+  if (value === undefined) return new MemoryTokenStore();
+  const store = value as Partial<TokenStore> | null;
+  if (!store || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function') {
+    throw invalidConfig('store must implement the TokenStore interface (get, set, delete)');
+  }
+  return store as TokenStore;
+}
+
+function resolveLimiter(value: unknown): LimitFunction {
+  if (value === undefined) return pLimit(1);
+  if (typeof value !== 'function') throw invalidConfig(`tokenLimiter must be a p-limit function, got ${describe(value)}`);
+  return value as LimitFunction;
+}
+
+function resolveLogger(value: unknown): ServiceTitanLogger {
+  if (value === undefined) return silentLogger;
+  if (value === null || typeof value !== 'object') throw invalidConfig(`logger must be an object, got ${describe(value)}`);
+  return value as ServiceTitanLogger;
+}

@@ -1,0 +1,18 @@
+/** Per-request options of this plugin, under `config.serviceTitanAuth`. */
+export interface ServiceTitanRequestOptions {
+  /** Send this request without the token and the app key (and without 401 renewal). @default false */
+  skip?: boolean;
+  /**
+   * Set by the plugin on the replay after a 401, so a request is renewed and replayed at most
+   * once. Internal state: do not set it yourself.
+   * @internal
+   */
+  replayed?: boolean;
+}
+
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    /** Options of axios-servicetitan-auth for this request. */
+    serviceTitanAuth?: ServiceTitanRequestOptions;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Public types of the ServiceTitan sandbox (`axios-servicetitan-auth/testing`).
+ *
+ * The sandbox is a real HTTP emulator of ServiceTitan's token endpoint and API on 127.0.0.1,
+ * faithful to the documented facts (client-credentials only, 900 s tokens, JWT `at+jwt` access
+ * tokens, `ST-App-Key` on every call, tenant-scoped paths, RFC 7807 error bodies) and
+ * configurable where ServiceTitan's behaviour is not documented.
+ */
+
+/** One set of working credentials the sandbox accepts. */
+export interface SandboxCredentials {
+  clientId: string;
+  clientSecret: string;
+  /** The tenant the client's tokens are issued for (the `tenant` claim). */
+  tenantId: string;
+}
+
+/** How the token endpoint words its errors: not documented by ServiceTitan. */
+export type TokenErrorStyle =
+  /** IdentityServer's answer: `400 {"error":"invalid_client"}` (default). */
+  | 'oauth'
+  /** An RFC 7807 problem body: `400 {"type","title","status","traceId"}`. */
+  | 'problem';
+
+/** How a 429 tells the client when to come back: not documented by ServiceTitan. */
+export type RetryAfterStyle = 'seconds' | 'http-date' | 'absent';
+
+export interface SandboxOptions {
+  /** Port to listen on for the API; `0` picks a free one. @default 0 */
+  apiPort?: number;
+  /** Port to listen on for the token endpoint; `0` picks a free one. @default 0 */
+  authPort?: number;
+  /** Credentials the token endpoint accepts. @default one generated client for tenant `'1000'` */
+  clients?: SandboxCredentials[];
+  /** The application key the API requires in `ST-App-Key`. @default a generated `ak1.…` key */
+  appKey?: string;
+  /** Whether API calls without a valid `ST-App-Key` are refused (401 problem). @default true */
+  requireAppKey?: boolean;
+  /** `expires_in` of issued tokens, in seconds. ServiceTitan: 900. @default 900 */
+  tokenLifetimeSeconds?: number;
+  /** `scope` of issued tokens. @default 'tn.crm.customers:r tn.jpm.jobs:r' (any space-separated list) */
+  scope?: string;
+  /** Shape of the token endpoint's error bodies. @default 'oauth' */
+  tokenErrorStyle?: TokenErrorStyle;
+  /** Shape of 401 bodies from the API: an RFC 7807 problem (default) or an empty body. @default 'problem' */
+  unauthorizedBody?: 'problem' | 'empty';
+  /** Default `Retry-After` style on injected 429s that do not set it. @default 'seconds' */
+  retryAfterStyle?: RetryAfterStyle;
+  /** Number of customers in the generated data set. @default 120 */
+  customerCount?: number;
+  /** Keep a log of the last N requests (token and API) for assertions; counters are always kept. @default 10_000 */
+  requestLogLimit?: number;
+}
+
+/**
+ * A scripted answer for the next matching request. Faults are consumed in FIFO order, one per
+ * request (a fault with `times: n` serves n requests).
+ */
+export interface Fault {
+  /** Only requests for which this returns true consume the fault. @default every request */
+  match?: (request: SandboxRequestRecord) => boolean;
+  /** How many requests this fault serves. @default 1 */
+  times?: number;
+  /** Wait this long before answering (then answer with `status`, or normally if no status). */
+  delayMs?: number;
+  /** Answer with this status. The body defaults to the endpoint's error shape for that status. */
+  status?: number;
+  /** Raw body: a string is sent as is (e.g. HTML, '' or broken JSON); anything else as JSON. */
+  body?: unknown;
+  /** Content type of `body`. @default 'application/json' for non-strings, 'text/html' for strings */
+  contentType?: string;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** `Retry-After` for this answer: a number of seconds, a Date (sent as an HTTP date), or 'absent'. */
+  retryAfter?: number | Date | 'absent';
+  /** Never answer (until `close()`), to exercise client timeouts. */
+  hang?: boolean;
+  /** Destroy the socket without answering (a connection reset). */
+  reset?: boolean;
+  /** Start a 200 response then reset the connection mid-body. */
+  resetMidBody?: boolean;
+  /** Answer `302 Location: <redirectTo>` (status overridable with `status`). */
+  redirectTo?: string;
+}
+
+/** What the sandbox recorded about one request. Never stores secrets in clear. */
+export interface SandboxRequestRecord {
+  /** 'token' for the token endpoint, 'api' for the API. */
+  endpoint: 'token' | 'api';
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Parsed query parameters. */
+  query: Record<string, string>;
+  /** Lower-cased request headers (the `authorization` header is reduced to its scheme + token id). */
+  headers: Record<string, string | string[] | undefined>;
+  /** For API requests: the `jti` (e.g. 'tok-3') of the bearer token sent, if any and well-formed. */
+  tokenId?: string;
+  /** For API requests: the `ST-App-Key` header value, if any. */
+  appKey?: string;
+  /** For token requests: the client id and grant type sent in the form body. */
+  clientId?: string;
+  grantType?: string;
+  /** Status the sandbox answered (undefined while held / hanging / reset). */
+  status?: number;
+  /** Milliseconds since the sandbox started (Date.now() based, so fake clocks apply). */
+  at: number;
+}
+
+/**
+ * Requests held in flight: while a hold is active, matching requests wait (counted in `waiting`)
+ * until `release()`; they are then processed normally (faults and all).
+ */
+export interface Hold {
+  /** Requests currently waiting on this hold. */
+  readonly waiting: number;
+  /** Resolves once at least `count` requests are waiting on this hold. */
+  untilWaiting(count: number): Promise<void>;
+  /** Let every waiting and future request through; the hold is over. */
+  release(): void;
+}
+
+/** One endpoint (token or API) of the sandbox: counters, log, faults and holds. */
+export interface SandboxEndpoint {
+  /** Number of requests received (including faulted, held and rejected ones). */
+  readonly count: number;
+  /** The most recent requests (up to `requestLogLimit`), oldest first. */
+  readonly requests: readonly SandboxRequestRecord[];
+  /** Largest number of requests in flight at once since start / `resetCounters()`. */
+  readonly maxInFlight: number;
+  /** Requests currently in flight. */
+  readonly inFlight: number;
+  /** Queue scripted answers for the next matching requests. */
+  enqueue(...faults: Fault[]): void;
+  /** Faults still queued. */
+  readonly pendingFaults: number;
+  /** Hold matching requests in flight until released. */
+  hold(match?: (request: SandboxRequestRecord) => boolean): Hold;
+}
+
+export interface Sandbox {
+  /** The token endpoint, e.g. `http://127.0.0.1:43123/connect/token`. */
+  readonly authUrl: string;
+  /** The API origin, e.g. `http://127.0.0.1:43124`. */
+  readonly apiUrl: string;
+  /** `{ authUrl, apiUrl }`, ready for the `environment` option. */
+  readonly environment: { authUrl: string; apiUrl: string };
+  /** The first client's credentials. */
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly tenantId: string;
+  /** Every accepted client. */
+  readonly clients: readonly SandboxCredentials[];
+  /** The application key the API accepts. */
+  readonly appKey: string;
+  readonly token: SandboxEndpoint;
+  readonly api: SandboxEndpoint;
+  /** Number of tokens issued so far (`tok-1`, `tok-2`, … are their `jti`s). */
+  readonly tokensIssued: number;
+  /** Distinct token ids (`jti`) the API has seen, in order of first use. */
+  readonly tokensSeen: readonly string[];
+  /** Make the API reject every token issued so far (401), as after a revocation. */
+  revokeAllTokens(): void;
+  /** Make the API reject one token (by `jti` or the raw token). */
+  revokeToken(tokenOrId: string): void;
+  /** Zero the counters and logs (faults, holds and revocations stay). */
+  resetCounters(): void;
+  /** Stop both servers, end held/hanging requests and close every connection. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { abortable } from './abort';
+import { isServiceTitanAuthError, type ServiceTitanAuthError } from './errors';
+import { tokenFingerprint } from './logger';
+import type { ResolvedOptions } from './options';
+import type { StoredToken } from './stores/types';
+import { createTokenRequester, type TokenRequester } from './token-request';
+
+/** Options of {@link ServiceTitanAuth.getToken}. */
+export interface GetTokenOptions {
+  /** Fetch a new token even if the cached one is still fresh. @default false */
+  forceRefresh?: boolean;
+  /** Stop waiting when this aborts; a shared token fetch goes on for the other callers. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Owns one client's token: the in-process cache, the shared store, renewal ahead of expiry and
+ * single flight. Concurrent callers share one fetch (`inflight`); fetches of all handles that
+ * share a `tokenLimiter` queue through it and re-check the store once they hold the slot.
+ */
+export class TokenProvider {
+  readonly #options: ResolvedOptions;
+  readonly #requestToken: TokenRequester;
+  readonly #storeKey: string;
+  #current: StoredToken | undefined;
+  #inflight: Promise<StoredToken> | undefined;
+  /** A token the API rejected: never adopted again from the store. */
+  #rejected: string | undefined;
+  #cooldown: { until: number; error: ServiceTitanAuthError } | undefined;
+  #storeFailing = false;
+
+  constructor(options: ResolvedOptions, requestToken: TokenRequester = createTokenRequester(options)) {
+    this.#options = options;
+    this.#requestToken = requestToken;
+    this.#storeKey = tokenStoreKey(options.authUrl, options.clientId);
+  }
+
+  /** The key under which this client's token lives in the store. */
+  get storeKey(): string {
+    return this.#storeKey;
+  }
+
+  /**
+   * The cached token if it can be used right now, without waiting. A token inside the renewal
+   * window is still returned, and a background renewal is started.
+   */
+  peek(): string | undefined {
+    const current = this.#current;
+    if (current === undefined) return undefined;
+    const now = Date.now();
+    if (now >= current.expiresAt) return undefined;
+    if (now >= renewAt(current, this.#options.refreshBufferMs)) this.#renewInBackground();
+    return current.accessToken;
+  }
+
+  async getToken({ forceRefresh = false, signal }: GetTokenOptions = {}): Promise<string> {
+    signal?.throwIfAborted();
+    if (!forceRefresh) {
+      const cached = this.peek();
+      if (cached !== undefined) return cached;
+    }
+    const token = await abortable(this.#obtain(forceRefresh), signal);
+    return token.accessToken;
+  }
+
+  /**
+   * Called when the API rejected `failedToken`. Renews only if it is still the current token;
+   * if another request already renewed, returns the newer one (M concurrent 401s, one renewal).
+   */
+  async renewAfterRejection(failedToken: string | undefined, signal?: AbortSignal): Promise<string> {
+    const current = this.#current;
+    if (current !== undefined && current.accessToken !== failedToken && Date.now() < current.expiresAt) {
+      return current.accessToken;
+    }
+    if (failedToken !== undefined && current?.accessToken === failedToken) {
+      this.#rejected = failedToken;
+      this.#current = undefined;
+      this.#options.logger.info?.('token rejected by the API; renewing', { token: tokenFingerprint(failedToken) });
+    }
+    let token = await abortable(this.#obtain(false), signal);
+    // A fetch already in flight may have adopted the rejected token from the store: go once more.
+    if (token.accessToken === failedToken) token = await abortable(this.#obtain(true), signal);
+    return token.accessToken;
+  }
+
+  /** Forgets the cached token here and in the store; the next request fetches a new one. */
+  async invalidate(): Promise<void> {
+    this.#current = undefined;
+    await this.#storeCall(() => this.#options.store.delete(this.#storeKey));
+  }
+
+  #renewInBackground(): void {
+    if (this.#inflight !== undefined) return;
+    this.#obtain(false).catch((error: unknown) => {
+      this.#options.logger.warn?.('background token renewal failed; the current token is still used', {
+        code: isServiceTitanAuthError(error) ? error.code : undefined,
+      });
+    });
+  }
+
+  /** Single flight: joins the fetch in progress, or starts one through the shared limiter. */
+  #obtain(force: boolean): Promise<StoredToken> {
+    this.#inflight ??= this.#options
+      .tokenLimiter(() => this.#obtainHoldingSlot(force))
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+    return this.#inflight;
+  }
+
+  async #obtainHoldingSlot(force: boolean): Promise<StoredToken> {
+    const now = Date.now();
+    if (this.#cooldown !== undefined) {
+      if (now < this.#cooldown.until) throw this.#cooldown.error;
+      this.#cooldown = undefined;
+    }
+    if (!force) {
+      const reusable = (await this.#storeCall(() => this.#options.store.get(this.#storeKey))) ?? undefined;
+      if (reusable !== undefined && reusable.accessToken !== this.#rejected && Date.now() < renewAt(reusable, this.#options.refreshBufferMs)) {
+        this.#current = reusable;
+        return reusable;
+      }
+    }
+    return this.#fetch();
+  }
+
+  async #fetch(): Promise<StoredToken> {
+    const { logger } = this.#options;
+    logger.debug?.('requesting a token', { authUrl: this.#options.authUrl, clientId: this.#options.clientId });
+    let token: StoredToken;
+    try {
+      token = await this.#requestToken();
+    } catch (error) {
+      if (isServiceTitanAuthError(error) && error.code === 'rate_limited') {
+        const wait = error.retryAfterMs ?? this.#options.rateLimitCooldownMs;
+        this.#cooldown = { until: Date.now() + wait, error };
+        logger.warn?.('token endpoint rate limited this client; cooling down', { retryAfterMs: wait });
+      } else {
+        logger.error?.('token request failed', { code: isServiceTitanAuthError(error) ? error.code : undefined });
+      }
+      throw error;
+    }
+    this.#current = token;
+    this.#rejected = undefined;
+    logger.info?.('token obtained', {
+      token: tokenFingerprint(token.accessToken),
+      expiresInSeconds: Math.round((token.expiresAt - Date.now()) / 1000),
+    });
+    await this.#storeCall(() => this.#options.store.set(this.#storeKey, token));
+    return token;
+  }
+
+  /** A failing store degrades to the in-process cache: one warning, never a failed request. */
+  async #storeCall<T>(call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const result = await call();
+      if (this.#storeFailing) this.#options.logger.info?.('token store is reachable again');
+      this.#storeFailing = false;
+      return result;
+    } catch (error) {
+      if (!this.#storeFailing) {
+        this.#options.logger.warn?.('token store failed; using the in-process cache', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      this.#storeFailing = true;
+      return undefined;
+    }
+  }
+}
+
+/**
+ * When a token should be renewed: `refreshBuffer` before expiry, but never earlier than half
+ * its life, so a short-lived token is not renewed on every request.
+ */
+function renewAt(token: StoredToken, refreshBufferMs: number): number {
+  const lifetime = token.expiresAt - token.obtainedAt;
+  return token.expiresAt - Math.min(refreshBufferMs, lifetime / 2);
+}
+
+/** Store key: a hash of token URL + client id (never the secret), so keys reveal nothing. */
+export function tokenStoreKey(authUrl: string, clientId: string): string {
+  return `servicetitan-token:${createHash('sha256').update(`${authUrl}\n${clientId}`).digest('hex').slice(0, 32)}`;
+}

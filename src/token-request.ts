@@ -1,0 +1,152 @@
+import axios, { AxiosError, type AxiosInstance } from 'axios';
+import axiosRetry, { isNetworkError } from 'axios-retry';
+import { ServiceTitanAuthError } from './errors';
+import type { ResolvedOptions } from './options';
+import type { StoredToken } from './stores/types';
+
+/** Fetches one new token from the token endpoint (with retries); never caches. */
+export type TokenRequester = () => Promise<StoredToken>;
+
+// RFC 6749 §5.2 errors that mean "these credentials are wrong", as opposed to a malformed request.
+const CREDENTIAL_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+/**
+ * Builds the token request on an axios instance of its own, so the user's interceptors, base
+ * URL and defaults never see the client secret. Retries network errors, timeouts, 5xx and 429
+ * (waiting out `Retry-After` up to `maxRetryAfterMs`), never 400/401.
+ */
+export function createTokenRequester(options: ResolvedOptions): TokenRequester {
+  const http = createTokenHttpClient(options);
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: options.clientId,
+    client_secret: options.clientSecret,
+  }).toString();
+
+  return async () => {
+    const requestedAt = Date.now();
+    try {
+      const response = await http.post(options.authUrl, form);
+      return parseTokenResponse(response.data, requestedAt, options);
+    } catch (error) {
+      throw toTokenError(error, options);
+    }
+  };
+}
+
+function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
+  const http = axios.create({
+    timeout: options.tokenTimeoutMs,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    // The token endpoint has no reason to redirect; following one could carry the secret elsewhere.
+    maxRedirects: 0,
+    responseType: 'json',
+    transitional: { silentJSONParsing: true, forcedJSONParsing: true, clarifyTimeoutError: true },
+  });
+  axiosRetry(http, {
+    retries: options.tokenRetries,
+    shouldResetTimeout: true,
+    retryCondition: (error) => isRetryableTokenError(error, options),
+    retryDelay: (retryCount, error) =>
+      Math.max(backoffDelay(retryCount, options.tokenRetryDelayMs), retryAfterMs(error) ?? 0),
+  });
+  return http;
+}
+
+function isRetryableTokenError(error: AxiosError, options: ResolvedOptions): boolean {
+  const status = error.response?.status;
+  if (status === undefined) return isNetworkError(error) || error.code === AxiosError.ETIMEDOUT || error.code === 'ECONNABORTED';
+  if (status === 429) return (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
+  return status >= 500;
+}
+
+/** Exponential backoff with 0–20% jitter, so a fleet restarted together does not retry in step. */
+function backoffDelay(retryCount: number, baseMs: number): number {
+  const delay = baseMs * 2 ** (retryCount - 1);
+  return delay + delay * 0.2 * Math.random();
+}
+
+/** `Retry-After` in ms (RFC 9110 §10.2.3: delay-seconds or an HTTP date), or undefined if absent/invalid. */
+export function retryAfterMs(error: AxiosError | undefined): number | undefined {
+  const header: unknown = error?.response?.headers?.['retry-after'];
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Strict checks in the manner of oauth4webapi: anything unusable is `invalid_token_response`. */
+function parseTokenResponse(body: unknown, requestedAt: number, options: ResolvedOptions): StoredToken {
+  const fail = (problem: string) =>
+    new ServiceTitanAuthError('invalid_token_response', `The token endpoint ${options.authUrl} answered 2xx but ${problem}`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw fail('the body is not a JSON object');
+  const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn, scope } = body as Record<string, unknown>;
+  if (typeof accessToken !== 'string' || accessToken === '') throw fail('"access_token" is not a non-empty string');
+  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw fail('"token_type" is not "Bearer"');
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0) {
+    throw fail('"expires_in" is not a finite number >= 0');
+  }
+  const token: StoredToken = { accessToken, expiresAt: requestedAt + expiresIn * 1000, obtainedAt: requestedAt };
+  if (typeof scope === 'string') token.scope = scope;
+  return token;
+}
+
+/** Maps a failed token request to a typed error that holds no secret (not even in `cause`). */
+function toTokenError(error: unknown, options: ResolvedOptions): ServiceTitanAuthError {
+  if (error instanceof ServiceTitanAuthError) return error;
+  if (!(error instanceof AxiosError)) {
+    return new ServiceTitanAuthError('token_request_failed', `Token request to ${options.authUrl} failed`, {
+      cause: summarize(error),
+    });
+  }
+  const response = error.response;
+  const cause = summarize(error);
+  if (response === undefined) {
+    const what = error.code === AxiosError.ETIMEDOUT ? `timed out after ${options.tokenTimeoutMs} ms` : `failed (${error.code ?? error.message})`;
+    return new ServiceTitanAuthError('token_request_failed', `Token request to ${options.authUrl} ${what}`, { cause });
+  }
+  const status = response.status;
+  const oauthError = readOAuthError(response.data);
+  const details = { status, cause, ...(oauthError === undefined ? {} : { oauthError }) };
+  if (status === 429) {
+    const wait = retryAfterMs(error) ?? options.rateLimitCooldownMs;
+    return new ServiceTitanAuthError(
+      'rate_limited',
+      `The token endpoint ${options.authUrl} is rate limiting this client (429); retry after ${Math.ceil(wait / 1000)} s`,
+      { ...details, retryAfterMs: wait },
+    );
+  }
+  // The error body of ServiceTitan's token endpoint is not documented: an OAuth error other than
+  // a credential error is a bad request; any other 400/401 is taken as rejected credentials.
+  const credentialsRejected =
+    (status === 400 || status === 401) && (oauthError === undefined || CREDENTIAL_ERRORS.has(oauthError));
+  if (credentialsRejected) {
+    return new ServiceTitanAuthError(
+      'invalid_client',
+      `The token endpoint ${options.authUrl} rejected client id "${options.clientId}" (${status}${oauthError ? ` ${oauthError}` : ''}): check the client id and secret, and that they belong to this environment`,
+      details,
+    );
+  }
+  return new ServiceTitanAuthError(
+    'token_request_failed',
+    `Token request to ${options.authUrl} failed with ${status}${oauthError ? ` ${oauthError}` : ''}`,
+    details,
+  );
+}
+
+function readOAuthError(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const value = (body as { error?: unknown }).error;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** A plain error with the message and code of the original, without config, request or body. */
+function summarize(error: unknown): Error {
+  const source = error instanceof AxiosError && error.cause instanceof Error ? error.cause : error;
+  const message = source instanceof Error ? source.message : String(source);
+  const summary = new Error(message);
+  const code = (source as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') Object.assign(summary, { code });
+  summary.stack = `${summary.name}: ${message}`;
+  return summary;
+}
