@@ -57,7 +57,8 @@ function isRetryableTokenError(error: AxiosError, options: ResolvedOptions): boo
   const status = error.response?.status;
   if (status === undefined) return isNetworkError(error) || error.code === AxiosError.ETIMEDOUT || error.code === 'ECONNABORTED';
   if (status === 429) return (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
-  return status >= 500;
+  // A 2xx whose body broke off mid-transfer ("stream has been aborted") is a network failure.
+  return status >= 500 || status < 400;
 }
 
 /** Exponential backoff with 0–20% jitter, so a fleet restarted together does not retry in step. */
@@ -106,6 +107,13 @@ function toTokenError(error: unknown, options: ResolvedOptions): ServiceTitanAut
     return new ServiceTitanAuthError('token_request_failed', `Token request to ${options.authUrl} ${what}`, { cause });
   }
   const status = response.status;
+  if (status < 400) {
+    return new ServiceTitanAuthError(
+      'token_request_failed',
+      `Token request to ${options.authUrl} failed: the connection broke while reading the answer (${error.code ?? error.message})`,
+      { status, cause },
+    );
+  }
   const oauthError = readOAuthError(response.data);
   const details = { status, cause, ...(oauthError === undefined ? {} : { oauthError }) };
   if (status === 429) {
