@@ -48,6 +48,8 @@ export interface SandboxOptions {
   retryAfterStyle?: RetryAfterStyle;
   /** Number of customers in the generated data set. @default 120 */
   customerCount?: number;
+  /** Number of records per batch of the export feed (`/crm/v2/tenant/{t}/export/customers`). @default 50 */
+  exportBatchSize?: number;
   /** Keep a log of the last N requests (token and API) for assertions; counters are always kept. @default 10_000 */
   requestLogLimit?: number;
 }
@@ -132,7 +134,7 @@ export interface SandboxEndpoint {
   readonly inFlight: number;
   /** Queue scripted answers for the next matching requests. */
   enqueue(...faults: Fault[]): void;
-  /** Faults still queued. */
+  /** Faults still queued, counted in uses (a fault with `times: 3` counts 3 until it serves). */
   readonly pendingFaults: number;
   /** Hold matching requests in flight until released. */
   hold(match?: (request: SandboxRequestRecord) => boolean): Hold;
@@ -163,7 +165,10 @@ export interface Sandbox {
   revokeAllTokens(): void;
   /** Make the API reject one token (by `jti` or the raw token). */
   revokeToken(tokenOrId: string): void;
-  /** Zero the counters and logs (faults, holds and revocations stay). */
+  /**
+   * Zero the counters and logs, `tokensIssued` and `tokensSeen` included (faults, holds and
+   * revocations stay; token ids keep counting, so tokens stay distinct).
+   */
   resetCounters(): void;
   /** Stop both servers, end held/hanging requests and close every connection. */
   close(): Promise<void>;

@@ -1,0 +1,140 @@
+import { authenticate, type ApiAuthSettings } from './api-auth';
+import {
+  decodeFrom,
+  exportBatch,
+  pageOf,
+  parsePageQuery,
+  type SandboxCall,
+  type SandboxCustomer,
+} from './data';
+import { mediaType, queryObject, sendJson, type RequestContext } from './http';
+import type { AccessTokenClaims } from './jwt';
+import { problem } from './problem';
+
+/** What the emulated API serves. */
+export interface ApiSettings extends ApiAuthSettings {
+  customers: readonly SandboxCustomer[];
+  calls: readonly SandboxCall[];
+  exportBatchSize: number;
+}
+
+/** `/{module}/v{n}/tenant/{tenant}/{rest…}`, the shape of ServiceTitan API paths. */
+interface ApiPath {
+  module: string;
+  version: number;
+  tenant: string;
+  rest: string;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function parseApiPath(pathname: string): ApiPath | undefined {
+  const match = /^\/([^/]+)\/v(\d+)\/tenant\/([^/]+)(?:\/(.*))?$/.exec(pathname);
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  return {
+    module: match[1],
+    version: Number(match[2]),
+    tenant: safeDecode(match[3]),
+    rest: (match[4] ?? '').replace(/\/+$/, ''),
+  };
+}
+
+type Route = (
+  ctx: RequestContext,
+  settings: ApiSettings,
+  path: ApiPath,
+  claims: AccessTokenClaims,
+) => void;
+
+function notFound(ctx: RequestContext): void {
+  sendJson(ctx, 404, problem(404, `No resource at ${ctx.url.pathname}.`));
+}
+
+function onlyGet(route: Route): Route {
+  return (ctx, settings, path, claims) => {
+    if (ctx.req.method === 'GET' || ctx.req.method === 'HEAD') route(ctx, settings, path, claims);
+    else sendJson(ctx, 405, problem(405, 'Method Not Allowed'), { allow: 'GET, HEAD' });
+  };
+}
+
+function listOf(items: (settings: ApiSettings) => readonly unknown[]): Route {
+  return onlyGet((ctx, settings) => {
+    const query = parsePageQuery(ctx.url.searchParams);
+    if (!query.ok) {
+      sendJson(ctx, 400, problem(400, 'One or more validation errors occurred.', query.errors));
+      return;
+    }
+    sendJson(ctx, 200, pageOf(items(settings), query.page, query.pageSize, query.includeTotal));
+  });
+}
+
+const customer: Route = onlyGet((ctx, settings, path) => {
+  const id = path.rest.slice('customers/'.length);
+  const found = /^\d+$/.test(id) ? settings.customers.find((c) => c.id === Number(id)) : undefined;
+  if (found) sendJson(ctx, 200, found);
+  else sendJson(ctx, 404, problem(404, `Customer with ID ${id} was not found.`));
+});
+
+const customerExport: Route = onlyGet((ctx, settings) => {
+  const offset = decodeFrom(ctx.url.searchParams.get('from'));
+  if (offset === undefined) {
+    const errors = { from: ['The value must be a previous continueFrom token or a date.'] };
+    sendJson(ctx, 400, problem(400, 'One or more validation errors occurred.', errors));
+    return;
+  }
+  sendJson(ctx, 200, exportBatch(settings.customers, offset, settings.exportBatchSize));
+});
+
+function parseBody(ctx: RequestContext): unknown {
+  if (ctx.body.length === 0) return null;
+  const text = ctx.body.toString('utf8');
+  if (!mediaType(ctx.req.headers['content-type']).endsWith('json')) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+const echo: Route = (ctx, _settings, _path, claims) => {
+  sendJson(ctx, 200, {
+    method: ctx.req.method,
+    path: ctx.url.pathname,
+    query: queryObject(ctx.url),
+    tokenId: claims.jti,
+    appKey: ctx.record.appKey !== undefined,
+    headers: ctx.record.headers,
+    body: parseBody(ctx),
+  });
+};
+
+/** Picks the route for a parsed path, or undefined for a 404. */
+function routeFor(path: ApiPath): Route | undefined {
+  const key = `${path.module}/v${path.version}`;
+  if (key === 'crm/v2') {
+    if (path.rest === 'customers') return listOf((s) => s.customers);
+    if (/^customers\/[^/]+$/.test(path.rest)) return customer;
+    if (path.rest === 'export/customers') return customerExport;
+  }
+  if (key === 'telecom/v3' && path.rest === 'calls') return listOf((s) => s.calls);
+  if (key === 'sandbox/v1' && (path.rest === 'echo' || path.rest.startsWith('echo/'))) return echo;
+  return undefined;
+}
+
+/** The API's handler: authentication, app key and tenant checks, then the routes. */
+export function createApiHandler(settings: ApiSettings): (ctx: RequestContext) => void {
+  return (ctx) => {
+    const path = parseApiPath(ctx.url.pathname);
+    const claims = authenticate(ctx, settings, path?.tenant);
+    if (!claims) return;
+    const route = path && routeFor(path);
+    if (!path || !route) notFound(ctx);
+    else route(ctx, settings, path, claims);
+  };
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import type { RetryAfterStyle, SandboxCredentials, SandboxOptions, TokenErrorStyle } from './types';
+
+/** Sandbox options with every default applied. */
+export interface ResolvedSandboxOptions {
+  apiPort: number;
+  authPort: number;
+  clients: SandboxCredentials[];
+  appKey: string;
+  requireAppKey: boolean;
+  tokenLifetimeSeconds: number;
+  scope: string;
+  tokenErrorStyle: TokenErrorStyle;
+  unauthorizedBody: 'problem' | 'empty';
+  retryAfterStyle: RetryAfterStyle;
+  customerCount: number;
+  exportBatchSize: number;
+  requestLogLimit: number;
+}
+
+function hex(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new TypeError(
+      `SandboxOptions.${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[]): T {
+  const v = value ?? allowed[0];
+  if (v === undefined || !allowed.includes(v)) {
+    throw new TypeError(
+      `SandboxOptions.${name} must be one of ${allowed.join(', ')}, got ${String(value)}`,
+    );
+  }
+  return v;
+}
+
+function checkClients(clients: SandboxCredentials[]): SandboxCredentials[] {
+  if (clients.length === 0) throw new TypeError('SandboxOptions.clients must not be empty');
+  for (const c of clients) {
+    if (!c.clientId || !c.clientSecret || !c.tenantId) {
+      throw new TypeError(
+        'SandboxOptions.clients: clientId, clientSecret and tenantId must be non-empty strings',
+      );
+    }
+  }
+  return clients.map((c) => ({
+    clientId: c.clientId,
+    clientSecret: c.clientSecret,
+    tenantId: String(c.tenantId),
+  }));
+}
+
+/** Applies the defaults field by field and rejects bad values, naming the option. */
+export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxOptions {
+  const appKey = options.appKey ?? `ak1.${hex(16)}`;
+  if (appKey === '') throw new TypeError('SandboxOptions.appKey must not be empty');
+  return {
+    apiPort: integer('apiPort', options.apiPort, 0, 0, 65535),
+    authPort: integer('authPort', options.authPort, 0, 0, 65535),
+    clients: checkClients(
+      options.clients ?? [
+        { clientId: `cid.sandbox${hex(8)}`, clientSecret: `cs1.${hex(24)}`, tenantId: '1000' },
+      ],
+    ),
+    appKey,
+    requireAppKey: options.requireAppKey ?? true,
+    tokenLifetimeSeconds: integer('tokenLifetimeSeconds', options.tokenLifetimeSeconds, 900, 0),
+    scope: options.scope ?? 'tn.crm.customers:r tn.jpm.jobs:r',
+    tokenErrorStyle: oneOf('tokenErrorStyle', options.tokenErrorStyle, ['oauth', 'problem']),
+    unauthorizedBody: oneOf('unauthorizedBody', options.unauthorizedBody, ['problem', 'empty']),
+    retryAfterStyle: oneOf('retryAfterStyle', options.retryAfterStyle, [
+      'seconds',
+      'http-date',
+      'absent',
+    ]),
+    customerCount: integer('customerCount', options.customerCount, 120, 0),
+    exportBatchSize: integer('exportBatchSize', options.exportBatchSize, 50, 1),
+    requestLogLimit: integer('requestLogLimit', options.requestLogLimit, 10_000, 0),
+  };
+}
