@@ -2,6 +2,8 @@ export { attachServiceTitanAuth } from './attach';
 export type { ServiceTitanAuth } from './attach';
 export { createServiceTitanClient } from './client';
 export type { ServiceTitanClient, ServiceTitanClientOptions } from './client';
+export { debugLogger } from './debug-logger';
+export type { DebugFactory } from './debug-logger';
 export { environments } from './environments';
 export type { ServiceTitanEnvironment, ServiceTitanEnvironmentName } from './environments';
 export { ServiceTitanAuthError, isServiceTitanAuthError } from './errors';

@@ -48,6 +48,13 @@ export interface ServiceTitanAuthOptions {
    */
   rateLimitCooldownMs?: number;
   /**
+   * After any other failed token fetch (rejected credentials, 5xx or network errors after
+   * retries, a malformed answer), new fetches fail fast with the same error for this long, so a
+   * stream of requests cannot turn one failure into a stream of token requests. `0` disables it.
+   * @default 1_000
+   */
+  failureCooldownMs?: number;
+  /**
    * Limits concurrent token requests. Pass one `pLimit(n)` to many handles (one per tenant) to
    * keep a cold start of hundreds of tenants from stampeding the token endpoint.
    * @default pLimit(1) per handle
@@ -73,6 +80,7 @@ export interface ResolvedOptions {
   tokenRetryDelayMs: number;
   maxRetryAfterMs: number;
   rateLimitCooldownMs: number;
+  failureCooldownMs: number;
   tokenLimiter: LimitFunction;
   logger: ServiceTitanLogger;
 }
@@ -103,6 +111,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     tokenRetryDelayMs: numberOption(options.tokenRetryDelayMs, 'tokenRetryDelayMs', 300),
     maxRetryAfterMs: numberOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
     rateLimitCooldownMs: numberOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
+    failureCooldownMs: numberOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
     logger: resolveLogger(options.logger),
   };

@@ -91,7 +91,8 @@ export class TokenProvider {
   }
 
   #renewInBackground(): void {
-    if (this.#inflight !== undefined) return;
+    // During a cooldown the current token is still good: no fetch, and no warning per request.
+    if (this.#inflight !== undefined || this.#inCooldown()) return;
     this.#obtain(false).catch((error: unknown) => {
       this.#options.logger.warn?.('background token renewal failed; the current token is still used', {
         code: isServiceTitanAuthError(error) ? error.code : undefined,
@@ -109,12 +110,15 @@ export class TokenProvider {
     return this.#inflight;
   }
 
+  #inCooldown(): boolean {
+    if (this.#cooldown === undefined) return false;
+    if (Date.now() < this.#cooldown.until) return true;
+    this.#cooldown = undefined;
+    return false;
+  }
+
   async #obtainHoldingSlot(force: boolean): Promise<StoredToken> {
-    const now = Date.now();
-    if (this.#cooldown !== undefined) {
-      if (now < this.#cooldown.until) throw this.#cooldown.error;
-      this.#cooldown = undefined;
-    }
+    if (this.#inCooldown()) throw this.#cooldown!.error;
     if (!force) {
       const reusable = (await this.#storeCall(() => this.#options.store.get(this.#storeKey))) ?? undefined;
       if (reusable !== undefined && reusable.accessToken !== this.#rejected && Date.now() < renewAt(reusable, this.#options.refreshBufferMs)) {
@@ -132,13 +136,7 @@ export class TokenProvider {
     try {
       token = await this.#requestToken();
     } catch (error) {
-      if (isServiceTitanAuthError(error) && error.code === 'rate_limited') {
-        const wait = error.retryAfterMs ?? this.#options.rateLimitCooldownMs;
-        this.#cooldown = { until: Date.now() + wait, error };
-        logger.warn?.('token endpoint rate limited this client; cooling down', { retryAfterMs: wait });
-      } else {
-        logger.error?.('token request failed', { code: isServiceTitanAuthError(error) ? error.code : undefined });
-      }
+      this.#startCooldown(error as ServiceTitanAuthError);
       throw error;
     }
     this.#current = token;
@@ -149,6 +147,17 @@ export class TokenProvider {
     });
     await this.#storeCall(() => this.#options.store.set(this.#storeKey, token));
     return token;
+  }
+
+  /**
+   * Failed token requests count toward ServiceTitan's throttle: after one, every fetch fails fast
+   * with the same error until the cooldown (`Retry-After` for a 429) is over.
+   */
+  #startCooldown(error: ServiceTitanAuthError): void {
+    const { logger, rateLimitCooldownMs, failureCooldownMs } = this.#options;
+    const wait = error.code === 'rate_limited' ? (error.retryAfterMs ?? rateLimitCooldownMs) : failureCooldownMs;
+    logger.error?.('token request failed', { code: error.code, status: error.status, cooldownMs: wait });
+    if (wait > 0) this.#cooldown = { until: Date.now() + wait, error };
   }
 
   /** A failing store degrades to the in-process cache: one warning, never a failed request. */

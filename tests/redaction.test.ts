@@ -61,7 +61,7 @@ describe('G7: no secret or token in errors or logs', () => {
 
   test('token endpoint failures print no secret: rejected credentials, 5xx, bad body, timeout', async () => {
     const { logger, lines } = recordingLogger();
-    const client = createServiceTitanClient(authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 50 }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 50, failureCooldownMs: 0 }));
     sandbox().token.enqueue(
       { status: 400, body: { error: 'invalid_client' } },
       { status: 503 },

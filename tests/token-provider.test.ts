@@ -109,6 +109,20 @@ describe('expiry and renewal ahead of it', () => {
     expect(sandbox().api.requests.map((r) => r.tokenId)).toEqual(['tok-1', 'tok-1']);
   });
 
+  test('clock jumps: backwards keeps the token, forwards past expiry costs exactly one fetch', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    await client.get(customersPath(sandbox()));
+    clock.advance(-3_600_000);
+    await Promise.all(Array.from({ length: 10 }, () => client.get(customersPath(sandbox()))));
+    expect(sandbox().token.count).toBe(1);
+
+    clock.advance(2 * 3_600_000);
+    await Promise.all(Array.from({ length: 10 }, () => client.get(customersPath(sandbox()))));
+    expect(sandbox().token.count).toBe(2);
+    expect(sandbox().api.requests.filter((r) => r.tokenId === 'tok-2')).toHaveLength(10);
+    expect(sandbox().api.requests.every((r) => r.status === 200)).toBe(true);
+  });
+
   test('an expired token blocks requests until a new one arrives', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
     await client.get(customersPath(sandbox()));
@@ -126,6 +140,7 @@ describe('expiry and renewal ahead of it', () => {
 
 describe('failed token fetches', () => {
   const sandbox = useSandbox();
+  const clock = useFakeClock();
 
   test('G5: every waiter rejects with the same typed error, nothing is cached, a later request tries again', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
@@ -142,6 +157,7 @@ describe('failed token fetches', () => {
     expect(sandbox().token.count).toBe(1);
     expect(sandbox().api.count).toBe(0);
 
+    clock.advance(1_001); // past the default failure cooldown
     const later = await client.get(customersPath(sandbox()));
     expect(later.status).toBe(200);
     expect(sandbox().token.count).toBe(2);

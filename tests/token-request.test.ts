@@ -119,6 +119,48 @@ describe('G4: token request retries', () => {
   });
 });
 
+describe('cooldown after a failed token fetch', () => {
+  const sandbox = useSandbox();
+  const clock = useFakeClock();
+
+  test('during failureCooldownMs new requests fail fast with the same error; afterwards one tries again', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { failureCooldownMs: 2_000, tokenRetries: 1 }));
+    sandbox().token.enqueue({ status: 503, times: 2 });
+    const first = await tokenError(client.get(customersPath(sandbox())));
+    expect(first).toMatchObject({ code: 'token_request_failed', status: 503 });
+    expect(sandbox().token.count).toBe(2);
+
+    const during = await Promise.all(Array.from({ length: 20 }, () => tokenError(client.get(customersPath(sandbox())))));
+    for (const error of during) expect(error).toBe(first);
+    clock.advance(1_999);
+    expect(await tokenError(client.auth.getToken({ forceRefresh: true }))).toBe(first);
+    expect(sandbox().token.count).toBe(2);
+
+    clock.advance(2);
+    expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+    expect(sandbox().token.count).toBe(3);
+  });
+
+  test('failureCooldownMs: 0 lets the next request try at once', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { failureCooldownMs: 0 }));
+    sandbox().token.enqueue({ status: 400, body: { error: 'invalid_client' } });
+    await tokenError(client.auth.getToken());
+    await expect(client.auth.getToken()).resolves.toEqual(expect.any(String));
+    expect(sandbox().token.count).toBe(2);
+  });
+
+  test('a failed background renewal keeps serving the current token, with one fetch per cooldown', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRetries: 0 }));
+    await client.auth.getToken();
+    clock.advance(900_000 - 30_000); // inside the renewal window
+    sandbox().token.enqueue({ status: 503, times: 100 });
+    for (let i = 0; i < 20; i += 1) expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+    await flushIo(20);
+    expect(sandbox().token.count).toBe(2);
+    expect(new Set(sandbox().api.requests.map((r) => r.tokenId))).toEqual(new Set(['tok-1']));
+  });
+});
+
 describe('G4: cooldown after the token endpoint said 429', () => {
   const sandbox = useSandbox();
   const clock = useFakeClock();
@@ -154,6 +196,7 @@ describe('G4: cooldown after the token endpoint said 429', () => {
 
 describe('token response validation', () => {
   const sandbox = useSandbox();
+  const clock = useFakeClock();
 
   test.each([
     ['an HTML page', '<html>maintenance</html>', 'text/html'],
@@ -173,6 +216,7 @@ describe('token response validation', () => {
     expect(error.code).toBe('invalid_token_response');
     expect(error.message).not.toContain(sandbox().clientSecret);
     expect(sandbox().token.count).toBe(1);
+    clock.advance(1_001); // past the failure cooldown
     expect((await client.get(customersPath(sandbox()))).status).toBe(200);
   });
 
