@@ -19,7 +19,11 @@ export interface ServiceTitanAuthOptions {
   environment: ServiceTitanEnvironmentName | ServiceTitanEnvironment;
   /** The application key, sent as `ST-App-Key` with every request that gets the token. @default undefined (not sent) */
   appKey?: string;
-  /** A token is renewed (in the background) once it has less than this many seconds left. @default 60 */
+  /**
+   * A token is renewed (in the background) once it has less than this many seconds left, but
+   * never before half its lifetime has passed (so a short-lived token is not renewed per request).
+   * @default 60
+   */
   refreshBufferSeconds?: number;
   /** Where tokens are cached; share one store between handles to share tokens. @default a new MemoryTokenStore */
   store?: TokenStore;

@@ -1,0 +1,169 @@
+/**
+ * A tour of axios-servicetitan-auth in three scenes: a burst on a cold client, a revocation,
+ * and renewal ahead of expiry.
+ *
+ *   npm run demo
+ *     runs against the embedded sandbox (a local ServiceTitan emulator); nothing to set up.
+ *
+ *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npm run demo
+ *     runs against real ServiceTitan (integration unless ST_ENVIRONMENT=production); it only
+ *     reads customers. No token or secret is ever printed.
+ */
+import {
+  createServiceTitanClient,
+  isServiceTitanAuthError,
+  type ServiceTitanClient,
+  type ServiceTitanClientOptions,
+  type ServiceTitanLogger,
+} from '../src';
+import { startSandbox, type Sandbox } from '../src/testing';
+
+const CUSTOMERS = '/crm/v2/tenant/{tenant}/customers';
+const ST_VARS = ['ST_CLIENT_ID', 'ST_CLIENT_SECRET', 'ST_APP_KEY', 'ST_TENANT_ID'] as const;
+const env = (name: (typeof ST_VARS)[number]) => process.env[name] ?? '';
+
+/** Counts the library's 'token obtained' events: one per token request that succeeded. */
+function tokenCounter() {
+  let count = 0;
+  const waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  const logger: ServiceTitanLogger = {
+    info(message) {
+      if (message !== 'token obtained') return;
+      count += 1;
+      for (const waiter of waiters.splice(0)) waiter.resolve();
+    },
+    warn(message) {
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error(message));
+    },
+  };
+  return {
+    logger,
+    get count() {
+      return count;
+    },
+    /** Resolves on the next token obtained, rejects if a background renewal fails instead. */
+    next: () => new Promise<void>((resolve, reject) => waiters.push({ resolve, reject })),
+  };
+}
+
+const line = (label: string, value: unknown) => console.log(`   ${label.padEnd(22)} ${String(value)}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const calls = (client: ServiceTitanClient, n: number) =>
+  Promise.all(Array.from({ length: n }, () => client.get(CUSTOMERS, { params: { pageSize: 5 } })));
+const ok = (responses: { status: number }[]) =>
+  `${responses.filter((r) => r.status === 200).length}/${responses.length}`;
+/** Token ids the sandbox saw in API requests, in order, e.g. 'tok-1 → tok-2'. */
+const tokenIds = (sandbox: Sandbox) => [...new Set(sandbox.api.requests.map((r) => r.tokenId))].join(' → ');
+
+async function main(): Promise<void> {
+  const set = ST_VARS.filter((name) => env(name) !== '');
+  if (set.length > 0 && set.length < ST_VARS.length) {
+    console.error(
+      `Missing ${ST_VARS.filter((name) => env(name) === '').join(', ')} (set all four, or none for the sandbox).`,
+    );
+    process.exitCode = 2;
+    return;
+  }
+  if (set.length === 0) await sandboxDemo();
+  else await liveDemo();
+  console.log('\ndemo OK');
+}
+
+async function sandboxDemo(): Promise<void> {
+  const sandbox = await startSandbox();
+  const renewalSandbox = await startSandbox({ tokenLifetimeSeconds: 3 });
+  try {
+    const options = (s: Sandbox): ServiceTitanClientOptions => ({
+      clientId: s.clientId,
+      clientSecret: s.clientSecret,
+      appKey: s.appKey,
+      environment: s.environment,
+      tenantId: s.tenantId,
+    });
+    console.log('axios-servicetitan-auth demo: local sandbox (ServiceTitan emulator)');
+    console.log(`   token endpoint ${sandbox.authUrl}, API ${sandbox.apiUrl}, tenant ${sandbox.tenantId}`);
+
+    const client = createServiceTitanClient(options(sandbox));
+    console.log('\na. Burst: 25 concurrent GETs on a cold client');
+    let started = performance.now();
+    line('requests ok', ok(await calls(client, 25)));
+    line('token requests', sandbox.token.count);
+    line('time', `${Math.round(performance.now() - started)} ms`);
+
+    console.log('\nb. Revocation: every token revoked, then 10 concurrent GETs');
+    sandbox.resetCounters();
+    sandbox.revokeAllTokens();
+    const revoked = await calls(client, 10);
+    const answered = sandbox.api.requests;
+    line('401s from the API', answered.filter((r) => r.status === 401).length);
+    line('token requests', sandbox.token.count);
+    line('replays that got 200', answered.filter((r) => r.status === 200).length);
+    line('requests ok', ok(revoked));
+    line('tokens used', tokenIds(sandbox));
+
+    console.log('\nc. Renewal ahead of expiry: token lifetime 3 s, refreshBufferSeconds 2');
+    const tokens = tokenCounter();
+    const renewing = createServiceTitanClient({
+      ...options(renewalSandbox),
+      refreshBufferSeconds: 2,
+      logger: tokens.logger,
+    });
+    await calls(renewing, 1);
+    line('first GET', `200 with ${tokenIds(renewalSandbox)}`);
+    // Renewal starts at expiry - min(buffer, lifetime / 2) = 1.5 s after the token was requested.
+    await sleep(1_600);
+    const hold = renewalSandbox.token.hold(); // holds the renewal at the token endpoint: nobody may wait for it
+    started = performance.now();
+    const early = await calls(renewing, 3);
+    const ms = Math.round(performance.now() - started);
+    await hold.untilWaiting(1);
+    line('1.6 s later, 3 GETs', `${ok(early)} in ${ms} ms with ${tokenIds(renewalSandbox)}, renewal still held`);
+    const renewed = tokens.next();
+    hold.release();
+    await renewed;
+    renewalSandbox.resetCounters();
+    await calls(renewing, 1);
+    line('after the renewal', `200 with ${tokenIds(renewalSandbox)}`);
+    line('token requests', tokens.count);
+  } finally {
+    await Promise.all([sandbox.close(), renewalSandbox.close()]);
+  }
+}
+
+async function liveDemo(): Promise<void> {
+  const environment = process.env.ST_ENVIRONMENT ?? 'integration';
+  if (environment !== 'integration' && environment !== 'production') {
+    throw new Error(`ST_ENVIRONMENT must be integration or production, got ${JSON.stringify(environment)}`);
+  }
+  const tokens = tokenCounter();
+  const client = createServiceTitanClient({
+    clientId: env('ST_CLIENT_ID'),
+    clientSecret: env('ST_CLIENT_SECRET'),
+    appKey: env('ST_APP_KEY'),
+    tenantId: env('ST_TENANT_ID'),
+    environment,
+    logger: tokens.logger,
+  });
+  console.log(`axios-servicetitan-auth demo: ServiceTitan ${environment}, tenant ${env('ST_TENANT_ID')}`);
+
+  console.log('\na. Burst: 25 concurrent GETs on a cold client');
+  const started = performance.now();
+  line('requests ok', ok(await calls(client, 25)));
+  line('token requests', tokens.count);
+  line('time', `${Math.round(performance.now() - started)} ms`);
+
+  console.log('\nb. Renewal on demand (a real token cannot be revoked here: auth.invalidate() instead)');
+  const before = tokens.count;
+  await client.auth.invalidate();
+  line('requests ok', ok(await calls(client, 10)));
+  line('token requests', tokens.count - before);
+
+  console.log('\nc. Renewal ahead of expiry: skipped (real tokens live 900 s; the sandbox shows it)');
+}
+
+main().catch((error: unknown) => {
+  // The library's errors carry no token or secret; axios errors it passes on are redacted.
+  const code = isServiceTitanAuthError(error) ? ` [${error.code}]` : '';
+  console.error(`\ndemo FAILED${code}:`, error instanceof Error ? `${error.name}: ${error.message}` : error);
+  process.exitCode = 1;
+});
