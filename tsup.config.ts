@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 const entry = { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' };
 
-// p-limit is ESM only, and axios-retry's default export does not survive CommonJS interop
+// p-limit and p-queue are ESM only, and axios-retry's default export does not survive CommonJS interop
 // (`(0, import_axios_retry.default) is not a function`): the CommonJS build bundles them.
 export default defineConfig([
   {
@@ -21,6 +21,16 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     platform: 'node',
-    noExternal: ['p-limit', 'yocto-queue', 'axios-retry', 'is-retry-allowed'],
+    noExternal: ['p-limit', 'yocto-queue', 'p-queue', 'p-timeout', 'eventemitter3', 'axios-retry', 'is-retry-allowed'],
+  },
+  // The `axios-servicetitan-auth` command (package.json `bin`): ESM only, no types; the shebang
+  // of src/cli/bin.ts is kept and tsup marks the file executable.
+  {
+    entry: { cli: 'src/cli/bin.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: false,
+    target: 'node20',
+    platform: 'node',
   },
 ]);

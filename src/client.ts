@@ -1,8 +1,10 @@
 import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import { installApiRetries, type ApiRetryOptions } from './api-retry';
 import { attachServiceTitanAuth, type ServiceTitanAuth } from './attach';
 import { environments } from './environments';
 import { ServiceTitanAuthError, invalidConfig } from './errors';
 import type { ServiceTitanAuthOptions } from './options';
+import { installRateLimit, type RateLimitOptions, type ReportLimitOptions } from './rate-limit';
 import { describe } from './urls';
 
 /** Options of {@link createServiceTitanClient}: the auth options plus the client's own. */
@@ -15,6 +17,26 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
   tenantId?: string | number;
   /** Extra axios defaults (timeout, headers, agents…). `baseURL` defaults to the environment's `apiUrl`. @default {} */
   axios?: CreateAxiosDefaults;
+  /**
+   * Client-side rate limit, so the client never causes ServiceTitan's 429s: at most 60 requests
+   * start in any rolling second. Requests over the limit wait. `false` turns it off.
+   * @default { requestsPerSecond: 60, maxConcurrent: Infinity, windowMarginMs: 50 }
+   */
+  rateLimit?: RateLimitOptions | false;
+  /**
+   * The reporting limit: report-data calls (`/reporting/…/reports/{id}/data`) wait so that at
+   * most 5 for the same report start in any rolling minute. `false` turns it off.
+   * @default { perMinute: 5 }
+   */
+  reportLimit?: ReportLimitOptions | false;
+  /**
+   * Retries of API requests with axios-retry: 429 (honouring `Retry-After`), network errors,
+   * timeouts and 502/503/504, for GET, HEAD, OPTIONS, PUT and DELETE; POST and PATCH only with
+   * `retryNonIdempotent`. Per request: `serviceTitanAuth: { retry: false | { retries, retryNonIdempotent } }`.
+   * `false` turns them off.
+   * @default { retries: 3, statuses: [429, 502, 503, 504], retryNonIdempotent: false, retryDelayMs: 300, maxRetryAfterMs: 60_000 }
+   */
+  retry?: ApiRetryOptions | false;
 }
 
 /** An axios instance with ServiceTitan auth attached, and its handle as `auth`. */
@@ -32,7 +54,7 @@ const TENANT_PLACEHOLDER = '{tenant}';
  */
 export function createServiceTitanClient(options: ServiceTitanClientOptions): ServiceTitanClient {
   if (options === null || typeof options !== 'object') throw invalidConfig(`options must be an object, got ${describe(options)}`);
-  const { tenantId, axios: axiosDefaults, ...authOptions } = options;
+  const { tenantId, axios: axiosDefaults, rateLimit, reportLimit, retry, ...authOptions } = options;
   const tenant = resolveTenant(tenantId);
   if (axiosDefaults !== undefined && (axiosDefaults === null || typeof axiosDefaults !== 'object')) {
     throw invalidConfig(`axios must be an object of axios defaults, got ${describe(axiosDefaults)}`);
@@ -43,6 +65,10 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
       : (authOptions.environment as { apiUrl?: string } | undefined)?.apiUrl;
   const baseURL = axiosDefaults?.baseURL ?? apiUrl;
   const instance = axios.create({ ...axiosDefaults, ...(baseURL === undefined ? {} : { baseURL }) });
+  // Order matters: retries see errors before the auth interceptor redacts them, and axios runs
+  // request interceptors in reverse, so {tenant} is filled first and the token added before retries.
+  installRateLimit(instance, rateLimit, reportLimit);
+  installApiRetries(instance, retry);
   const auth = attachServiceTitanAuth(instance, authOptions);
   instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
   return Object.assign(instance, { auth });

@@ -1,7 +1,15 @@
+import type { ApiRetryRequestOptions } from './api-retry';
+
 /** Per-request options of this plugin, under `config.serviceTitanAuth`. */
 export interface ServiceTitanRequestOptions {
   /** Send this request without the token and the app key (and without 401 renewal). @default false */
   skip?: boolean;
+  /**
+   * Retries of this request on a `createServiceTitanClient` client: `false` for none, or
+   * `{ retries, retryNonIdempotent }` to override the client's settings.
+   * @default the client's `retry` option
+   */
+  retry?: ApiRetryRequestOptions;
   /**
    * Set by the plugin on the replay after a 401, so a request is renewed and replayed at most
    * once. Internal state: do not set it yourself.

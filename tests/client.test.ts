@@ -31,6 +31,7 @@ describe('createServiceTitanClient', () => {
     const client = createServiceTitanClient({
       ...authOptions(sandbox()),
       axios: { headers: { 'X-Integration': 'sync-worker' }, timeout: 50 },
+      retry: false,
     });
     await client.get(customersPath(sandbox()));
     expect(sandbox().api.requests[0]?.headers['x-integration']).toBe('sync-worker');

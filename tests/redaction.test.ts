@@ -51,7 +51,7 @@ describe('G7: no secret or token in errors or logs', () => {
   });
 
   test('a network error mid-request prints no token', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox()));
+    const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
     const token = await client.auth.getToken();
     sandbox().api.enqueue({ reset: true });
     const error = await client.get(customersPath(sandbox())).catch((e: unknown) => e);
