@@ -1,0 +1,78 @@
+import { MemoryTokenStore, ServiceTitanAuthError, createTenantClients } from '../src';
+import type { SandboxCredentials } from '../src/testing';
+import { useSandbox } from './helpers/sandbox';
+
+const tenantCount = 50;
+const clients: SandboxCredentials[] = Array.from({ length: tenantCount }, (_, i) => ({
+  clientId: `cid.tenant-${i + 1}`,
+  clientSecret: `cs1.secret-${i + 1}`,
+  tenantId: String(1000 + i),
+}));
+
+describe('createTenantClients: many tenants, one app', () => {
+  const sandbox = useSandbox({ clients });
+  const lookups: string[] = [];
+  const credentials = async (tenantId: string) => {
+    lookups.push(tenantId);
+    const found = clients.find((c) => c.tenantId === tenantId);
+    if (!found) throw new Error(`no credentials for tenant ${tenantId}`);
+    return { clientId: found.clientId, clientSecret: found.clientSecret };
+  };
+  beforeEach(() => {
+    lookups.length = 0;
+  });
+
+  test('50 tenants cold: token requests never exceed the shared limiter at once; each tenant uses its own token', async () => {
+    const tenants = createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials, tokenConcurrency: 4 });
+    sandbox().token.enqueue({ delayMs: 20, times: tenantCount });
+    await Promise.all(
+      clients.map(async ({ tenantId }) => {
+        const client = await tenants.forTenant(tenantId);
+        await Promise.all([client.get('/crm/v2/tenant/{tenant}/customers'), client.get('/crm/v2/tenant/{tenant}/customers')]);
+      }),
+    );
+    expect(sandbox().token.count).toBe(tenantCount);
+    expect(sandbox().token.maxInFlight).toBeLessThanOrEqual(4);
+    expect(sandbox().token.maxInFlight).toBeGreaterThanOrEqual(2);
+    expect(sandbox().api.count).toBe(2 * tenantCount);
+    expect(sandbox().api.requests.every((r) => r.status === 200)).toBe(true);
+    expect(tenants.tenants).toHaveLength(tenantCount);
+  });
+
+  test('one client per tenant: concurrent forTenant calls share one lookup', async () => {
+    const tenants = createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials });
+    const [a, b] = await Promise.all([tenants.forTenant(1000), tenants.forTenant('1000')]);
+    expect(a).toBe(b);
+    expect(lookups).toEqual(['1000']);
+    expect(tenants.forget(1000)).toBe(true);
+    expect(await tenants.forTenant(1000)).not.toBe(a);
+  });
+
+  test('a failed lookup is not cached', async () => {
+    let fail = true;
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      credentials: async (tenantId) => {
+        if (fail) throw new Error('vault unavailable');
+        return credentials(tenantId);
+      },
+    });
+    await expect(tenants.forTenant(1001)).rejects.toThrow('vault unavailable');
+    fail = false;
+    await expect(tenants.forTenant(1001)).resolves.toBeDefined();
+  });
+
+  test('a shared store is used by every tenant', async () => {
+    const store = new MemoryTokenStore();
+    const tenants = createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials, store });
+    await (await tenants.forTenant(1000)).auth.getToken();
+    await (await tenants.forTenant(1001)).auth.getToken();
+    expect(store.size).toBe(2);
+  });
+
+  test('bad options fail at creation, naming the option', () => {
+    expect(() => createTenantClients({ environment: sandbox().environment, credentials: undefined as never })).toThrow(/credentials must be a function/);
+    expect(() => createTenantClients({ environment: sandbox().environment, credentials, tokenConcurrency: 0 })).toThrow(/tokenConcurrency/);
+    expect(() => createTenantClients({ environment: 'staging' as never, credentials })).toThrow(ServiceTitanAuthError);
+  });
+});
