@@ -64,6 +64,12 @@ export interface ServiceTitanAuthOptions {
    * @default pLimit(1) per handle
    */
   tokenLimiter?: LimitFunction;
+  /**
+   * With a shared store that supports locking (Redis): how long a process waits for another
+   * one's token fetch before fetching itself, and how long the fetch lock lives.
+   * @default tokenTimeoutMs × (tokenRetries + 1) + 2_000 (32 s with the defaults)
+   */
+  fleetWaitMs?: number;
   /** Receives debug/info/warn/error events (token fetches, renewals, replays). @default silent */
   logger?: ServiceTitanLogger;
 }
@@ -86,6 +92,7 @@ export interface ResolvedOptions {
   rateLimitCooldownMs: number;
   failureCooldownMs: number;
   tokenLimiter: LimitFunction;
+  fleetWaitMs: number;
   logger: ServiceTitanLogger;
 }
 
@@ -100,6 +107,8 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
   const environment = resolveEnvironment(options.environment);
   const authUrl = parseSecureUrl(environment.authUrl, 'environment.authUrl').href;
   const apiOrigin = parseSecureUrl(environment.apiUrl, 'environment.apiUrl').origin;
+  const tokenTimeoutMs = numberOption(options.tokenTimeoutMs, 'tokenTimeoutMs', 10_000, { min: 1 });
+  const tokenRetries = numberOption(options.tokenRetries, 'tokenRetries', 2, { integer: true });
   return {
     clientId: requiredString(options.clientId, 'clientId'),
     clientSecret: requiredString(options.clientSecret, 'clientSecret'),
@@ -110,13 +119,14 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     refreshBufferMs: numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60) * 1000,
     store: resolveStore(options.store),
     renewOnStatus: resolveStatuses(options.renewOnStatus),
-    tokenTimeoutMs: numberOption(options.tokenTimeoutMs, 'tokenTimeoutMs', 10_000, { min: 1 }),
-    tokenRetries: numberOption(options.tokenRetries, 'tokenRetries', 2, { integer: true }),
+    tokenTimeoutMs,
+    tokenRetries,
     tokenRetryDelayMs: numberOption(options.tokenRetryDelayMs, 'tokenRetryDelayMs', 300),
     maxRetryAfterMs: numberOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
     rateLimitCooldownMs: numberOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
     failureCooldownMs: numberOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
+    fleetWaitMs: numberOption(options.fleetWaitMs, 'fleetWaitMs', tokenTimeoutMs * (tokenRetries + 1) + 2_000, { min: 1 }),
     logger: resolveLogger(options.logger),
   };
 }

@@ -120,13 +120,57 @@ export class TokenProvider {
   async #obtainHoldingSlot(force: boolean): Promise<StoredToken> {
     if (this.#inCooldown()) throw this.#cooldown!.error;
     if (!force) {
-      const reusable = (await this.#storeCall(() => this.#options.store.get(this.#storeKey))) ?? undefined;
-      if (reusable !== undefined && reusable.accessToken !== this.#rejected && Date.now() < renewAt(reusable, this.#options.refreshBufferMs)) {
-        this.#current = reusable;
-        return reusable;
-      }
+      const reusable = await this.#adoptFromStore();
+      if (reusable !== undefined) return reusable;
     }
-    return this.#fetch();
+    const { store } = this.#options;
+    if (store.acquireLock === undefined || store.waitForToken === undefined) return this.#fetch();
+    return this.#fetchAsFleet(force);
+  }
+
+  /**
+   * Fleet-wide single flight on a shared store: one process fetches while the others wait for
+   * it to publish. A waiter fetches itself after `fleetWaitMs` (the holder may have died) or when
+   * the store fails, so nobody hangs and a store outage never fails a request.
+   */
+  async #fetchAsFleet(force: boolean): Promise<StoredToken> {
+    const { store, fleetWaitMs } = this.#options;
+    const deadline = Date.now() + fleetWaitMs;
+    for (;;) {
+      const lock = await this.#storeCall(() => store.acquireLock!(this.#storeKey, fleetWaitMs));
+      if (this.#storeFailing) return this.#fetch();
+      if (lock !== undefined) {
+        try {
+          // Another process may have published between our read and our lock.
+          return (force ? undefined : await this.#adoptFromStore()) ?? (await this.#fetch());
+        } finally {
+          await this.#storeCall(() => lock.release());
+        }
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return this.#fetch();
+      const except = this.#rejected ?? this.#current?.accessToken;
+      const published = await this.#storeCall(() =>
+        store.waitForToken!(this.#storeKey, { timeoutMs: remaining, ...(except === undefined ? {} : { except }) }),
+      );
+      if (this.#storeFailing) return this.#fetch();
+      if (published !== undefined && this.#isAdoptable(published)) return this.#adopt(published);
+    }
+  }
+
+  async #adoptFromStore(): Promise<StoredToken | undefined> {
+    const stored = await this.#storeCall(() => this.#options.store.get(this.#storeKey));
+    return stored !== undefined && this.#isAdoptable(stored) ? this.#adopt(stored) : undefined;
+  }
+
+  #isAdoptable(token: StoredToken): boolean {
+    return token.accessToken !== this.#rejected && Date.now() < renewAt(token, this.#options.refreshBufferMs);
+  }
+
+  #adopt(token: StoredToken): StoredToken {
+    this.#current = token;
+    this.#options.logger.debug?.('token taken from the store', { token: tokenFingerprint(token.accessToken) });
+    return token;
   }
 
   async #fetch(): Promise<StoredToken> {

@@ -24,4 +24,27 @@ export interface TokenStore {
   set(key: string, token: StoredToken): Promise<void>;
   /** Forgets the token under `key`. */
   delete(key: string): Promise<void>;
+  /**
+   * Optional, for stores shared by several processes: fleet-wide single flight. Tries to become
+   * the one holder that fetches `key`'s token; resolves to the lock, or `undefined` if another
+   * holder has it. The lock must expire by itself after `ttlMs`, so a holder that dies frees it.
+   */
+  acquireLock?(key: string, ttlMs: number): Promise<TokenLock | undefined>;
+  /**
+   * Optional, with `acquireLock`: waits until a token other than `except` is stored under `key`
+   * (resolving to it, at once if one already is) or the lock on `key` is released without one,
+   * or `timeoutMs` passes (resolving to `undefined`).
+   */
+  waitForToken?(key: string, options: WaitForTokenOptions): Promise<StoredToken | undefined>;
+}
+
+/** A held fleet-wide lock; released only by its holder. */
+export interface TokenLock {
+  release(): Promise<void>;
+}
+
+export interface WaitForTokenOptions {
+  timeoutMs: number;
+  /** A token not to resolve with (the one the API just rejected). */
+  except?: string;
 }
