@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Installs the packed tarball into a throw-away consumer project and calls into it from
-# CommonJS (require) and ESM (import), against the sandbox the package itself ships.
+# Installs the packed tarball into a throw-away consumer project, as users consume it:
+#  (a) require() and (b) import() it and make real calls against the sandbox it ships;
+#  (c) type-check a consumer under moduleResolution nodenext (ESM and CJS files) and bundler,
+#      with the repo's TypeScript, including the typed per-request option;
+#  (d) run the installed `axios-servicetitan-auth` bin: sandbox, check and token.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+sandbox_pid=
+cleanup() {
+  if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 cd "$root"
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 cd "$work"
 npm init -y >/dev/null
-npm install --silent --no-audit --no-fund "./$tarball" "axios@$(node -p "require('$root/node_modules/axios/package.json').version")" >/dev/null
+version_of() { node -p "require('$root/node_modules/$1/package.json').version"; }
+npm install --silent --no-audit --no-fund "./$tarball" "axios@$(version_of axios)" "@types/node@$(version_of @types/node)" >/dev/null
 
 cat > check.cjs <<'JS'
 const { createServiceTitanClient, isServiceTitanAuthError } = require('axios-servicetitan-auth');
@@ -41,4 +50,86 @@ JS
 
 node check.cjs
 node check.mjs
-echo "package check: require() and import() of $tarball work"
+
+# (c) Types, as a TypeScript consumer sees them. The same source is checked as an ES module
+# (.mts) and as CommonJS (.cts) under nodenext, and as a plain .ts under bundler. `skip: 'yes'`
+# must NOT compile: if it did, the @ts-expect-error line itself becomes the error.
+cat > consumer.ts <<'TS'
+import axios from 'axios';
+import {
+  attachServiceTitanAuth,
+  createServiceTitanClient,
+  environments,
+  isServiceTitanAuthError,
+  MemoryTokenStore,
+  ServiceTitanAuthError,
+  type ServiceTitanAuthOptions,
+  type ServiceTitanClient,
+} from 'axios-servicetitan-auth';
+import { startSandbox, type Sandbox } from 'axios-servicetitan-auth/testing';
+
+const options: ServiceTitanAuthOptions = {
+  clientId: 'cid',
+  clientSecret: 'secret',
+  environment: 'integration',
+  store: new MemoryTokenStore(),
+};
+const api = axios.create({ baseURL: environments.integration.apiUrl });
+const auth = attachServiceTitanAuth(api, options);
+export const token: Promise<string> = auth.getToken({ forceRefresh: true });
+export const skipped = api.get('/public', { serviceTitanAuth: { skip: true } });
+// @ts-expect-error skip is a boolean
+export const wrong = api.get('/public', { serviceTitanAuth: { skip: 'yes' } });
+export const client: ServiceTitanClient = createServiceTitanClient({ ...options, tenantId: 123 });
+export function code(error: unknown): string | undefined {
+  return isServiceTitanAuthError(error) ? error.code : error instanceof ServiceTitanAuthError ? 'never' : undefined;
+}
+export async function sandboxUrl(): Promise<string> {
+  const sandbox: Sandbox = await startSandbox();
+  await sandbox.close();
+  return sandbox.apiUrl;
+}
+TS
+cp consumer.ts consumer.mts
+cp consumer.ts consumer.cts
+common='"strict": true, "noEmit": true, "skipLibCheck": false, "types": ["node"], "target": "es2022", "lib": ["es2023"]'
+cat > tsconfig.nodenext.json <<JSON
+{ "compilerOptions": { "module": "nodenext", "moduleResolution": "nodenext", $common }, "files": ["consumer.mts", "consumer.cts"] }
+JSON
+cat > tsconfig.bundler.json <<JSON
+{ "compilerOptions": { "module": "esnext", "moduleResolution": "bundler", $common }, "files": ["consumer.ts"] }
+JSON
+"$root/node_modules/.bin/tsc" -p tsconfig.nodenext.json
+"$root/node_modules/.bin/tsc" -p tsconfig.bundler.json
+echo "types ok (nodenext: .mts and .cts; bundler: .ts; tsc $("$root/node_modules/.bin/tsc" --version | cut -d' ' -f2))"
+
+# (d) The installed bin: start the sandbox, point check and token at it, stop it with SIGTERM.
+bin=./node_modules/.bin/axios-servicetitan-auth
+[ "$("$bin" --version)" = "$(node -p "require('$root/package.json').version")" ]
+"$bin" sandbox --json >sandbox.json 2>sandbox.err &
+sandbox_pid=$!
+for _ in $(seq 1 100); do
+  [ -s sandbox.json ] && break
+  sleep 0.1
+done
+eval "$(node -e '
+  const s = JSON.parse(require("fs").readFileSync("sandbox.json", "utf8"));
+  const vars = { ST_AUTH_URL: s.authUrl, ST_API_URL: s.apiUrl, ST_CLIENT_ID: s.clientId,
+    ST_CLIENT_SECRET: s.clientSecret, ST_APP_KEY: s.appKey, ST_TENANT_ID: s.tenantId };
+  for (const [k, v] of Object.entries(vars)) console.log(`export ${k}=${JSON.stringify(v)}`);
+')"
+"$bin" check >check.out
+grep -q 'App key and tenant: OK' check.out
+token=$("$bin" token)
+[ "$(printf '%s' "$token" | tr -cd '.' | wc -c)" -eq 2 ]
+set +e
+ST_CLIENT_SECRET=wrong "$bin" check >/dev/null 2>&1
+bad_secret=$?
+set -e
+[ "$bad_secret" -eq 3 ] || { echo "bin: a bad secret exited $bad_secret, expected 3"; exit 1; }
+kill -TERM "$sandbox_pid"
+wait "$sandbox_pid"
+sandbox_pid=
+echo "bin ok (sandbox, check, token, exit code 3 on a bad secret, clean stop on SIGTERM)"
+
+echo "package check: require() and import() of $tarball work, its types check, its bin runs"

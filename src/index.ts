@@ -17,5 +17,5 @@ export type { ServiceTitanLogger } from './logger';
 export type { ServiceTitanAuthOptions } from './options';
 export type { ServiceTitanRequestOptions } from './request-options';
 export { MemoryTokenStore } from './stores/memory';
-export type { StoredToken, TokenStore } from './stores/types';
+export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';
 export type { GetTokenOptions } from './token-provider';

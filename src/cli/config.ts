@@ -1,0 +1,97 @@
+import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from '../index';
+import { integerFlag, stringFlag, type Flags } from './args';
+import { CliError, ExitCode, usageError } from './exit-codes';
+
+/** Everything `check` and `token` need to reach ServiceTitan, from flags then `ST_*` variables. */
+export interface ConnectionConfig {
+  /** `integration`, `production`, or `custom` for explicit URLs. */
+  environmentName: ServiceTitanEnvironmentName | 'custom';
+  environment: ServiceTitanEnvironmentName | ServiceTitanEnvironment;
+  authUrl: string;
+  apiUrl: string;
+  clientId: string;
+  clientSecret: string;
+  appKey: string | undefined;
+  tenantId: string | undefined;
+  timeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The environment variables the CLI reads, by what they hold. */
+export const ENV = {
+  clientId: 'ST_CLIENT_ID',
+  clientSecret: 'ST_CLIENT_SECRET',
+  appKey: 'ST_APP_KEY',
+  tenant: 'ST_TENANT_ID',
+  environment: 'ST_ENVIRONMENT',
+  authUrl: 'ST_AUTH_URL',
+  apiUrl: 'ST_API_URL',
+} as const;
+
+/**
+ * Resolves flags over environment variables. Throws a usage error (exit 2) naming every
+ * missing credential with both the flag and the variable that would provide it.
+ */
+export function resolveConnection(flags: Flags, env: Record<string, string | undefined>): ConnectionConfig {
+  const read = (flag: string, variable: string): string | undefined =>
+    stringFlag(flags, flag) ?? nonEmpty(env[variable]);
+  const clientId = read('client-id', ENV.clientId);
+  const clientSecret = read('client-secret', ENV.clientSecret);
+  const missing = [
+    clientId === undefined ? `client id (--client-id or ${ENV.clientId})` : undefined,
+    clientSecret === undefined ? `client secret (--client-secret or ${ENV.clientSecret})` : undefined,
+  ].filter((entry) => entry !== undefined);
+  if (missing.length > 0) {
+    throw new CliError(ExitCode.usage, 'missing_credentials', `missing credentials: ${missing.join(', ')}`);
+  }
+  return {
+    ...resolveEnvironment(flags, env),
+    clientId: clientId!,
+    clientSecret: clientSecret!,
+    appKey: read('app-key', ENV.appKey),
+    tenantId: read('tenant', ENV.tenant),
+    timeoutMs: integerFlag(flags, 'timeout', 1, 600_000) ?? DEFAULT_TIMEOUT_MS,
+  };
+}
+
+type EnvironmentChoice = Pick<ConnectionConfig, 'environmentName' | 'environment' | 'authUrl' | 'apiUrl'>;
+
+/** Flags win over variables; explicit URLs win over a name; the default is `integration`. */
+function resolveEnvironment(flags: Flags, env: Record<string, string | undefined>): EnvironmentChoice {
+  const flagName = stringFlag(flags, 'environment');
+  const flagAuth = stringFlag(flags, 'auth-url');
+  const flagApi = stringFlag(flags, 'api-url');
+  if (flagAuth !== undefined || flagApi !== undefined) {
+    if (flagName !== undefined) throw usageError('give either --environment or --auth-url/--api-url, not both');
+    return customEnvironment(flagAuth, flagApi, '--auth-url', '--api-url');
+  }
+  if (flagName !== undefined) return namedEnvironment(flagName, '--environment');
+  const envAuth = nonEmpty(env[ENV.authUrl]);
+  const envApi = nonEmpty(env[ENV.apiUrl]);
+  if (envAuth !== undefined || envApi !== undefined) return customEnvironment(envAuth, envApi, ENV.authUrl, ENV.apiUrl);
+  const envName = nonEmpty(env[ENV.environment]);
+  return namedEnvironment(envName ?? 'integration', ENV.environment);
+}
+
+function namedEnvironment(name: string, source: string): EnvironmentChoice {
+  if (name !== 'integration' && name !== 'production') {
+    throw usageError(`${source} must be "integration" or "production", got "${name}"`);
+  }
+  return { environmentName: name, environment: name, ...environments[name] };
+}
+
+function customEnvironment(
+  authUrl: string | undefined,
+  apiUrl: string | undefined,
+  authSource: string,
+  apiSource: string,
+): EnvironmentChoice {
+  if (authUrl === undefined) throw usageError(`${apiSource} needs ${authSource} (the token endpoint) too`);
+  if (apiUrl === undefined) throw usageError(`${authSource} needs ${apiSource} (the API origin) too`);
+  return { environmentName: 'custom', environment: { authUrl, apiUrl }, authUrl, apiUrl };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

@@ -1,0 +1,30 @@
+import type { Flags } from './args';
+import { resolveConnection } from './config';
+import { CliError } from './exit-codes';
+import type { CliIo } from './io';
+import { writeError, writeJson } from './output';
+import { openSession } from './session';
+
+/**
+ * `token`: prints a fresh access token and nothing else, for
+ * `curl -H "Authorization: Bearer $(npx axios-servicetitan-auth token)"`.
+ * `--json` prints `{ access_token, expires_at }` (ISO 8601). Errors go to stderr.
+ */
+export async function runToken(flags: Flags, io: CliIo): Promise<number> {
+  const json = flags['json'] === true;
+  try {
+    const token = await openSession(resolveConnection(flags, io.env)).fetchToken();
+    if (json) {
+      const expiresAt = Number.isFinite(token.expiresAt) ? new Date(token.expiresAt).toISOString() : null;
+      writeJson(io, { access_token: token.accessToken, expires_at: expiresAt });
+    } else {
+      io.stdout.write(`${token.accessToken}\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    if (json) writeJson(io, { error: { code: error.code, message: error.message }, exitCode: error.exitCode });
+    else writeError(io, error.message);
+    return error.exitCode;
+  }
+}

@@ -1,0 +1,405 @@
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import axios from 'axios';
+import { ServiceTitanAuthError } from '../src';
+import { main, type CliIo } from '../src/cli/main';
+import type { ConnectionConfig } from '../src/cli/config';
+import { tokenFailure } from '../src/cli/session';
+import { version } from '../package.json';
+import type { Sandbox } from '../src/testing';
+import { useSandbox } from './helpers/sandbox';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process with the given environment variables only. */
+async function run(argv: string[], env: Record<string, string | undefined> = {}, signal?: AbortSignal): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env,
+    ...(signal === undefined ? {} : { signal }),
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** The ST_* variables that point the CLI at a sandbox. */
+function sandboxEnv(
+  sandbox: Sandbox,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    ST_AUTH_URL: sandbox.authUrl,
+    ST_API_URL: sandbox.apiUrl,
+    ST_CLIENT_ID: sandbox.clientId,
+    ST_CLIENT_SECRET: sandbox.clientSecret,
+    ST_APP_KEY: sandbox.appKey,
+    ST_TENANT_ID: sandbox.tenantId,
+    ...overrides,
+  };
+}
+
+/** A loopback port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('cli check', () => {
+  const sandbox = useSandbox();
+
+  it('shows environment, expiry, tenant, client id and scopes, proves the app key, and prints neither token nor secret', async () => {
+    const result = await run(['check'], sandboxEnv(sandbox()));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('Token: OK');
+    expect(result.stdout).toMatch(/tenant\s+1000/);
+    expect(result.stdout).toContain(sandbox().clientId);
+    expect(result.stdout).toContain('tn.crm.customers:r tn.jpm.jobs:r');
+    expect(result.stdout).toMatch(/expires\s+in 15 min \(at \d{4}-/);
+    expect(result.stdout).toContain(sandbox().authUrl);
+    expect(result.stdout).toMatch(
+      /App key and tenant: OK \(GET \/crm\/v2\/tenant\/1000\/customers\?pageSize=1 -> 200\)/,
+    );
+    expect(result.stdout).not.toContain('eyJ');
+    expect(result.stdout).not.toContain(sandbox().clientSecret);
+    expect(result.stdout).not.toContain(sandbox().appKey);
+    expect(sandbox().token.count).toBe(1);
+    expect(sandbox().api.requests.map((r) => r.appKey)).toEqual([sandbox().appKey]);
+  });
+
+  it('flags win over variables, and the tenant comes from the token when none is given', async () => {
+    const s = sandbox();
+    const result = await run(
+      [
+        'check',
+        '--auth-url',
+        s.authUrl,
+        '--api-url',
+        s.apiUrl,
+        '--client-id',
+        s.clientId,
+        '--client-secret',
+        s.clientSecret,
+        '--app-key',
+        s.appKey,
+      ],
+      { ST_ENVIRONMENT: 'production', ST_CLIENT_ID: 'other', ST_CLIENT_SECRET: 'other' },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('tenant from the token');
+  });
+
+  it('without an app key it checks the token only and says so', async () => {
+    const result = await run(['check'], sandboxEnv(sandbox(), { ST_APP_KEY: undefined }));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('App key: not checked: no app key (--app-key or ST_APP_KEY)');
+    expect(sandbox().api.count).toBe(0);
+  });
+
+  it('a bad secret exits 3 with a message naming the client id and what to check', async () => {
+    const result = await run(['check'], sandboxEnv(sandbox(), { ST_CLIENT_SECRET: 'wrong-secret' }));
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`rejected client id "${sandbox().clientId}" (400 invalid_client)`);
+    expect(result.stderr).toContain('check the client id/secret');
+    expect(result.stderr).not.toContain('wrong-secret');
+    expect(sandbox().token.count).toBe(1); // never retried
+  });
+
+  it('on a named environment, a rejected secret suggests the other environment', () => {
+    const config: ConnectionConfig = {
+      environmentName: 'integration',
+      environment: 'integration',
+      authUrl: 'https://auth-integration.servicetitan.io/connect/token',
+      apiUrl: 'https://api-integration.servicetitan.io',
+      clientId: 'cid.x',
+      clientSecret: 's',
+      appKey: undefined,
+      tenantId: undefined,
+      timeoutMs: 1000,
+    };
+    const error = tokenFailure(
+      new ServiceTitanAuthError('invalid_client', 'rejected', { status: 400, oauthError: 'invalid_client' }),
+      config,
+    );
+    expect(error.exitCode).toBe(3);
+    expect(error.message).toContain('check the client id/secret and that they belong to integration');
+    expect(error.message).toContain('use --environment production');
+  });
+
+  it('missing credentials exit 2 naming the flag and variable of each', async () => {
+    const onlyId = await run(['check'], { ST_CLIENT_ID: 'cid.x' });
+    expect(onlyId.code).toBe(2);
+    expect(onlyId.stderr).toContain('missing credentials: client secret (--client-secret or ST_CLIENT_SECRET)');
+    const none = await run(['check'], {});
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('ST_CLIENT_ID');
+    expect(none.stderr).toContain('ST_CLIENT_SECRET');
+  });
+
+  it('configuration errors exit 2: unknown environment, half a custom environment, http on a public host', async () => {
+    const creds = { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's' };
+    expect((await run(['check', '--environment', 'staging'], creds)).stderr).toContain(
+      '--environment must be "integration" or "production", got "staging"',
+    );
+    expect((await run(['check', '--auth-url', 'http://127.0.0.1:1/connect/token'], creds)).code).toBe(2);
+    const cleartext = await run(
+      ['check', '--auth-url', 'http://example.com/connect/token', '--api-url', 'https://example.com'],
+      creds,
+    );
+    expect(cleartext.code).toBe(2);
+    expect(cleartext.stderr).toContain('environment.authUrl must use https:');
+  });
+
+  it('an unreachable token endpoint exits 4', async () => {
+    const port = await closedPort();
+    const result = await run(
+      ['check', '--auth-url', `http://127.0.0.1:${port}/connect/token`, '--api-url', `http://127.0.0.1:${port}`],
+      { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's' },
+    );
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('ECONNREFUSED');
+    expect(result.stderr).toContain(`127.0.0.1:${port}/connect/token`);
+  });
+
+  it('a token endpoint answering 503 exits 4 after the retries', async () => {
+    sandbox().token.enqueue({ status: 503, times: 3 });
+    const result = await run(['check'], sandboxEnv(sandbox()));
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('503');
+  });
+
+  it('a wrong app key exits 5', async () => {
+    const result = await run(['check'], sandboxEnv(sandbox(), { ST_APP_KEY: 'ak1.wrong' }));
+    expect(result.code).toBe(5);
+    expect(result.stdout).toContain('Token: OK');
+    expect(result.stderr).toContain('401');
+    expect(result.stderr).toContain('check the app key (--app-key or ST_APP_KEY)');
+    expect(result.stderr).not.toContain('ak1.wrong');
+    expect(sandbox().token.count).toBe(1); // a 401 on a fresh token is not "renew and replay"
+  });
+
+  it('a tenant the token is not for exits 5 with a warning', async () => {
+    const result = await run(['check', '--tenant', '999'], sandboxEnv(sandbox()));
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain("is not the token's tenant claim (1000)");
+    expect(result.stderr).toContain('403');
+  });
+
+  it('--json prints one object, without token or secret', async () => {
+    const result = await run(['check', '--json'], sandboxEnv(sandbox()));
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    const report = JSON.parse(result.stdout);
+    expect(report).toEqual({
+      ok: true,
+      exitCode: 0,
+      environment: 'custom',
+      authUrl: sandbox().authUrl,
+      apiUrl: sandbox().apiUrl,
+      warnings: [],
+      token: {
+        fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/),
+        expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        expiresInSeconds: expect.any(Number),
+        format: 'jwt',
+        tenant: '1000',
+        clientId: sandbox().clientId,
+        scopes: ['tn.crm.customers:r', 'tn.jpm.jobs:r'],
+        issuer: expect.any(String),
+      },
+      probe: {
+        checked: true,
+        method: 'GET',
+        path: '/crm/v2/tenant/1000/customers?pageSize=1',
+        tenant: '1000',
+        tenantFrom: 'option',
+        status: 200,
+        ok: true,
+      },
+    });
+    expect(report.token.expiresInSeconds).toBeGreaterThan(890);
+    expect(result.stdout).not.toContain(sandbox().clientSecret);
+    expect(result.stdout).not.toContain(sandbox().appKey);
+  });
+
+  it('--json on failure prints the error code and exit code', async () => {
+    const result = await run(['check', '--json'], sandboxEnv(sandbox(), { ST_CLIENT_SECRET: 'nope' }));
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe('');
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ ok: false, exitCode: 3, error: { code: 'invalid_client' } });
+    expect(report.token).toBeUndefined();
+    const missing = JSON.parse((await run(['check', '--json'], {})).stdout);
+    expect(missing).toMatchObject({ ok: false, exitCode: 2, error: { code: 'missing_credentials' } });
+  });
+
+  it('--print-token adds the token, which the API accepts', async () => {
+    const result = await run(['check', '--json', '--print-token'], sandboxEnv(sandbox()));
+    const { token } = JSON.parse(result.stdout);
+    const response = await axios.get(`${sandbox().apiUrl}/crm/v2/tenant/1000/customers`, {
+      headers: { Authorization: `Bearer ${token.accessToken}`, 'ST-App-Key': sandbox().appKey },
+    });
+    expect(response.status).toBe(200);
+    const human = await run(['check', '--print-token'], sandboxEnv(sandbox()));
+    expect(human.stdout).toMatch(/access token\s+eyJ/);
+  });
+
+  it('--probe-path chooses the probe; a path the API does not serve exits 4', async () => {
+    const ok = await run(['check', '--probe-path', '/telecom/v3/tenant/{tenant}/calls'], sandboxEnv(sandbox()));
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('GET /telecom/v3/tenant/1000/calls -> 200');
+    const missing = await run(['check', '--probe-path', '/nope/v2/tenant/{tenant}/things'], sandboxEnv(sandbox()));
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('404');
+    expect((await run(['check', '--probe-path', 'https://example.com/x'], sandboxEnv(sandbox()))).code).toBe(2);
+  });
+});
+
+describe('cli token', () => {
+  const sandbox = useSandbox();
+
+  it('prints only the token, which the API accepts', async () => {
+    const result = await run(['token'], sandboxEnv(sandbox()));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    const response = await axios.get(`${sandbox().apiUrl}/crm/v2/tenant/1000/customers`, {
+      headers: { Authorization: `Bearer ${result.stdout.trim()}`, 'ST-App-Key': sandbox().appKey },
+    });
+    expect(response.status).toBe(200);
+  });
+
+  it('--json prints {access_token, expires_at}', async () => {
+    const result = await run(['token', '--json'], sandboxEnv(sandbox()));
+    const parsed = JSON.parse(result.stdout);
+    expect(Object.keys(parsed).sort()).toEqual(['access_token', 'expires_at']);
+    expect(Date.parse(parsed.expires_at) - Date.now()).toBeGreaterThan(890_000);
+  });
+
+  it('failures go to stderr with the exit codes of check, and nothing to stdout', async () => {
+    const result = await run(['token'], sandboxEnv(sandbox(), { ST_CLIENT_SECRET: 'bad' }));
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('invalid_client');
+  });
+});
+
+describe('cli sandbox', () => {
+  it('runs until aborted, printing URLs and credentials that check accepts', async () => {
+    const controller = new AbortController();
+    let stdout = '';
+    const io: CliIo = {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: () => true },
+      env: {},
+      signal: controller.signal,
+    };
+    const running = main(['sandbox', '--json'], io);
+    while (!stdout.includes('\n')) await new Promise((resolve) => setTimeout(resolve, 10));
+    const info = JSON.parse(stdout);
+    expect(Object.keys(info).sort()).toEqual(['apiUrl', 'appKey', 'authUrl', 'clientId', 'clientSecret', 'tenantId']);
+    const checked = await run(['check'], {
+      ST_AUTH_URL: info.authUrl,
+      ST_API_URL: info.apiUrl,
+      ST_CLIENT_ID: info.clientId,
+      ST_CLIENT_SECRET: info.clientSecret,
+      ST_APP_KEY: info.appKey,
+      ST_TENANT_ID: info.tenantId,
+    });
+    expect(checked.code).toBe(0);
+    controller.abort();
+    expect(await running).toBe(0);
+    await expect(axios.get(info.apiUrl, { httpAgent: new http.Agent({ keepAlive: false }) })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+  });
+
+  it('prints export lines and a curl example; fixed credentials are honoured', async () => {
+    const controller = new AbortController();
+    let stdout = '';
+    const io: CliIo = {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: () => true },
+      env: {},
+      signal: controller.signal,
+    };
+    const running = main(
+      ['sandbox', '--client-id', 'my-client', '--client-secret', 'my-secret', '--app-key', 'my-key'],
+      io,
+    );
+    while (!stdout.includes('curl')) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    expect(await running).toBe(0);
+    expect(stdout).toContain('export ST_CLIENT_ID=my-client');
+    expect(stdout).toContain('export ST_CLIENT_SECRET=my-secret');
+    expect(stdout).toContain('export ST_APP_KEY=my-key');
+    expect(stdout).toContain('export ST_TENANT_ID=1000');
+    expect(stdout).toMatch(/export ST_AUTH_URL=http:\/\/127\.0\.0\.1:\d+\/connect\/token/);
+  });
+});
+
+describe('cli usage', () => {
+  it('--help, -h and <command> --help print help and exit 0', async () => {
+    const tool = await run(['--help']);
+    expect(tool.code).toBe(0);
+    expect(tool.stdout).toContain('Usage:');
+    expect(tool.stdout).toContain('Exit codes:');
+    expect((await run([])).stdout).toBe(tool.stdout);
+    expect((await run(['-h'])).stdout).toBe(tool.stdout);
+    for (const command of ['check', 'token', 'sandbox']) {
+      const help = await run([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: axios-servicetitan-auth ${command}`);
+      expect((await run(['help', command])).stdout).toBe(help.stdout);
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    expect(await run(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('unknown commands and flags exit 2 and point at --help', async () => {
+    const command = await run(['frobnicate']);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toContain('unknown command "frobnicate"');
+    const flag = await run(['check', '--client-secert', 'x']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("Unknown option '--client-secert'");
+    expect(flag.stderr).toContain('--help');
+    expect((await run(['check', 'extra'])).code).toBe(2);
+    expect((await run(['check', '--timeout', 'soon', '--client-id', 'a', '--client-secret', 'b'])).code).toBe(2);
+  });
+
+  it('the bin entry runs as a child process', () => {
+    const root = path.resolve(__dirname, '..');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', '--help'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    expect(child.stdout).toContain('axios-servicetitan-auth <command> [options]');
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'check'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env['PATH'] ?? '' },
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('ST_CLIENT_ID');
+  });
+});
