@@ -57,3 +57,19 @@ export function isServiceTitanAuthError(error: unknown): error is ServiceTitanAu
 export function invalidConfig(message: string): ServiceTitanAuthError {
   return new ServiceTitanAuthError('invalid_config', message);
 }
+
+/**
+ * The error `paginate` and `exportPages` throw when the server answers a body that is
+ * not a ServiceTitan list page or export batch, or an export feed stops advancing. The message
+ * names the URL (without its query string) and the page or position; it never contains the body.
+ */
+export class ServiceTitanResponseError extends Error {
+  override readonly name = 'ServiceTitanResponseError';
+  /** The request URL, without its query string. */
+  readonly url: string;
+
+  constructor(url: string, message: string) {
+    super(message);
+    this.url = url;
+  }
+}

@@ -2,20 +2,34 @@ import { authenticate, type ApiAuthSettings } from './api-auth';
 import {
   decodeFrom,
   exportBatch,
+  generateReportRows,
   pageOf,
   parsePageQuery,
+  REPORT_CATEGORIES,
+  REPORT_FIELDS,
   type SandboxCall,
   type SandboxCustomer,
 } from './data';
 import { mediaType, queryObject, sendJson, type RequestContext } from './http';
 import type { AccessTokenClaims } from './jwt';
 import { problem } from './problem';
+import { retryAfterValue, type SlidingWindowLimiter } from './rate-limit';
+import type { RetryAfterStyle } from './types';
 
 /** What the emulated API serves. */
 export interface ApiSettings extends ApiAuthSettings {
   customers: readonly SandboxCustomer[];
   calls: readonly SandboxCall[];
   exportBatchSize: number;
+  /** Rows of every report's data. */
+  reportRowCount: number;
+  /** Requests per second per (app key, tenant), or undefined for no limit. */
+  rateLimiter: SlidingWindowLimiter | undefined;
+  /** Calls per minute per (tenant, report id) of report data, or undefined for no limit. */
+  reportLimiter: SlidingWindowLimiter | undefined;
+  retryAfterStyle: RetryAfterStyle;
+  /** Called for every 429 the sandbox's own limits answer. */
+  onRateLimited: () => void;
 }
 
 /** `/{module}/v{n}/tenant/{tenant}/{rest…}`, the shape of ServiceTitan API paths. */
@@ -91,6 +105,71 @@ const customerExport: Route = onlyGet((ctx, settings) => {
   sendJson(ctx, 200, exportBatch(settings.customers, offset, settings.exportBatchSize));
 });
 
+function tooManyRequests(
+  ctx: RequestContext,
+  settings: ApiSettings,
+  retryAfterMs: number,
+  title: string,
+): void {
+  settings.onRateLimited();
+  const retryAfter = retryAfterValue(retryAfterMs, settings.retryAfterStyle);
+  sendJson(ctx, 429, problem(429, title), retryAfter === undefined ? {} : { 'retry-after': retryAfter });
+}
+
+const reportCategories: Route = listOf(() => REPORT_CATEGORIES);
+
+function validationProblem(ctx: RequestContext, errors: Record<string, string[]>): void {
+  sendJson(ctx, 400, problem(400, 'One or more validation errors occurred.', errors));
+}
+
+/** `{ parameters: [{ name, value }…] }`, as ServiceTitan's report data endpoint takes it. */
+function reportParametersError(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return 'The request body must be a JSON object with a parameters array.';
+  }
+  const parameters = (body as { parameters?: unknown }).parameters;
+  if (!Array.isArray(parameters)) return 'The parameters field is required and must be an array.';
+  const bad = parameters.some(
+    (p: unknown) =>
+      p === null || typeof p !== 'object' || typeof (p as { name?: unknown }).name !== 'string',
+  );
+  return bad ? 'Each parameter must be an object with a string name and a value.' : undefined;
+}
+
+const reportData: Route = (ctx, settings, path, claims) => {
+  if (ctx.req.method !== 'POST') {
+    sendJson(ctx, 405, problem(405, 'Method Not Allowed'), { allow: 'POST' });
+    return;
+  }
+  const reportId = /^report-category\/[^/]+\/reports\/(\d+)\/data$/.exec(path.rest)?.[1] ?? '';
+  const query = parsePageQuery(ctx.url.searchParams);
+  if (!query.ok) {
+    validationProblem(ctx, query.errors);
+    return;
+  }
+  const bodyError = reportParametersError(parseBody(ctx));
+  if (bodyError !== undefined) {
+    validationProblem(ctx, { parameters: [bodyError] });
+    return;
+  }
+  const limited = settings.reportLimiter?.take(`${claims.tenant}\n${reportId}`);
+  if (limited && !limited.ok) {
+    const perMinute = settings.reportLimiter?.limit ?? 0;
+    tooManyRequests(
+      ctx,
+      settings,
+      limited.retryAfterMs,
+      `Too Many Requests: report ${reportId} may be run ${perMinute} times per minute per tenant.`,
+    );
+    return;
+  }
+  const rows = generateReportRows(Number(reportId), settings.reportRowCount);
+  sendJson(ctx, 200, {
+    fields: REPORT_FIELDS,
+    ...pageOf(rows, query.page, query.pageSize, query.includeTotal),
+  });
+};
+
 function parseBody(ctx: RequestContext): unknown {
   if (ctx.body.length === 0) return null;
   const text = ctx.body.toString('utf8');
@@ -123,6 +202,10 @@ function routeFor(path: ApiPath): Route | undefined {
     if (path.rest === 'export/customers') return customerExport;
   }
   if (key === 'telecom/v3' && path.rest === 'calls') return listOf((s) => s.calls);
+  if (key === 'reporting/v2') {
+    if (path.rest === 'report-categories') return reportCategories;
+    if (/^report-category\/[^/]+\/reports\/\d+\/data$/.test(path.rest)) return reportData;
+  }
   if (key === 'sandbox/v1' && (path.rest === 'echo' || path.rest.startsWith('echo/'))) return echo;
   return undefined;
 }
@@ -133,6 +216,17 @@ export function createApiHandler(settings: ApiSettings): (ctx: RequestContext) =
     const path = parseApiPath(ctx.url.pathname);
     const claims = authenticate(ctx, settings, path?.tenant);
     if (!claims) return;
+    // ServiceTitan: 60 calls per second per application per tenant.
+    const limited = settings.rateLimiter?.take(`${ctx.record.appKey ?? ''}\n${claims.tenant}`);
+    if (limited && !limited.ok) {
+      tooManyRequests(
+        ctx,
+        settings,
+        limited.retryAfterMs,
+        `Too Many Requests: more than ${settings.rateLimiter?.limit ?? 0} requests per second for this application and tenant.`,
+      );
+      return;
+    }
     const route = path && routeFor(path);
     if (!path || !route) notFound(ctx);
     else route(ctx, settings, path, claims);

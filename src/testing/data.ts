@@ -146,3 +146,45 @@ export function exportBatch<T>(
   const next = Math.max(offset, Math.min(offset + batchSize, items.length));
   return { hasMore: next < items.length, continueFrom: encodeCursor(next), data };
 }
+
+/** A report category, in the shape of ServiceTitan's reporting API. */
+export interface SandboxReportCategory {
+  id: string;
+  name: string;
+}
+
+/** The report categories the sandbox lists (any category id is accepted for report data). */
+export const REPORT_CATEGORIES: readonly SandboxReportCategory[] = [
+  { id: 'accounting', name: 'Accounting' },
+  { id: 'marketing', name: 'Marketing' },
+  { id: 'operations', name: 'Operations' },
+  { id: 'technician', name: 'Technician' },
+];
+
+/** A column of a report's data: rows are arrays of values in the order of the fields. */
+export interface ReportField {
+  name: string;
+  label: string;
+}
+
+export const REPORT_FIELDS: readonly ReportField[] = [
+  { name: 'JobNumber', label: 'Job #' },
+  { name: 'BusinessUnit', label: 'Business Unit' },
+  { name: 'CompletedOn', label: 'Completed On' },
+  { name: 'Revenue', label: 'Total Revenue' },
+];
+
+const BUSINESS_UNITS = ['HVAC Service', 'Plumbing Service', 'Electrical Install'];
+
+/** `count` rows of a report, deterministic for a given report id. */
+export function generateReportRows(reportId: number, count: number): unknown[][] {
+  return Array.from({ length: count }, (_, index) => {
+    const n = index + 1;
+    return [
+      `${reportId}-${String(n).padStart(5, '0')}`,
+      BUSINESS_UNITS[(n + reportId) % BUSINESS_UNITS.length] ?? '',
+      new Date(EPOCH + n * 6 * HOUR).toISOString(),
+      Math.round(((n * 7919 + reportId * 104_729) % 250_000) + 5_000) / 100,
+    ];
+  });
+}

@@ -38,6 +38,7 @@ export class Endpoint implements SandboxEndpoint {
   #count = 0;
   #inFlight = 0;
   #maxInFlight = 0;
+  #rateLimited = 0;
   #idleWaiters: (() => void)[] = [];
 
   constructor(config: EndpointConfig) {
@@ -54,6 +55,15 @@ export class Endpoint implements SandboxEndpoint {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  get rateLimited(): number {
+    return this.#rateLimited;
+  }
+
+  /** Counts one 429 answered by the sandbox's own rate limits. */
+  noteRateLimited(): void {
+    this.#rateLimited += 1;
   }
 
   get maxInFlight(): number {
@@ -75,6 +85,7 @@ export class Endpoint implements SandboxEndpoint {
   /** Zeroes the counters and the log; requests in flight stay counted in `inFlight`. */
   resetCounters(): void {
     this.#count = 0;
+    this.#rateLimited = 0;
     this.#log = [];
     this.#maxInFlight = this.#inFlight;
   }

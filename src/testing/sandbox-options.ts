@@ -16,6 +16,11 @@ export interface ResolvedSandboxOptions {
   customerCount: number;
   exportBatchSize: number;
   requestLogLimit: number;
+  /** Requests per second per (app key, tenant), or false for no limit. */
+  requestsPerSecond: number | false;
+  /** Calls per minute per (tenant, report), or false for no limit. */
+  reportsPerMinute: number | false;
+  reportRowCount: number;
 }
 
 function hex(bytes: number): string {
@@ -64,6 +69,22 @@ function checkClients(clients: SandboxCredentials[]): SandboxCredentials[] {
   }));
 }
 
+function limitOption<K extends string>(
+  name: string,
+  value: Partial<Record<K, number>> | false | undefined,
+  field: K,
+  fallback: number,
+): number | false {
+  if (value === false) return false;
+  if (value === undefined) return fallback;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(
+      `SandboxOptions.${name} must be false or { ${field}?: number }, got ${String(value)}`,
+    );
+  }
+  return integer(`${name}.${field}`, value[field], fallback, 1);
+}
+
 /** Applies the defaults field by field and rejects bad values, naming the option. */
 export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxOptions {
   const appKey = options.appKey ?? `ak1.${hex(16)}`;
@@ -90,5 +111,8 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
     customerCount: integer('customerCount', options.customerCount, 120, 0),
     exportBatchSize: integer('exportBatchSize', options.exportBatchSize, 50, 1),
     requestLogLimit: integer('requestLogLimit', options.requestLogLimit, 10_000, 0),
+    requestsPerSecond: limitOption('rateLimit', options.rateLimit, 'requestsPerSecond', 60),
+    reportsPerMinute: limitOption('reportRateLimit', options.reportRateLimit, 'perMinute', 5),
+    reportRowCount: integer('reportRowCount', options.reportRowCount, 75, 0),
   };
 }

@@ -7,6 +7,7 @@ import { Endpoint } from './endpoint';
 import { TokenAuthority } from './jwt';
 import { Lifecycle } from './lifecycle';
 import { defaultProblem } from './problem';
+import { SlidingWindowLimiter } from './rate-limit';
 import { resolveSandboxOptions } from './sandbox-options';
 import {
   createTokenHandler,
@@ -127,6 +128,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       customers: generateCustomers(settings.customerCount),
       calls: generateCalls(CALL_COUNT),
       exportBatchSize: settings.exportBatchSize,
+      reportRowCount: settings.reportRowCount,
+      rateLimiter:
+        settings.requestsPerSecond === false
+          ? undefined
+          : new SlidingWindowLimiter(settings.requestsPerSecond, 1000, () => performance.now()),
+      reportLimiter:
+        settings.reportsPerMinute === false
+          ? undefined
+          : new SlidingWindowLimiter(settings.reportsPerMinute, 60_000, () => Date.now()),
+      retryAfterStyle: settings.retryAfterStyle,
+      onRateLimited: () => api.noteRateLimited(),
     }),
   });
   authServer.on('request', token.listener);

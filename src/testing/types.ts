@@ -52,6 +52,26 @@ export interface SandboxOptions {
   exportBatchSize?: number;
   /** Keep a log of the last N requests (token and API) for assertions; counters are always kept. @default 10_000 */
   requestLogLimit?: number;
+  /**
+   * ServiceTitan's API rate limit: at most `requestsPerSecond` calls per (application key,
+   * tenant) in any sliding one-second window. It counts the calls that pass authentication (a
+   * 401 / 403 does not count, and neither does a refused call); the excess is answered `429` with
+   * an RFC 7807 problem and a `Retry-After` per `retryAfterStyle` (seconds: the time until a slot
+   * frees, rounded up, at least 1). Measured on a monotonic clock (`performance.now()`), so
+   * faking `Date` does not affect it. `false` turns it off.
+   * @default { requestsPerSecond: 60 } (ServiceTitan's documented limit)
+   */
+  rateLimit?: { requestsPerSecond?: number } | false;
+  /**
+   * ServiceTitan's reporting limit: at most `perMinute` calls of the same report per tenant in
+   * any sliding 60-second window, on `POST /reporting/v2/tenant/{t}/report-category/{c}/reports/{id}/data`
+   * (each page fetched is one call). The excess is answered `429` with `Retry-After` per
+   * `retryAfterStyle`. Measured with `Date.now()`, so a faked `Date` applies. `false` turns it off.
+   * @default { perMinute: 5 } (ServiceTitan's documented limit)
+   */
+  reportRateLimit?: { perMinute?: number } | false;
+  /** Number of rows in every report's data (`…/reports/{id}/data`). @default 75 */
+  reportRowCount?: number;
 }
 
 /**
@@ -128,6 +148,12 @@ export interface SandboxEndpoint {
   readonly count: number;
   /** The most recent requests (up to `requestLogLimit`), oldest first. */
   readonly requests: readonly SandboxRequestRecord[];
+  /**
+   * Requests the sandbox answered `429` by its own limits (`rateLimit`, `reportRateLimit`), since
+   * start / `resetCounters()`. Injected 429 faults are not counted here. Always 0 on the token
+   * endpoint.
+   */
+  readonly rateLimited: number;
   /** Largest number of requests in flight at once since start / `resetCounters()`. */
   readonly maxInFlight: number;
   /** Requests currently in flight. */
@@ -166,8 +192,9 @@ export interface Sandbox {
   /** Make the API reject one token (by `jti` or the raw token). */
   revokeToken(tokenOrId: string): void;
   /**
-   * Zero the counters and logs, `tokensIssued` and `tokensSeen` included (faults, holds and
-   * revocations stay; token ids keep counting, so tokens stay distinct).
+   * Zero the counters and logs, `tokensIssued`, `tokensSeen` and `rateLimited` included (faults,
+   * holds, revocations and the rate-limit windows stay; token ids keep counting, so tokens stay
+   * distinct).
    */
   resetCounters(): void;
   /** Stop both servers, end held/hanging requests and close every connection. */

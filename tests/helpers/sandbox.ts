@@ -5,12 +5,13 @@ import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/testi
 
 /**
  * Starts a fresh sandbox before each test of the enclosing describe and closes it after, and
- * returns a getter for it.
+ * returns a getter for it. Its rate limits (`rateLimit`, `reportRateLimit`) are off unless the
+ * caller passes them: these tests are about auth and fire hundreds of concurrent requests.
  */
 export function useSandbox(options: SandboxOptions = {}): () => Sandbox {
   let sandbox: Sandbox | undefined;
   beforeEach(async () => {
-    sandbox = await startSandbox(options);
+    sandbox = await startSandbox({ rateLimit: false, reportRateLimit: false, ...options });
   });
   afterEach(async () => {
     await sandbox?.close();

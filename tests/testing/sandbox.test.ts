@@ -721,3 +721,260 @@ describe('lifecycle and counters', () => {
     expect(sandbox.api.requests.map((r) => r.path)).toEqual(['/b', '/c']);
   });
 });
+
+describe('rate limits', () => {
+  /** Fires `n` calls at once, released together from a hold so they land within milliseconds. */
+  async function burst(sandbox: Sandbox, calls: (() => Promise<Response>)[]): Promise<Response[]> {
+    const hold = sandbox.api.hold();
+    const pending = calls.map((call) => call());
+    await hold.untilWaiting(calls.length);
+    hold.release();
+    return Promise.all(pending);
+  }
+
+  const times = <T>(n: number, make: () => T): T[] => Array.from({ length: n }, make);
+  const statuses = (responses: Response[]): number[] => responses.map((r) => r.status);
+  const count = (list: number[], status: number): number => list.filter((s) => s === status).length;
+
+  it('answers the 61st call of a second with a 429 problem and Retry-After (default limit)', async () => {
+    const sandbox = await sandboxWith();
+    const token = await getToken(sandbox);
+    const responses = await burst(
+      sandbox,
+      times(61, () => () => callApi(sandbox, customersPath('1000') + '?pageSize=1', { token })),
+    );
+    const got = statuses(responses);
+    expect(count(got, 200)).toBe(60);
+    expect(count(got, 429)).toBe(1);
+    const limited = responses.find((r) => r.status === 429);
+    expect(limited?.headers.get('retry-after')).toBe('1');
+    expectProblem(await json(limited as Response), 429);
+    expect(sandbox.api.rateLimited).toBe(1);
+    expect(count(sandbox.api.requests.map((r) => r.status ?? 0), 429)).toBe(1);
+    sandbox.resetCounters();
+    expect(sandbox.api.rateLimited).toBe(0);
+  });
+
+  it('counts per application and tenant: two tenants get 60 each', async () => {
+    const clients = [
+      { clientId: 'a', clientSecret: 'sa', tenantId: '1' },
+      { clientId: 'b', clientSecret: 'sb', tenantId: '2' },
+    ];
+    const sandbox = await sandboxWith({ clients });
+    const tokenFor = async (id: string, secret: string): Promise<string> => {
+      const res = await tokenRequest(sandbox, {
+        grant_type: 'client_credentials',
+        client_id: id,
+        client_secret: secret,
+      });
+      return (await json<{ access_token: string }>(res)).access_token;
+    };
+    const [a, b] = [await tokenFor('a', 'sa'), await tokenFor('b', 'sb')];
+    const responses = await burst(sandbox, [
+      ...times(61, () => () => callApi(sandbox, customersPath('1'), { token: a })),
+      ...times(61, () => () => callApi(sandbox, customersPath('2'), { token: b })),
+    ]);
+    const got = statuses(responses);
+    expect([count(got.slice(0, 61), 200), count(got.slice(0, 61), 429)]).toEqual([60, 1]);
+    expect([count(got.slice(61), 200), count(got.slice(61), 429)]).toEqual([60, 1]);
+    expect(sandbox.api.rateLimited).toBe(2);
+  });
+
+  it('does not count calls refused by authentication', async () => {
+    const sandbox = await sandboxWith({ rateLimit: { requestsPerSecond: 2 } });
+    const token = await getToken(sandbox);
+    for (let i = 0; i < 5; i += 1) {
+      expect((await callApi(sandbox, customersPath('1000'), { token: 'x.y.z' })).status).toBe(401);
+    }
+    const got = statuses(
+      await burst(sandbox, times(3, () => () => callApi(sandbox, customersPath('1000'), { token }))),
+    );
+    expect(got.sort()).toEqual([200, 200, 429]);
+  });
+
+  it('lets calls through again once the window has slid', async () => {
+    const sandbox = await sandboxWith({ rateLimit: { requestsPerSecond: 1 } });
+    const token = await getToken(sandbox);
+    expect((await callApi(sandbox, customersPath('1000'), { token })).status).toBe(200);
+    expect((await callApi(sandbox, customersPath('1000'), { token })).status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, 1050));
+    expect((await callApi(sandbox, customersPath('1000'), { token })).status).toBe(200);
+  });
+
+  it.each([
+    ['http-date', (v: string | null) => Date.parse(v ?? '') - Date.now() <= 2000],
+    ['absent', (v: string | null) => v === null],
+  ] as const)('sends Retry-After per retryAfterStyle %s', async (style, check) => {
+    const sandbox = await sandboxWith({ retryAfterStyle: style, rateLimit: { requestsPerSecond: 1 } });
+    const token = await getToken(sandbox);
+    await callApi(sandbox, customersPath('1000'), { token });
+    const res = await callApi(sandbox, customersPath('1000'), { token });
+    expect(res.status).toBe(429);
+    expect(check(res.headers.get('retry-after'))).toBe(true);
+  });
+
+  it('is off with rateLimit: false, and rejects bad limits naming the option', async () => {
+    const sandbox = await sandboxWith({ rateLimit: false });
+    const token = await getToken(sandbox);
+    const got = statuses(
+      await burst(sandbox, times(100, () => () => callApi(sandbox, customersPath('1000'), { token }))),
+    );
+    expect(count(got, 200)).toBe(100);
+    await expect(startSandbox({ rateLimit: { requestsPerSecond: 0 } })).rejects.toThrow(
+      /rateLimit\.requestsPerSecond/,
+    );
+    await expect(startSandbox({ reportRateLimit: { perMinute: 1.5 } })).rejects.toThrow(
+      /reportRateLimit\.perMinute/,
+    );
+  });
+});
+
+interface ReportBody extends PageBody {
+  fields: { name: string; label: string }[];
+  data: never;
+}
+
+describe('reporting', () => {
+  const reportPath = (tenant: string, id: number | string, query = ''): string =>
+    `/reporting/v2/tenant/${tenant}/report-category/operations/reports/${id}/data${query}`;
+  const runReport = (
+    sandbox: Sandbox,
+    token: string,
+    path: string,
+    body: unknown = { parameters: [{ name: 'From', value: '2024-01-01' }] },
+  ): Promise<Response> =>
+    callApi(sandbox, path, {
+      token,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('lists report categories', async () => {
+    const sandbox = await sandboxWith();
+    const res = await callApi(sandbox, '/reporting/v2/tenant/1000/report-categories', {
+      token: await getToken(sandbox),
+    });
+    expect(await json(res)).toMatchObject({
+      page: 1,
+      hasMore: false,
+      data: expect.arrayContaining([{ id: 'operations', name: 'Operations' }]),
+    });
+  });
+
+  it('serves report data in pages of row arrays with fields', async () => {
+    const sandbox = await sandboxWith();
+    const token = await getToken(sandbox);
+    const first = await json<ReportBody>(
+      await runReport(sandbox, token, reportPath('1000', 42, '?pageSize=50&includeTotal=true')),
+    );
+    expect(first).toMatchObject({ page: 1, pageSize: 50, hasMore: true, totalCount: 75 });
+    expect(first.fields).toEqual(
+      expect.arrayContaining([{ name: 'JobNumber', label: expect.any(String) }]),
+    );
+    expect(first.data).toHaveLength(50);
+    expect((first.data as unknown[][])[0]).toHaveLength(first.fields.length);
+    const second = await json<ReportBody>(
+      await runReport(sandbox, token, reportPath('1000', 42, '?page=2&pageSize=50')),
+    );
+    expect(second).toMatchObject({ page: 2, hasMore: false, totalCount: null });
+    expect(second.data).toHaveLength(25);
+  });
+
+  it('validates method, body and paging', async () => {
+    const sandbox = await sandboxWith();
+    const token = await getToken(sandbox);
+    const get = await callApi(sandbox, reportPath('1000', 1), { token });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    for (const body of [{}, { parameters: 'x' }, [1], { parameters: [{ value: 1 }] }]) {
+      const res = await runReport(sandbox, token, reportPath('1000', 1), body);
+      expect(res.status).toBe(400);
+      expect((await json(res))['errors']).toEqual({ parameters: [expect.any(String)] });
+    }
+    expect((await runReport(sandbox, token, reportPath('1000', 1, '?pageSize=5001'))).status).toBe(400);
+    expect((await runReport(sandbox, token, reportPath('1000', 'abc'))).status).toBe(404);
+    expect((await runReport(sandbox, token, reportPath('1000', 1), { parameters: [] })).status).toBe(200);
+  });
+
+  it('allows 5 calls of the same report per minute per tenant (Date-based), then 429', async () => {
+    const sandbox = await sandboxWith();
+    const token = await getToken(sandbox);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    for (let i = 0; i < 5; i += 1) {
+      expect((await runReport(sandbox, token, reportPath('1000', 7))).status).toBe(200);
+    }
+    const limited = await runReport(sandbox, token, reportPath('1000', 7));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expectProblem(await json(limited), 429);
+    expect(sandbox.api.rateLimited).toBe(1);
+    // Another report is counted apart.
+    expect((await runReport(sandbox, token, reportPath('1000', 8))).status).toBe(200);
+    clock.mockReturnValue(now + 30_000);
+    const later = await runReport(sandbox, token, reportPath('1000', 7));
+    expect(later.status).toBe(429);
+    expect(later.headers.get('retry-after')).toBe('30');
+    clock.mockReturnValue(now + 60_000);
+    expect((await runReport(sandbox, token, reportPath('1000', 7))).status).toBe(200);
+  });
+
+  it('counts reports per tenant, and is off with reportRateLimit: false', async () => {
+    const clients = [
+      { clientId: 'a', clientSecret: 'sa', tenantId: '1' },
+      { clientId: 'b', clientSecret: 'sb', tenantId: '2' },
+    ];
+    const sandbox = await sandboxWith({ clients, reportRateLimit: { perMinute: 1 } });
+    const tokenFor = async (id: string, secret: string): Promise<string> => {
+      const res = await tokenRequest(sandbox, {
+        grant_type: 'client_credentials',
+        client_id: id,
+        client_secret: secret,
+      });
+      return (await json<{ access_token: string }>(res)).access_token;
+    };
+    const [a, b] = [await tokenFor('a', 'sa'), await tokenFor('b', 'sb')];
+    expect((await runReport(sandbox, a, reportPath('1', 9))).status).toBe(200);
+    expect((await runReport(sandbox, a, reportPath('1', 9))).status).toBe(429);
+    expect((await runReport(sandbox, b, reportPath('2', 9))).status).toBe(200);
+
+    const unlimited = await sandboxWith({ reportRateLimit: false });
+    const token = await getToken(unlimited);
+    for (let i = 0; i < 8; i += 1) {
+      expect((await runReport(unlimited, token, reportPath('1000', 7))).status).toBe(200);
+    }
+  });
+});
+
+describe('export feed resumption', () => {
+  it('resumes from the continueFrom of any batch with exactly the remaining records', async () => {
+    const sandbox = await sandboxWith({ exportBatchSize: 7, customerCount: 30 });
+    const token = await getToken(sandbox);
+    const path = '/crm/v2/tenant/1000/export/customers';
+    const cursors: string[] = [];
+    let batch = await json<ExportBody>(await callApi(sandbox, path, { token }));
+    for (;;) {
+      cursors.push(batch.continueFrom);
+      if (!batch.hasMore) break;
+      batch = await json<ExportBody>(
+        await callApi(sandbox, `${path}?from=${encodeURIComponent(batch.continueFrom)}`, { token }),
+      );
+    }
+    expect(cursors).toHaveLength(5);
+    for (const [index, cursor] of cursors.entries()) {
+      const ids: number[] = [];
+      let from = cursor;
+      for (;;) {
+        const next = await json<ExportBody>(
+          await callApi(sandbox, `${path}?from=${encodeURIComponent(from)}`, { token }),
+        );
+        ids.push(...next.data.map((c) => c.id));
+        from = next.continueFrom;
+        if (!next.hasMore) break;
+      }
+      const done = Math.min(30, (index + 1) * 7);
+      expect(ids).toEqual(Array.from({ length: 30 - done }, (_, i) => done + i + 1));
+    }
+  });
+});
