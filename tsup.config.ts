@@ -1,6 +1,6 @@
 import { defineConfig } from 'tsup';
 
-const entry = { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' };
+const entry = { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', redis: 'src/redis.ts' };
 
 // p-limit and p-queue are ESM only, and axios-retry's default export does not survive CommonJS interop
 // (`(0, import_axios_retry.default) is not a function`): the CommonJS build bundles them.

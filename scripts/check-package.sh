@@ -19,7 +19,7 @@ tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 cd "$work"
 npm init -y >/dev/null
 version_of() { node -p "require('$root/node_modules/$1/package.json').version"; }
-npm install --silent --no-audit --no-fund "./$tarball" "axios@$(version_of axios)" "@types/node@$(version_of @types/node)" >/dev/null
+npm install --silent --no-audit --no-fund "./$tarball" "axios@$(version_of axios)" "@types/node@$(version_of @types/node)" "ioredis@$(version_of ioredis)" >/dev/null
 
 cat > check.cjs <<'JS'
 const { createServiceTitanClient, isServiceTitanAuthError } = require('axios-servicetitan-auth');
@@ -30,6 +30,18 @@ const { startSandbox } = require('axios-servicetitan-auth/testing');
   const { data } = await Promise.all([client.get('/crm/v2/tenant/{tenant}/customers'), client.get('/crm/v2/tenant/{tenant}/customers')]).then((r) => r[0]);
   if (!Array.isArray(data.data) || sandbox.token.count !== 1) throw new Error('require(): unexpected result');
   if (typeof isServiceTitanAuthError !== 'function') throw new Error('require(): missing export');
+  const { RedisTokenStore } = require('axios-servicetitan-auth/redis');
+  if (typeof RedisTokenStore !== 'function') throw new Error('require(): missing RedisTokenStore');
+  if (process.env.REDIS_URL) {
+    const { Redis } = require('ioredis');
+    const redis = new Redis(process.env.REDIS_URL);
+    const store = new RedisTokenStore(redis, { keyPrefix: `check-package-${process.pid}:` });
+    const shared = createServiceTitanClient({ environment: sandbox.environment, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, appKey: sandbox.appKey, store });
+    await shared.auth.getToken({ forceRefresh: true });
+    if ((await redis.keys(`check-package-${process.pid}:*`)).length !== 1) throw new Error('require(): RedisTokenStore stored nothing');
+    await store.close();
+    await redis.quit();
+  }
   await sandbox.close();
   console.log('require() ok');
 })().catch((e) => { console.error(e); process.exit(1); });
@@ -38,6 +50,8 @@ JS
 cat > check.mjs <<'JS'
 import { createServiceTitanClient } from 'axios-servicetitan-auth';
 import { startSandbox } from 'axios-servicetitan-auth/testing';
+import { RedisTokenStore } from 'axios-servicetitan-auth/redis';
+if (typeof RedisTokenStore !== 'function') throw new Error('import: missing RedisTokenStore');
 const sandbox = await startSandbox();
 const client = createServiceTitanClient({ environment: sandbox.environment, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, appKey: sandbox.appKey, tenantId: sandbox.tenantId });
 await Promise.all([client.get('/crm/v2/tenant/{tenant}/customers'), client.get('/crm/v2/tenant/{tenant}/customers')]);
@@ -67,6 +81,8 @@ import {
   type ServiceTitanClient,
 } from 'axios-servicetitan-auth';
 import { startSandbox, type Sandbox } from 'axios-servicetitan-auth/testing';
+import { RedisTokenStore } from 'axios-servicetitan-auth/redis';
+import { Redis } from 'ioredis';
 
 const options: ServiceTitanAuthOptions = {
   clientId: 'cid',
@@ -81,6 +97,7 @@ export const skipped = api.get('/public', { serviceTitanAuth: { skip: true } });
 // @ts-expect-error skip is a boolean
 export const wrong = api.get('/public', { serviceTitanAuth: { skip: 'yes' } });
 export const client: ServiceTitanClient = createServiceTitanClient({ ...options, tenantId: 123 });
+export const shared = createServiceTitanClient({ ...options, store: new RedisTokenStore(new Redis({ lazyConnect: true }), { keyPrefix: 'x:' }) });
 export function code(error: unknown): string | undefined {
   return isServiceTitanAuthError(error) ? error.code : error instanceof ServiceTitanAuthError ? 'never' : undefined;
 }

@@ -29,11 +29,13 @@ export class TokenProvider {
   #rejected: string | undefined;
   #cooldown: { until: number; error: ServiceTitanAuthError } | undefined;
   #storeFailing = false;
+  #storeRetryAt = 0;
 
   constructor(options: ResolvedOptions, requestToken: TokenRequester = createTokenRequester(options)) {
     this.#options = options;
     this.#requestToken = requestToken;
     this.#storeKey = tokenStoreKey(options.authUrl, options.clientId);
+    options.store.bindClientSecret?.(this.#storeKey, options.clientSecret);
   }
 
   /** The key under which this client's token lives in the store. */
@@ -204,8 +206,13 @@ export class TokenProvider {
     if (wait > 0) this.#cooldown = { until: Date.now() + wait, error };
   }
 
-  /** A failing store degrades to the in-process cache: one warning, never a failed request. */
+  /**
+   * A failing store degrades to the in-process cache: one warning, never a failed request, and
+   * the store is tried again after STORE_RETRY_AFTER_MS.
+   */
   async #storeCall<T>(call: () => Promise<T>): Promise<T | undefined> {
+    // While the store is down, skip it for a while instead of paying its timeout on every call.
+    if (this.#storeFailing && Date.now() < this.#storeRetryAt) return undefined;
     try {
       const result = await call();
       if (this.#storeFailing) this.#options.logger.info?.('token store is reachable again');
@@ -218,10 +225,14 @@ export class TokenProvider {
         });
       }
       this.#storeFailing = true;
+      this.#storeRetryAt = Date.now() + STORE_RETRY_AFTER_MS;
       return undefined;
     }
   }
 }
+
+/** How long a failed store is left alone before it is tried again. */
+const STORE_RETRY_AFTER_MS = 5_000;
 
 /**
  * When a token should be renewed: `refreshBuffer` before expiry, but never earlier than half

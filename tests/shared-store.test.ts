@@ -1,6 +1,6 @@
 import { MemoryTokenStore, createServiceTitanClient, type ServiceTitanClient, type TokenStore } from '../src';
 import { tokenStoreKey } from '../src/token-provider';
-import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
+import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
 import type { Sandbox } from '../src/testing';
 
 // Several clients with the same credentials and one shared store stand for a fleet of
@@ -69,5 +69,31 @@ describe('a shared store with a lock: one token fetch for the whole fleet', () =
     expect(responses.every((r) => r.status === 200)).toBe(true);
     expect(sandbox().token.count).toBe(2);
     expect(warnings.filter((w) => w.startsWith('token store failed'))).toHaveLength(2);
+  });
+});
+
+describe('a store that is down is left alone for a while', () => {
+  const sandbox = useSandbox();
+  const clock = useFakeClock();
+
+  test('after a failure the store is skipped for 5 s (no timeout paid per fetch), then tried again', async () => {
+    let calls = 0;
+    const fail = () => {
+      calls += 1;
+      return Promise.reject(new Error('ETIMEDOUT'));
+    };
+    const broken: TokenStore = { get: fail, set: fail, delete: fail, acquireLock: fail, waitForToken: fail };
+    const client = createServiceTitanClient(authOptions(sandbox(), { store: broken }));
+    await client.auth.getToken();
+    expect(calls).toBe(1);
+    await client.auth.invalidate();
+    await client.auth.getToken({ forceRefresh: true });
+    expect(calls).toBe(1);
+    expect(sandbox().token.count).toBe(2);
+
+    clock.advance(5_001);
+    await client.auth.getToken({ forceRefresh: true });
+    expect(calls).toBe(2);
+    expect(sandbox().token.count).toBe(3);
   });
 });

@@ -36,6 +36,12 @@ export interface TokenStore {
    * or `timeoutMs` passes (resolving to `undefined`).
    */
   waitForToken?(key: string, options: WaitForTokenOptions): Promise<StoredToken | undefined>;
+  /**
+   * Optional: called by each client before it uses `key`, with the client secret of that key,
+   * for stores that derive an encryption key from it (so each client's tokens are readable only
+   * by processes that know its secret). The store must never persist or log the secret.
+   */
+  bindClientSecret?(key: string, clientSecret: string): void;
 }
 
 /** A held fleet-wide lock; released only by its holder. */

@@ -1,0 +1,7 @@
+/**
+ * `axios-servicetitan-auth/redis`: the Redis token store. A separate entry point, so importing
+ * the main entry never loads ioredis (an optional peer dependency).
+ */
+export { RedisTokenStore } from './stores/redis';
+export type { RedisTokenStoreOptions } from './stores/redis';
+export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';

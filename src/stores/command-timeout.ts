@@ -1,0 +1,28 @@
+/**
+ * Bounds a store command: rejects after `ms` even if the command never settles (ioredis keeps
+ * commands in its offline queue while disconnected). The timer is unref'd and cleared, so it
+ * never keeps the process alive. The error names the operation, never its arguments; the
+ * underlying error's message is kept, not the error itself (ioredis attaches the command's
+ * arguments to its errors).
+ */
+export async function withCommandTimeout<T>(operation: string, ms: number, command: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`RedisTokenStore: ${operation} timed out after ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([run(operation, command), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (error) {
+    // eslint-disable-next-line preserve-caught-error -- on purpose: ioredis errors carry the command's arguments
+    throw new Error(`RedisTokenStore: ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { Redis } from 'ioredis';
+import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
+import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
+import { tokenStoreKey } from '../../src/token-provider';
+import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
+import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
+import { tokenStoreContract } from './contract';
+
+const encryptionKey = randomBytes(32);
+
+describeWithRedis('RedisTokenStore (real redis-server)', () => {
+  const server = useRedisServer();
+  const clients: Redis[] = [];
+  const stores: RedisTokenStore[] = [];
+
+  /** A connection of its own, as another process would have. */
+  const connect = () => {
+    const redis = new Redis(server().port, '127.0.0.1', { lazyConnect: false });
+    clients.push(redis);
+    return redis;
+  };
+  /** A store on its own connection; the shared test `encryptionKey` unless a `clientSecret` is given. */
+  const makeStore = (options: RedisTokenStoreOptions = {}, redis = connect()) => {
+    const defaults = options.clientSecret === undefined ? { encryptionKey } : {};
+    const store = new RedisTokenStore(redis, { ...defaults, commandTimeoutMs: 1_000, ...options });
+    stores.push(store);
+    return store;
+  };
+
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    // quit() waits for a connection that is not there (ioredis queues it): disconnect those.
+    await Promise.all(
+      clients
+        .splice(0)
+        .map(async (redis) =>
+          redis.status === 'ready' ? redis.quit().catch(() => redis.disconnect()) : redis.disconnect(),
+        ),
+    );
+  });
+
+  tokenStoreContract('RedisTokenStore', () => makeStore());
+
+  describe('what Redis holds', () => {
+    const sandbox = useSandbox();
+
+    test('keys and values reveal no client id, secret, app key or token; values are encrypted', async () => {
+      const redis = connect();
+      await redis.flushall();
+      // No key option: the client binds its own secret, from which the store derives the key.
+      const store = new RedisTokenStore(redis, { commandTimeoutMs: 1_000 });
+      stores.push(store);
+      const client = createServiceTitanClient({ ...authOptions(sandbox(), { store }), rateLimit: false });
+      await client.get(customersPath(sandbox()));
+      const accessToken = await client.auth.getToken();
+      // Hold a lock too, so its key is inspected as well.
+      const storeKey = tokenStoreKey(sandbox().authUrl, sandbox().clientId);
+      const lock = await store.acquireLock(storeKey, 5_000);
+
+      const keys = await redis.keys('*');
+      expect(keys.sort()).toEqual([`st-auth:${storeKey}`, `st-auth:lock:${storeKey}`].sort());
+      const values = await Promise.all(keys.map((key) => redis.get(key)));
+      const everything = [...keys, ...values].join('\n');
+      for (const secret of [sandbox().clientId, sandbox().clientSecret, sandbox().appKey, accessToken, 'accessToken']) {
+        expect(everything).not.toContain(secret);
+      }
+      // The token's parts (JWT header / claims / signature) are not there either.
+      for (const part of accessToken.split('.')) expect(everything).not.toContain(part);
+      expect(await redis.get(`st-auth:${storeKey}`)).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+      await lock!.release();
+    });
+
+    test('the entry expires in Redis with the token (PX)', async () => {
+      const redis = connect();
+      const store = makeStore({}, redis);
+      const now = Date.now();
+      await store.set('k-ttl', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 30_000 });
+      const ttl = await redis.pttl('st-auth:k-ttl');
+      expect(ttl).toBeGreaterThan(28_000);
+      expect(ttl).toBeLessThanOrEqual(30_000);
+    });
+
+    test('keyPrefix applies to every key and channel', async () => {
+      const redis = connect();
+      const store = makeStore({ keyPrefix: 'app1:' }, redis);
+      const now = Date.now();
+      const wait = store.waitForToken('k-prefix', { timeoutMs: 2_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await redis.pubsub('CHANNELS', 'app1:*')).toEqual(['app1:events:k-prefix']);
+      await store.set('k-prefix', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 30_000 });
+      await expect(wait).resolves.toMatchObject({ accessToken: 'tok' });
+      const lock = await store.acquireLock('k-prefix', 5_000);
+      expect((await redis.keys('app1:*')).sort()).toEqual(['app1:k-prefix', 'app1:lock:k-prefix']);
+      await lock!.release();
+    });
+  });
+
+  describe('entries it cannot read are misses, with one warning', () => {
+    const now = Date.now();
+    const entry = { accessToken: 'tok-secret', obtainedAt: now, expiresAt: now + 60_000 };
+
+    test('another encryption key → miss', async () => {
+      const warnings: string[] = [];
+      await makeStore({ encryptionKey: randomBytes(32) }).set('k-wrong', entry);
+      const reader = makeStore({ logger: { warn: (message) => warnings.push(message) } });
+      await expect(reader.get('k-wrong')).resolves.toBeUndefined();
+      await expect(reader.get('k-wrong')).resolves.toBeUndefined();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/cannot be decrypted/);
+    });
+
+    test('a key derived from another client secret → miss; from the same secret → hit', async () => {
+      const secret = `cs1.${randomBytes(24).toString('hex')}`;
+      await makeStore({ clientSecret: secret }).set('k-secret', entry);
+      await expect(makeStore({ clientSecret: secret }).get('k-secret')).resolves.toEqual(entry);
+      await expect(
+        makeStore({ clientSecret: `cs1.${randomBytes(24).toString('hex')}` }).get('k-secret'),
+      ).resolves.toBeUndefined();
+      await expect(makeStore().get('k-secret')).resolves.toBeUndefined();
+    });
+
+    test('corrupted values → miss', async () => {
+      const redis = connect();
+      const warnings: string[] = [];
+      const store = makeStore({ logger: { warn: (message) => warnings.push(message) } }, redis);
+      await store.set('k-corrupt', entry);
+      const sealed = (await redis.get('st-auth:k-corrupt'))!;
+      const flipped = `${sealed.slice(0, -3)}${sealed.at(-3) === 'A' ? 'B' : 'A'}${sealed.slice(-2)}`;
+      for (const value of [flipped, 'not an entry', 'v1.', 'v1.AAAA', JSON.stringify(entry)]) {
+        await redis.set('st-auth:k-corrupt', value);
+        await expect(store.get('k-corrupt')).resolves.toBeUndefined();
+      }
+      expect(warnings).toHaveLength(1);
+      // A value copied under another key does not decrypt either (the key is authenticated).
+      await redis.set('st-auth:k-copy', sealed);
+      await expect(store.get('k-copy')).resolves.toBeUndefined();
+    });
+  });
+
+  describe('configuration', () => {
+    test('never stores in clear: without encryptionKey, each key is encrypted with its own client secret', async () => {
+      const redis = connect();
+      const token = { accessToken: 'tok.secret.value', expiresAt: Date.now() + 60_000, obtainedAt: Date.now() };
+      const bare = () => {
+        const store = new RedisTokenStore(redis, { commandTimeoutMs: 1_000 });
+        stores.push(store);
+        return store;
+      };
+      const unbound = bare();
+      await expect(unbound.set('k-unbound', token)).rejects.toMatchObject({ code: 'invalid_config' });
+      expect(await redis.get('st-auth:k-unbound')).toBeNull();
+
+      const writer = bare();
+      writer.bindClientSecret('k-bound', 'cs1.secret-of-client-a-0123456789');
+      await writer.set('k-bound', token);
+      const sameSecret = bare();
+      sameSecret.bindClientSecret('k-bound', 'cs1.secret-of-client-a-0123456789');
+      await expect(sameSecret.get('k-bound')).resolves.toMatchObject({ accessToken: token.accessToken });
+      const otherSecret = bare();
+      otherSecret.bindClientSecret('k-bound', 'cs1.secret-of-client-b-0123456789');
+      await expect(otherSecret.get('k-bound')).resolves.toBeUndefined();
+      expect(await redis.get('st-auth:k-bound')).not.toContain(token.accessToken);
+    });
+
+    test('refuses short keys, naming the option and not the value', () => {
+      const redis = connect();
+      expect(() => new RedisTokenStore(redis, { encryptionKey: 'short-key' })).toThrow(
+        /encryptionKey must be at least 16 bytes/,
+      );
+      expect(() => new RedisTokenStore(redis, { clientSecret: 'short-secret' })).toThrow(
+        /clientSecret must be at least 16 bytes/,
+      );
+      try {
+        new RedisTokenStore(redis, { clientSecret: 'short-secret' });
+      } catch (error) {
+        expect(String((error as Error).message)).not.toContain('short-secret');
+      }
+    });
+
+    test('refuses bad commandTimeoutMs and a missing client', () => {
+      expect(() => new RedisTokenStore(connect(), { encryptionKey, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
+      expect(() => new RedisTokenStore(undefined as unknown as Redis, { encryptionKey })).toThrow(/ioredis client/);
+    });
+
+    test('util.inspect shows neither the client nor the key', () => {
+      const store = makeStore({ clientSecret: 'cs1.a-very-secret-client-secret' });
+      const shown = inspect(store, { depth: 5, showHidden: true });
+      expect(shown).toBe('RedisTokenStore { keyPrefix: "st-auth:" }');
+    });
+  });
+
+  describe('an unreachable Redis fails fast, within commandTimeoutMs', () => {
+    test('every operation rejects after commandTimeoutMs, even with the offline queue on', async () => {
+      const port = await freePort();
+      const redis = new Redis(port, '127.0.0.1', {
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        retryStrategy: () => 50,
+      });
+      redis.on('error', () => undefined);
+      clients.push(redis);
+      const store = makeStore({ commandTimeoutMs: 150 }, redis);
+      const now = Date.now();
+      const started = Date.now();
+      const outcomes = await Promise.allSettled([
+        store.get('k'),
+        store.set('k', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 60_000 }),
+        store.delete('k'),
+        store.acquireLock('k', 1_000),
+        store.waitForToken('k', { timeoutMs: 10_000 }),
+      ]);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        expect(String((outcome as PromiseRejectedResult).reason)).toMatch(/RedisTokenStore: .* timed out after 150 ms/);
+      }
+    });
+
+    test('a closed client rejects at once', async () => {
+      const redis = connect();
+      const store = makeStore({}, redis);
+      await redis.quit();
+      await expect(store.get('k')).rejects.toThrow(/RedisTokenStore: GET failed/);
+      await expect(store.waitForToken('k', { timeoutMs: 5_000 })).rejects.toThrow(/RedisTokenStore/);
+    });
+  });
+
+  describe('the pub/sub connection', () => {
+    test('is opened once, shared by all waits, and closed by close()', async () => {
+      const redis = connect();
+      const store = makeStore({}, redis);
+      const waits = Array.from({ length: 10 }, (_, i) => store.waitForToken(`k-sub-${i % 3}`, { timeoutMs: 200 }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const list = await redis.client('LIST');
+      expect(
+        String(list)
+          .split('\n')
+          .filter((line) => / sub=[1-9]/.test(line)),
+      ).toHaveLength(1);
+      await expect(Promise.all(waits)).resolves.toEqual(Array(10).fill(undefined));
+      // Channels no wait needs any more are unsubscribed.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await redis.pubsub('CHANNELS', 'st-auth:*')).toEqual([]);
+      await store.close();
+      await store.close();
+      await expect(store.waitForToken('k', { timeoutMs: 100 })).rejects.toThrow(/closed/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(
+        String(await redis.client('LIST'))
+          .trim()
+          .split('\n'),
+      ).toHaveLength(1);
+    });
+
+    test('ends when the user quits the client, and pending waits stop at once', async () => {
+      const redis = connect();
+      const store = makeStore({}, redis);
+      const wait = store.waitForToken('k-end', { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = Date.now();
+      await redis.quit();
+      await expect(wait).rejects.toThrow(/RedisTokenStore/);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      const observer = connect();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(
+        String(await observer.client('LIST'))
+          .trim()
+          .split('\n'),
+      ).toHaveLength(1);
+    });
+  });
+});
