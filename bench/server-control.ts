@@ -1,0 +1,76 @@
+/** Harness side of bench/server.ts: forks the sandbox into its own process and drives it over IPC. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { SandboxOptions } from '../src/testing';
+import type { ControlCommand, ControlReply, Counters, ServerInfo } from './protocol';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./server.ts', import.meta.url));
+
+export class BenchServer {
+  readonly info: ServerInfo;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  #nextId = 1;
+
+  private constructor(child: ChildProcess, info: ServerInfo) {
+    this.#child = child;
+    this.info = info;
+    child.on('message', (reply: ControlReply) => {
+      const waiter = this.#pending.get(reply.id);
+      if (waiter === undefined) return;
+      this.#pending.delete(reply.id);
+      if (reply.ok) waiter.resolve(reply.result);
+      else waiter.reject(new Error(`server: ${reply.error}`));
+    });
+  }
+
+  /** Starts the sandbox in a child process (`node --import tsx bench/server.ts`). */
+  static async start(options: SandboxOptions = {}): Promise<BenchServer> {
+    const child = fork(SERVER_SCRIPT, [JSON.stringify(options)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    const lines = createInterface({ input: child.stdout! });
+    const info = await new Promise<ServerInfo>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`bench server exited with ${String(code)} before it was ready`)));
+      lines.once('line', (line) => resolve(JSON.parse(line) as ServerInfo));
+    });
+    return new BenchServer(child, info);
+  }
+
+  #call<T>(command: ControlCommand): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#child.send({ ...command, id });
+    });
+  }
+
+  counters(): Promise<Counters> {
+    return this.#call({ cmd: 'counters' });
+  }
+  /** Holds every API request in flight (at the server) until `release()`. */
+  hold(): Promise<void> {
+    return this.#call({ cmd: 'hold' });
+  }
+  untilWaiting(count: number): Promise<number> {
+    return this.#call({ cmd: 'untilWaiting', count });
+  }
+  release(): Promise<void> {
+    return this.#call({ cmd: 'release' });
+  }
+  revokeAll(): Promise<void> {
+    return this.#call({ cmd: 'revokeAll' });
+  }
+  /** The next token request is answered after `delayMs` (a slow token endpoint). */
+  delayNextToken(delayMs: number): Promise<void> {
+    return this.#call({ cmd: 'delayNextToken', delayMs });
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    await this.#call({ cmd: 'close' }).catch(() => undefined);
+    await exited;
+  }
+}

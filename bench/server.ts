@@ -1,0 +1,74 @@
+/**
+ * The benchmark's server process: starts the ServiceTitan sandbox (from ../src/testing) and
+ * prints its URLs and credentials as one JSON line on stdout. When started with
+ * `child_process.fork` it also obeys control messages over IPC (hold / release / revoke /
+ * counters / faults), so the harness can drive it from another process.
+ *
+ *   node --import tsx bench/server.ts '{"tokenLifetimeSeconds":4}'   # standalone: prints the JSON line
+ */
+import { startSandbox, type Hold, type SandboxOptions } from '../src/testing';
+import type { ControlReply, ControlRequest, ServerInfo } from './protocol';
+
+const overrides = JSON.parse(process.argv[2] ?? '{}') as SandboxOptions;
+const sandbox = await startSandbox({ rateLimit: false, reportRateLimit: false, requestLogLimit: 0, ...overrides });
+
+const info: ServerInfo = {
+  authUrl: sandbox.authUrl,
+  apiUrl: sandbox.apiUrl,
+  clientId: sandbox.clientId,
+  clientSecret: sandbox.clientSecret,
+  tenantId: sandbox.tenantId,
+  appKey: sandbox.appKey,
+  pid: process.pid,
+};
+process.stdout.write(`${JSON.stringify(info)}\n`);
+
+let hold: Hold | undefined;
+
+async function handle(request: ControlRequest): Promise<unknown> {
+  switch (request.cmd) {
+    case 'counters':
+      return {
+        token: sandbox.token.count,
+        api: sandbox.api.count,
+        tokensIssued: sandbox.tokensIssued,
+        apiRateLimited: sandbox.api.rateLimited,
+        apiMaxInFlight: sandbox.api.maxInFlight,
+        cpuMicros: process.cpuUsage().user + process.cpuUsage().system,
+      };
+    case 'hold':
+      hold?.release();
+      hold = sandbox.api.hold();
+      return null;
+    case 'untilWaiting':
+      await hold?.untilWaiting(request.count);
+      return hold?.waiting ?? 0;
+    case 'release':
+      hold?.release();
+      hold = undefined;
+      return null;
+    case 'revokeAll':
+      sandbox.revokeAllTokens();
+      return null;
+    case 'delayNextToken':
+      sandbox.token.enqueue({ delayMs: request.delayMs });
+      return null;
+    case 'close':
+      hold?.release();
+      await sandbox.close();
+      setImmediate(() => process.exit(0));
+      return null;
+  }
+}
+
+process.on('message', (message: ControlRequest) => {
+  handle(message).then(
+    (result) => process.send?.({ id: message.id, ok: true, result } satisfies ControlReply),
+    (error: unknown) =>
+      process.send?.({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) } satisfies ControlReply),
+  );
+});
+// Never outlive the harness.
+process.on('disconnect', () => {
+  void sandbox.close().finally(() => process.exit(0));
+});

@@ -1,0 +1,151 @@
+/**
+ * The clients under test. Every variant gets its own keep-alive agent and an axios instance
+ * whose `baseURL` is the sandbox API, and sends the same GET.
+ *
+ * - `axios`: bare axios with hard-coded `Authorization` and `ST-App-Key` headers (the physical limit).
+ * - `library`: `attachServiceTitanAuth` on an axios instance (this package, from ../src).
+ * - `client`: `createServiceTitanClient` with `rateLimit: false` (tenant placeholder + API retries on).
+ * - `peer`: axios-token-interceptor with its `tokenCache` (client-credentials fetch, cached for
+ *   `expires_in - refreshBufferSeconds`) + axios-auth-refresh (on 401: reset the cache, fetch,
+ *   replay), wired as their READMEs show.
+ */
+import { Agent } from 'node:http';
+import axios, { type AxiosAdapter, type AxiosInstance } from 'axios';
+import { createAuthRefresh } from 'axios-auth-refresh';
+import tokenInterceptor from 'axios-token-interceptor';
+import { attachServiceTitanAuth, createServiceTitanClient, type ServiceTitanLogger } from '../src';
+import type { ServerInfo } from './protocol';
+
+export type VariantName = 'axios' | 'library' | 'client' | 'peer';
+
+export const VARIANT_LABELS: Record<VariantName, string> = {
+  axios: 'bare axios (static headers)',
+  library: 'attachServiceTitanAuth',
+  client: 'createServiceTitanClient (rateLimit: false)',
+  peer: 'axios-token-interceptor + axios-auth-refresh',
+};
+
+/** Called around every token request the variant makes (for the rotation workload). */
+export interface TokenHooks {
+  onTokenRequestStart?(): void;
+  onTokenRequestEnd?(): void;
+}
+
+export interface VariantOptions {
+  maxSockets: number;
+  refreshBufferSeconds?: number;
+  hooks?: TokenHooks;
+  /** Replaces the HTTP adapter of the instance under test (token requests still use the network). */
+  adapter?: AxiosAdapter;
+}
+
+export interface Subject {
+  name: VariantName;
+  instance: AxiosInstance;
+  /** The request every workload sends. */
+  url: string;
+  agent: Agent;
+  dispose(): void;
+}
+
+interface TokenResponse {
+  access_token: string;
+  expires_in: number;
+}
+
+/** A client-credentials token request, outside any instance (plain axios, no interceptors). */
+async function fetchToken(server: ServerInfo): Promise<TokenResponse> {
+  const body = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: server.clientId,
+    client_secret: server.clientSecret,
+  }).toString();
+  const { data } = await axios.post<TokenResponse>(server.authUrl, body, {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+  });
+  return data;
+}
+
+function listUrl(tenant: string): string {
+  return `/crm/v2/tenant/${tenant}/customers?pageSize=1`;
+}
+
+export async function createSubject(name: VariantName, server: ServerInfo, options: VariantOptions): Promise<Subject> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
+  const base = { baseURL: server.apiUrl, httpAgent: agent, ...(options.adapter === undefined ? {} : { adapter: options.adapter }) };
+  const credentials = {
+    clientId: server.clientId,
+    clientSecret: server.clientSecret,
+    appKey: server.appKey,
+    environment: { authUrl: server.authUrl, apiUrl: server.apiUrl },
+    ...(options.refreshBufferSeconds === undefined ? {} : { refreshBufferSeconds: options.refreshBufferSeconds }),
+    ...(options.hooks === undefined ? {} : { logger: tokenLogger(options.hooks) }),
+  };
+  const subject = (instance: AxiosInstance, url = listUrl(server.tenantId)): Subject => ({
+    name,
+    instance,
+    url,
+    agent,
+    dispose: () => agent.destroy(),
+  });
+
+  switch (name) {
+    case 'axios': {
+      const { access_token } = await fetchToken(server);
+      return subject(
+        axios.create({ ...base, headers: { Authorization: `Bearer ${access_token}`, 'ST-App-Key': server.appKey } }),
+      );
+    }
+    case 'library': {
+      const instance = axios.create(base);
+      attachServiceTitanAuth(instance, credentials);
+      return subject(instance);
+    }
+    case 'client': {
+      const client = createServiceTitanClient({
+        ...credentials,
+        tenantId: server.tenantId,
+        rateLimit: false,
+        // The client wraps its adapter in its limiters at creation: pass it in, never swap it after.
+        axios: { httpAgent: agent, ...(options.adapter === undefined ? {} : { adapter: options.adapter }) },
+      });
+      return subject(client, listUrl('{tenant}'));
+    }
+    case 'peer': {
+      const instance = axios.create({ ...base, headers: { 'ST-App-Key': server.appKey } });
+      const buffer = options.refreshBufferSeconds ?? 60;
+      const cache = tokenInterceptor.tokenCache(
+        async () => {
+          options.hooks?.onTokenRequestStart?.();
+          try {
+            return await fetchToken(server);
+          } finally {
+            options.hooks?.onTokenRequestEnd?.();
+          }
+        },
+        { getMaxAge: (token: TokenResponse) => Math.max(0, token.expires_in - buffer) * 1000 },
+      );
+      instance.interceptors.request.use(
+        tokenInterceptor({ getToken: cache, headerFormatter: (token: TokenResponse) => `Bearer ${token.access_token}` }),
+      );
+      createAuthRefresh(instance, async (failedRequest: { response: { config: { headers: Record<string, string> } } }) => {
+        cache.reset();
+        const token = await cache();
+        failedRequest.response.config.headers['Authorization'] = `Bearer ${token.access_token}`;
+      });
+      return subject(instance);
+    }
+  }
+}
+
+/** The library reports its token fetches through its logger: turn those events into hooks. */
+function tokenLogger(hooks: TokenHooks): ServiceTitanLogger {
+  return {
+    debug: (message) => {
+      if (message === 'requesting a token') hooks.onTokenRequestStart?.();
+    },
+    info: (message) => {
+      if (message === 'token obtained') hooks.onTokenRequestEnd?.();
+    },
+  };
+}
