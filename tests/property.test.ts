@@ -11,7 +11,7 @@ import { AxiosError, isCancel } from 'axios';
 import fc from 'fast-check';
 import { createServiceTitanClient, isServiceTitanAuthError, type ServiceTitanClient } from '../src';
 import { startSandbox, type Sandbox } from '../src/testing';
-import { flushIo, startForeignServer, type ForeignServer } from './helpers/sandbox';
+import { fakeDateOnly, flushIo, startForeignServer, type ForeignServer } from './helpers/sandbox';
 
 const NUM_RUNS = Number(process.env['PROPERTY_RUNS'] ?? 60);
 const TOKEN_LIFETIME_MS = 900_000; // the sandbox's default, as ServiceTitan
@@ -168,28 +168,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function fakeDateOnly(): void {
-  jest.useFakeTimers({
-    now: Date.now(),
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'requestAnimationFrame',
-      'cancelAnimationFrame',
-      'requestIdleCallback',
-      'cancelIdleCallback',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-  });
 }
 
 const advanceClock = (ms: number) => jest.setSystemTime(Date.now() + ms);

@@ -69,30 +69,33 @@ export async function startForeignServer(): Promise<ForeignServer> {
 
 /**
  * Fakes only `Date` (the clock every layer reads: library and sandbox), leaving timers and
- * sockets real, so expiry can be tested without sleeping.
+ * sockets real, so expiry can be tested without sleeping. Undo with `jest.useRealTimers()`.
  */
-export function useFakeClock(): { advance(ms: number): void } {
-  beforeEach(() => {
-    jest.useFakeTimers({
-      now: Date.now(),
-      doNotFake: [
-        'hrtime',
-        'nextTick',
-        'performance',
-        'queueMicrotask',
-        'requestAnimationFrame',
-        'cancelAnimationFrame',
-        'requestIdleCallback',
-        'cancelIdleCallback',
-        'setImmediate',
-        'clearImmediate',
-        'setInterval',
-        'clearInterval',
-        'setTimeout',
-        'clearTimeout',
-      ],
-    });
+export function fakeDateOnly(): void {
+  jest.useFakeTimers({
+    now: Date.now(),
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'requestAnimationFrame',
+      'cancelAnimationFrame',
+      'requestIdleCallback',
+      'cancelIdleCallback',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
   });
+}
+
+/** {@link fakeDateOnly} around each test of the enclosing describe, with a way to move the clock. */
+export function useFakeClock(): { advance(ms: number): void } {
+  beforeEach(fakeDateOnly);
   afterEach(() => {
     jest.useRealTimers();
   });
