@@ -14,7 +14,10 @@ declare module 'axios-token-interceptor' {
   }
   interface TokenInterceptor {
     <T>(options: InterceptorOptions<T>): (config: InternalAxiosRequestConfig) => Promise<InternalAxiosRequestConfig>;
-    tokenCache<T>(getToken: () => Promise<T>, options: { maxAge?: number; getMaxAge?: (token: T) => number }): TokenCache<T>;
+    tokenCache<T>(
+      getToken: () => Promise<T>,
+      options: { maxAge?: number; getMaxAge?: (token: T) => number },
+    ): TokenCache<T>;
   }
   const tokenInterceptor: TokenInterceptor;
   export default tokenInterceptor;

@@ -104,8 +104,18 @@ function fleetSection(result: FleetResult, targets: Target[]): string {
     `| ${name} | ${result.k} | ${m.requests} | ${m.failed} | ${m.tokens} | ${fixed(m.perPeriod, 2)} | ${fixed(m.perHour, 1)} |`;
   const perLifetime = withStore.perPeriod;
   targets.push(
-    { name: 'fleet: about one token request per token lifetime with the store', value: `${fixed(perLifetime, 2)} per lifetime`, met: perLifetime <= 1.5, kind: 'correctness' },
-    { name: 'fleet: no failed request', value: String(without.failed + withStore.failed), met: without.failed + withStore.failed === 0, kind: 'correctness' },
+    {
+      name: 'fleet: about one token request per token lifetime with the store',
+      value: `${fixed(perLifetime, 2)} per lifetime`,
+      met: perLifetime <= 1.5,
+      kind: 'correctness',
+    },
+    {
+      name: 'fleet: no failed request',
+      value: String(without.failed + withStore.failed),
+      met: without.failed + withStore.failed === 0,
+      kind: 'correctness',
+    },
   );
   return [
     `### Fleet: ${result.k} worker processes × ${result.seconds} s, 4 s tokens renewed after 3 s (one "lifetime"), without and with RedisTokenStore`,
@@ -142,7 +152,8 @@ function gitDescription(): string {
 function throughputSection(runs: ThroughputRun[], mode: Mode, judged: boolean, targets: Target[]): string {
   const variants = [...new Set(runs.map((run) => run.variant))];
   const rounds = [...new Set(runs.map((run) => run.round))];
-  const of = (variant: VariantName, round: number) => runs.find((run) => run.variant === variant && run.round === round)!;
+  const of = (variant: VariantName, round: number) =>
+    runs.find((run) => run.variant === variant && run.round === round)!;
   const ratios = (variant: VariantName, baseline: VariantName) =>
     rounds.map((round) => of(variant, round).requestsPerSecond / of(baseline, round).requestsPerSecond);
   const cpuDelta = (variant: VariantName) =>
@@ -159,7 +170,12 @@ function throughputSection(runs: ThroughputRun[], mode: Mode, judged: boolean, t
   for (const variant of OURS) {
     const failures = runs.filter((run) => run.variant === variant).reduce((sum, run) => sum + run.failures, 0);
     if (variants.includes(variant)) {
-      targets.push({ name: `throughput: no failed request (${variant})`, value: String(failures), met: failures === 0, kind: 'correctness' });
+      targets.push({
+        name: `throughput: no failed request (${variant})`,
+        value: String(failures),
+        met: failures === 0,
+        kind: 'correctness',
+      });
     }
   }
 
@@ -173,7 +189,9 @@ function throughputSection(runs: ThroughputRun[], mode: Mode, judged: boolean, t
     return [
       VARIANT_LABELS[variant],
       thousands(median(own.map((run) => run.requestsPerSecond))),
-      variant === 'axios' ? '1 (baseline)' : `${fixed(median(vsBare), 3)} [${vsBare.map((r) => fixed(r, 3)).join(', ')}]`,
+      variant === 'axios'
+        ? '1 (baseline)'
+        : `${fixed(median(vsBare), 3)} [${vsBare.map((r) => fixed(r, 3)).join(', ')}]`,
       variant === 'axios' ? '—' : fixed(median(wallDelta(variant)), 1),
       fixed(median(own.map((run) => run.cpuMicrosPerRequest)), 1),
       variant === 'axios' ? '—' : fixed(median(cpuDelta(variant)), 1),
@@ -199,14 +217,15 @@ function throughputSection(runs: ThroughputRun[], mode: Mode, judged: boolean, t
       rows,
     ),
     '',
-    'wall Δ: 1/throughput minus bare axios\'s, per round, median. CPU: the client process\'s user+system time per request (the server runs in its own process).',
+    "wall Δ: 1/throughput minus bare axios's, per round, median. CPU: the client process's user+system time per request (the server runs in its own process).",
   ].join('\n');
 }
 
 function pipelineSection(runs: PipelineRun[]): string {
   const variants = [...new Set(runs.map((run) => run.variant))];
   const rounds = [...new Set(runs.map((run) => run.round))];
-  const of = (variant: VariantName, round: number) => runs.find((run) => run.variant === variant && run.round === round)!;
+  const of = (variant: VariantName, round: number) =>
+    runs.find((run) => run.variant === variant && run.round === round)!;
   const rows = variants.map((variant) => {
     const own = runs.filter((run) => run.variant === variant);
     const deltas = rounds.map((round) => of(variant, round).cpuNanosPerRequest - of('axios', round).cpuNanosPerRequest);
@@ -223,16 +242,11 @@ function pipelineSection(runs: PipelineRun[]): string {
     '',
     table(['variant', 'client CPU ns/req (median)', 'Δ vs bare axios ns/req: median [per round]', 'failures'], rows),
     '',
-    'No socket, no server: the figure is axios\'s own pipeline plus each variant\'s interceptors, so it isolates their per-request cost from network noise.',
+    "No socket, no server: the figure is axios's own pipeline plus each variant's interceptors, so it isolates their per-request cost from network noise.",
   ].join('\n');
 }
 
-function tokenCountSection(
-  title: string,
-  runs: TokenCountRun[],
-  targets: Target[],
-  targetName: string,
-): string {
+function tokenCountSection(title: string, runs: TokenCountRun[], targets: Target[], targetName: string): string {
   const variants = [...new Set(runs.map((run) => run.variant))];
   const rows = variants.map((variant) => {
     const own = runs.filter((run) => run.variant === variant);
@@ -253,13 +267,25 @@ function tokenCountSection(
       own.map((run) => String(run.failures)).join(', '),
       own.map((run) => String(run.extraApiRequests)).join(', '),
       fixed(median(own.map((run) => run.ms)), 0),
-      ours ? `1 token, 0 failed: ${verdict(ok, true)}` : `(reference${ok ? '' : firstError ? `; first error: ${firstError}` : ''})`,
+      ours
+        ? `1 token, 0 failed: ${verdict(ok, true)}`
+        : `(reference${ok ? '' : firstError ? `; first error: ${firstError}` : ''})`,
     ];
   });
   return [
     title,
     '',
-    table(['variant', 'token requests (per round)', 'failed requests (per round)', 'extra API requests (per round)', 'median ms', 'target'], rows),
+    table(
+      [
+        'variant',
+        'token requests (per round)',
+        'failed requests (per round)',
+        'extra API requests (per round)',
+        'median ms',
+        'target',
+      ],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -273,11 +299,21 @@ function rotationSection(runs: RotationRun[], judged: boolean, targets: Target[]
     const failures = own.reduce((sum, run) => sum + run.failures, 0);
     let target = control === undefined ? '' : 'noise floor: same window, no renewal';
     if (variant === 'library' && control === undefined) {
-      targets.push({ name: 'rotation: p99 within 1 ms of steady state', value: `Δp99 ${fixed(delta, 2)} ms`, met: delta <= 1, kind: 'timing' });
+      targets.push({
+        name: 'rotation: p99 within 1 ms of steady state',
+        value: `Δp99 ${fixed(delta, 2)} ms`,
+        met: delta <= 1,
+        kind: 'timing',
+      });
       target = `Δp99 ≤ 1 ms: ${verdict(delta <= 1, judged)}`;
     }
     if (OURS.includes(variant) && control === undefined) {
-      targets.push({ name: `rotation: no failed request (${variant})`, value: String(failures), met: failures === 0, kind: 'correctness' });
+      targets.push({
+        name: `rotation: no failed request (${variant})`,
+        value: String(failures),
+        met: failures === 0,
+        kind: 'correctness',
+      });
     }
     return [
       control === undefined ? VARIANT_LABELS[variant] : `${VARIANT_LABELS[variant]} — control, 900 s token`,
@@ -324,7 +360,12 @@ function memorySection(runs: MemoryRun[], judged: boolean, targets: Target[]): s
       target = `< 2 MB: ${verdict(met, judged)}`;
     }
     if (OURS.includes(run.variant)) {
-      targets.push({ name: `memory: no failed request (${run.variant})`, value: String(run.failures), met: run.failures === 0, kind: 'correctness' });
+      targets.push({
+        name: `memory: no failed request (${run.variant})`,
+        value: String(run.failures),
+        met: run.failures === 0,
+        kind: 'correctness',
+      });
     }
     return [
       VARIANT_LABELS[run.variant],
@@ -339,7 +380,10 @@ function memorySection(runs: MemoryRun[], judged: boolean, targets: Target[]): s
   return [
     `### Memory: heap used after a full GC, after ${thousands(first)} and after ${thousands(second)} requests (concurrency 32)`,
     '',
-    table(['variant', `heap after ${thousands(first)}`, `heap after ${thousands(second)}`, 'growth', 'failures', 'target'], rows),
+    table(
+      ['variant', `heap after ${thousands(first)}`, `heap after ${thousands(second)}`, 'growth', 'failures', 'target'],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -357,7 +401,9 @@ async function main(): Promise<number> {
     loadAverageAtStart: loadavg().map((n) => Number(n.toFixed(2))),
     source: `../src at ${gitDescription()}`,
   };
-  process.stderr.write(`bench (${mode.name}): node ${meta.node}, ${meta.cpus}, load ${meta.loadAverageAtStart.join(' ')}\n`);
+  process.stderr.write(
+    `bench (${mode.name}): node ${meta.node}, ${meta.cpus}, load ${meta.loadAverageAtStart.join(' ')}\n`,
+  );
 
   const progress = (step: string) =>
     process.stderr.write(`  [${((performance.now() - started) / 1000).toFixed(1)} s] ${step}\n`);
@@ -435,7 +481,13 @@ async function main(): Promise<number> {
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
   const json = {
-    meta: { ...meta, wallSeconds, loadAverageAtEnd: loadavg().map((n) => Number(n.toFixed(2))), rotation: ROTATION, config: mode },
+    meta: {
+      ...meta,
+      wallSeconds,
+      loadAverageAtEnd: loadavg().map((n) => Number(n.toFixed(2))),
+      rotation: ROTATION,
+      config: mode,
+    },
     targets,
     throughput: throughputRuns,
     pipeline: pipelineRuns,

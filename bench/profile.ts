@@ -21,13 +21,18 @@ const variant = (variantArg ?? 'library') as VariantName;
 const requests = Number(requestsArg ?? 40_000);
 const server = await BenchServer.start();
 try {
-  const subject = await createSubject(variant, server.info, { maxSockets: 32, ...(instant ? { adapter: instantAdapter } : {}) });
+  const subject = await createSubject(variant, server.info, {
+    maxSockets: 32,
+    ...(instant ? { adapter: instantAdapter } : {}),
+  });
   await runPool(6_000, 32, () => subject.instance.get(subject.url)); // warm-up (JIT)
   const start = performance.now();
   const { failures } = await runPool(requests, 32, () => subject.instance.get(subject.url));
   const ms = performance.now() - start;
   subject.dispose();
-  console.log(`${variant}${instant ? ' (instant adapter)' : ''}: ${requests} requests in ${ms.toFixed(0)} ms (${Math.round((requests / ms) * 1000)} req/s), ${failures} failures`);
+  console.log(
+    `${variant}${instant ? ' (instant adapter)' : ''}: ${requests} requests in ${ms.toFixed(0)} ms (${Math.round((requests / ms) * 1000)} req/s), ${failures} failures`,
+  );
 } finally {
   await server.close();
 }

@@ -65,7 +65,11 @@ process.on('message', (message: ControlRequest) => {
   handle(message).then(
     (result) => process.send?.({ id: message.id, ok: true, result } satisfies ControlReply),
     (error: unknown) =>
-      process.send?.({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) } satisfies ControlReply),
+      process.send?.({
+        id: message.id,
+        ok: false,
+        error: error instanceof Error ? error.message : String(error),
+      } satisfies ControlReply),
   );
 });
 // Never outlive the harness.

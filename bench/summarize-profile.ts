@@ -60,12 +60,15 @@ for (const node of profile.nodes) {
 const pct = (micros: number) => `${((micros / total) * 100).toFixed(2)} %`;
 console.log(`total sampled: ${(total / 1000).toFixed(0)} ms\n`);
 console.log('| origin | self time | share |\n| --- | --- | --- |');
-for (const [o, micros] of [...byOrigin].sort((a, b) => b[1] - a[1])) console.log(`| ${o} | ${(micros / 1000).toFixed(1)} ms | ${pct(micros)} |`);
+for (const [o, micros] of [...byOrigin].sort((a, b) => b[1] - a[1]))
+  console.log(`| ${o} | ${(micros / 1000).toFixed(1)} ms | ${pct(micros)} |`);
 console.log(`\n| top ${top} frames by self time | origin | self | share |\n| --- | --- | --- | --- |`);
 for (const [key, { micros, origin: o }] of [...byFrame].sort((a, b) => b[1].micros - a[1].micros).slice(0, top)) {
   console.log(`| ${key} | ${o} | ${(micros / 1000).toFixed(1)} ms | ${pct(micros)} |`);
 }
 console.log('\n| our frames (src/) by self time | self | share |\n| --- | --- | --- |');
-for (const [key, { micros }] of [...byFrame].filter(([, v]) => v.origin === 'ours (src/)').sort((a, b) => b[1].micros - a[1].micros)) {
+for (const [key, { micros }] of [...byFrame]
+  .filter(([, v]) => v.origin === 'ours (src/)')
+  .sort((a, b) => b[1].micros - a[1].micros)) {
   console.log(`| ${key} | ${(micros / 1000).toFixed(1)} ms | ${pct(micros)} |`);
 }

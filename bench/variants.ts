@@ -72,7 +72,11 @@ function listUrl(tenant: string): string {
 
 export async function createSubject(name: VariantName, server: ServerInfo, options: VariantOptions): Promise<Subject> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
-  const base = { baseURL: server.apiUrl, httpAgent: agent, ...(options.adapter === undefined ? {} : { adapter: options.adapter }) };
+  const base = {
+    baseURL: server.apiUrl,
+    httpAgent: agent,
+    ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+  };
   const credentials = {
     clientId: server.clientId,
     clientSecret: server.clientSecret,
@@ -126,13 +130,19 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
         { getMaxAge: (token: TokenResponse) => Math.max(0, token.expires_in - buffer) * 1000 },
       );
       instance.interceptors.request.use(
-        tokenInterceptor({ getToken: cache, headerFormatter: (token: TokenResponse) => `Bearer ${token.access_token}` }),
+        tokenInterceptor({
+          getToken: cache,
+          headerFormatter: (token: TokenResponse) => `Bearer ${token.access_token}`,
+        }),
       );
-      createAuthRefresh(instance, async (failedRequest: { response: { config: { headers: Record<string, string> } } }) => {
-        cache.reset();
-        const token = await cache();
-        failedRequest.response.config.headers['Authorization'] = `Bearer ${token.access_token}`;
-      });
+      createAuthRefresh(
+        instance,
+        async (failedRequest: { response: { config: { headers: Record<string, string> } } }) => {
+          cache.reset();
+          const token = await cache();
+          failedRequest.response.config.headers['Authorization'] = `Bearer ${token.access_token}`;
+        },
+      );
       return subject(instance);
     }
   }

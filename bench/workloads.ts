@@ -26,7 +26,11 @@ export interface ThroughputRun {
   firstError?: string;
 }
 
-async function timedRun(subject: Subject, total: number, concurrency: number): Promise<Omit<ThroughputRun, 'round' | 'variant'>> {
+async function timedRun(
+  subject: Subject,
+  total: number,
+  concurrency: number,
+): Promise<Omit<ThroughputRun, 'round' | 'variant'>> {
   collectGarbage();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
@@ -56,7 +60,11 @@ export async function throughput(server: BenchServer, config: ThroughputConfig):
   for (let round = 0; round < config.rounds; round += 1) {
     for (let k = 0; k < subjects.length; k += 1) {
       const subject = subjects[(round + k) % subjects.length]!;
-      runs.push({ round, variant: subject.name, ...(await timedRun(subject, config.requestsPerRound, config.concurrency)) });
+      runs.push({
+        round,
+        variant: subject.name,
+        ...(await timedRun(subject, config.requestsPerRound, config.concurrency)),
+      });
     }
   }
   for (const subject of subjects) subject.dispose();
@@ -100,7 +108,13 @@ export async function pipeline(
       const cpuBefore = process.cpuUsage();
       const { failures } = await runPool(requests, concurrency, () => subject.instance.get(subject.url));
       const cpu = process.cpuUsage(cpuBefore);
-      runs.push({ round, variant: subject.name, requests, cpuNanosPerRequest: ((cpu.user + cpu.system) * 1000) / requests, failures });
+      runs.push({
+        round,
+        variant: subject.name,
+        requests,
+        cpuNanosPerRequest: ((cpu.user + cpu.system) * 1000) / requests,
+        failures,
+      });
     }
   }
   for (const subject of subjects) subject.dispose();
@@ -243,7 +257,8 @@ export async function rotation(server: BenchServer, config: RotationConfig): Pro
     server,
     control: false,
   }));
-  if (config.controlServer !== undefined) plan.push({ variant: 'library', server: config.controlServer, control: true });
+  if (config.controlServer !== undefined)
+    plan.push({ variant: 'library', server: config.controlServer, control: true });
   for (let round = 0; round < config.rounds; round += 1) {
     for (const { variant, server, control } of plan) {
       const tokenTimes: { start: number; end: number }[] = [];
@@ -299,7 +314,11 @@ export async function rotation(server: BenchServer, config: RotationConfig): Pro
         if (start >= t0 + 500 && end < renewalStart - 100) steady.push(latency);
         else if (start <= renewalEnd && end >= renewalStart) around.push(latency);
       }
-      const summary = (values: number[]) => ({ count: values.length, p50: quantile(values, 0.5), p99: quantile(values, 0.99) });
+      const summary = (values: number[]) => ({
+        count: values.length,
+        p50: quantile(values, 0.5),
+        p99: quantile(values, 0.99),
+      });
       runs.push({
         round,
         variant,
@@ -342,7 +361,9 @@ export async function memory(
     const first = await runPool(firstCheckpoint, concurrency, () => subject.instance.get(subject.url));
     const gcExposed = collectGarbage();
     const heapAtFirst = process.memoryUsage().heapUsed;
-    const second = await runPool(secondCheckpoint - firstCheckpoint, concurrency, () => subject.instance.get(subject.url));
+    const second = await runPool(secondCheckpoint - firstCheckpoint, concurrency, () =>
+      subject.instance.get(subject.url),
+    );
     collectGarbage();
     const heapAtSecond = process.memoryUsage().heapUsed;
     subject.dispose();

@@ -50,7 +50,9 @@ async function readCheckpoint(file: string, target: string): Promise<Checkpoint 
   }
   const checkpoint = JSON.parse(text) as Checkpoint;
   if (checkpoint.target !== target || typeof checkpoint.continueFrom !== 'string') {
-    throw new Error(`${file} is a checkpoint for ${checkpoint.target}, not ${target}: use --reset or another --checkpoint`);
+    throw new Error(
+      `${file} is a checkpoint for ${checkpoint.target}, not ${target}: use --reset or another --checkpoint`,
+    );
   }
   return checkpoint;
 }
@@ -78,7 +80,9 @@ async function main(): Promise<void> {
 
   const set = ST_VARS.filter((name) => env(name) !== '');
   if (set.length > 0 && set.length < ST_VARS.length) {
-    console.error(`Missing ${ST_VARS.filter((name) => env(name) === '').join(', ')} (set all four, or none for the sandbox).`);
+    console.error(
+      `Missing ${ST_VARS.filter((name) => env(name) === '').join(', ')} (set all four, or none for the sandbox).`,
+    );
     process.exitCode = 2;
     return;
   }
@@ -110,7 +114,8 @@ async function main(): Promise<void> {
     target = `${environment}:${env('ST_TENANT_ID')}`;
   }
   const file =
-    values.checkpoint ?? join(tmpdir(), `axios-servicetitan-auth-export-customers-${target.replace(/[^\w-]/g, '_')}.json`);
+    values.checkpoint ??
+    join(tmpdir(), `axios-servicetitan-auth-export-customers-${target.replace(/[^\w-]/g, '_')}.json`);
 
   try {
     if (values.reset) await rm(file, { force: true });
@@ -133,7 +138,12 @@ async function main(): Promise<void> {
       const ids = batch.data.map((c) => c.id);
       exported += batch.data.length;
       batches += 1;
-      await writeCheckpoint(file, { target, continueFrom: batch.continueFrom, exported, savedAt: new Date().toISOString() });
+      await writeCheckpoint(file, {
+        target,
+        continueFrom: batch.continueFrom,
+        exported,
+        savedAt: new Date().toISOString(),
+      });
       const span = ids.length > 0 ? `ids ${ids[0]}…${ids.at(-1)}` : 'nothing new';
       console.log(`   batch ${batches}: ${batch.data.length} customers (${span}), hasMore ${batch.hasMore}`);
       if (!batch.hasMore) finished = true;

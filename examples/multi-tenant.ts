@@ -50,14 +50,18 @@ async function main(): Promise<void> {
     const counts = await Promise.all(
       tenants.map(async ({ tenantId }) => {
         const client = await clients.forTenant(tenantId);
-        const { data } = await client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1, includeTotal: true } });
+        const { data } = await client.get('/crm/v2/tenant/{tenant}/customers', {
+          params: { pageSize: 1, includeTotal: true },
+        });
         return { tenantId, customers: data.totalCount as number };
       }),
     );
     for (const { tenantId, customers } of counts.slice(0, 3)) console.log(`tenant ${tenantId}: ${customers} customers`);
     console.log(`… ${counts.length} tenants in ${Date.now() - started} ms`);
     if (sandbox) {
-      console.log(`token requests: ${sandbox.token.count} (one per tenant), at most ${sandbox.token.maxInFlight} at once`);
+      console.log(
+        `token requests: ${sandbox.token.count} (one per tenant), at most ${sandbox.token.maxInFlight} at once`,
+      );
     }
   } finally {
     await sandbox?.close();

@@ -31,10 +31,7 @@ const TEST_PERIOD_S = TOKEN_LIFETIME_S - Math.min(REFRESH_BUFFER_S, TOKEN_LIFETI
 async function worker(): Promise<void> {
   const env = (name: string) => process.env[name] ?? '';
   const redis = env('FIGURES_REDIS_URL') === '' ? undefined : new Redis(env('FIGURES_REDIS_URL'));
-  const store =
-    redis === undefined
-      ? new MemoryTokenStore()
-      : new RedisTokenStore(redis); // the key is derived from the client's secret
+  const store = redis === undefined ? new MemoryTokenStore() : new RedisTokenStore(redis); // the key is derived from the client's secret
   const client = createServiceTitanClient({
     clientId: env('FIGURES_CLIENT_ID'),
     clientSecret: env('FIGURES_CLIENT_SECRET'),
@@ -65,7 +62,11 @@ async function worker(): Promise<void> {
   console.log(JSON.stringify({ ok, failed }));
 }
 
-function runWorker(sandbox: Sandbox, redisUrl: string | undefined, seconds: number): Promise<{ ok: number; failed: number }> {
+function runWorker(
+  sandbox: Sandbox,
+  redisUrl: string | undefined,
+  seconds: number,
+): Promise<{ ok: number; failed: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: {
       ...process.env,
@@ -102,7 +103,12 @@ export interface FleetMeasurement {
   perHour: number;
 }
 
-async function measure(sandbox: Sandbox, redisUrl: string | undefined, k: number, seconds: number): Promise<FleetMeasurement> {
+async function measure(
+  sandbox: Sandbox,
+  redisUrl: string | undefined,
+  k: number,
+  seconds: number,
+): Promise<FleetMeasurement> {
   sandbox.resetCounters();
   const results = await Promise.all(Array.from({ length: k }, () => runWorker(sandbox, redisUrl, seconds)));
   const tokens = sandbox.token.count;
@@ -126,7 +132,11 @@ export async function measureFleet(
 ): Promise<{ k: number; seconds: number; without: FleetMeasurement; withStore: FleetMeasurement }> {
   let server: RedisServer | undefined;
   const redisUrl = process.env.REDIS_URL ?? (server = await startRedisServer()).url;
-  const sandbox = await startSandbox({ tokenLifetimeSeconds: TOKEN_LIFETIME_S, rateLimit: false, reportRateLimit: false });
+  const sandbox = await startSandbox({
+    tokenLifetimeSeconds: TOKEN_LIFETIME_S,
+    rateLimit: false,
+    reportRateLimit: false,
+  });
   try {
     const without = await measure(sandbox, undefined, k, seconds);
     const withStore = await measure(sandbox, redisUrl, k, seconds);

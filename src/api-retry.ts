@@ -88,7 +88,8 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
 }
 
 function resolveRetry(options: ApiRetryOptions): ResolvedRetry {
-  if (options === null || typeof options !== 'object') throw invalidConfig(`retry must be an object or false, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw invalidConfig(`retry must be an object or false, got ${describe(options)}`);
   const statuses = options.statuses ?? [429, 502, 503, 504];
   if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 400 || s > 599)) {
     throw invalidConfig('retry.statuses must be an array of HTTP error statuses (400-599)');

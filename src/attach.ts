@@ -36,7 +36,9 @@ export function attachServiceTitanAuth(instance: AxiosInstance, options: Service
     throw invalidConfig('attachServiceTitanAuth needs an axios instance (from axios.create()) as its first argument');
   }
   if (attachedInstances.has(instance)) {
-    throw invalidConfig('this axios instance already has ServiceTitan auth attached; call detach() on the first handle before attaching again');
+    throw invalidConfig(
+      'this axios instance already has ServiceTitan auth attached; call detach() on the first handle before attaching again',
+    );
   }
   const resolved = resolveOptions(options);
   const provider = new TokenProvider(resolved);

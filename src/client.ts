@@ -53,7 +53,8 @@ const TENANT_PLACEHOLDER = '{tenant}';
  * const { data } = await client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 100 } });
  */
 export function createServiceTitanClient(options: ServiceTitanClientOptions): ServiceTitanClient {
-  if (options === null || typeof options !== 'object') throw invalidConfig(`options must be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw invalidConfig(`options must be an object, got ${describe(options)}`);
   const { tenantId, axios: axiosDefaults, rateLimit, reportLimit, retry, ...authOptions } = options;
   const tenant = resolveTenant(tenantId);
   if (axiosDefaults !== undefined && (axiosDefaults === null || typeof axiosDefaults !== 'object')) {
@@ -76,17 +77,25 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
 
 function resolveTenant(tenantId: unknown): string | undefined {
   if (tenantId === undefined) return undefined;
-  if ((typeof tenantId === 'string' && /^[A-Za-z0-9_-]+$/.test(tenantId)) || (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0)) {
+  if (
+    (typeof tenantId === 'string' && /^[A-Za-z0-9_-]+$/.test(tenantId)) ||
+    (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0)
+  ) {
     return String(tenantId);
   }
-  throw invalidConfig(`tenantId must be a positive integer or an id string of letters, digits, '-' and '_', got ${describe(tenantId)}`);
+  throw invalidConfig(
+    `tenantId must be a positive integer or an id string of letters, digits, '-' and '_', got ${describe(tenantId)}`,
+  );
 }
 
 function fillTenant(config: InternalAxiosRequestConfig, tenant: string | undefined): InternalAxiosRequestConfig {
   const url = config.url;
   if (url === undefined || !url.includes(TENANT_PLACEHOLDER)) return config;
   if (tenant === undefined) {
-    throw new ServiceTitanAuthError('invalid_config', `The URL ${url} contains {tenant} but the client was created without tenantId`);
+    throw new ServiceTitanAuthError(
+      'invalid_config',
+      `The URL ${url} contains {tenant} but the client was created without tenantId`,
+    );
   }
   config.url = url.replaceAll(TENANT_PLACEHOLDER, tenant);
   return config;

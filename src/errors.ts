@@ -49,7 +49,9 @@ export class ServiceTitanAuthError extends Error {
 export function isServiceTitanAuthError(error: unknown): error is ServiceTitanAuthError {
   return (
     error instanceof ServiceTitanAuthError ||
-    (error instanceof Error && error.name === 'ServiceTitanAuthError' && typeof (error as { code?: unknown }).code === 'string')
+    (error instanceof Error &&
+      error.name === 'ServiceTitanAuthError' &&
+      typeof (error as { code?: unknown }).code === 'string')
   );
 }
 

@@ -31,7 +31,10 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
   const inject = (config: InternalAxiosRequestConfig, token: string): InternalAxiosRequestConfig => {
     config.headers.set('Authorization', `Bearer ${token}`);
     if (options.appKey !== undefined) config.headers.set('ST-App-Key', options.appKey);
-    config.beforeRedirect = chainRedirectGuard(config.beforeRedirect as BeforeRedirect | undefined, stripOnForeignRedirect);
+    config.beforeRedirect = chainRedirectGuard(
+      config.beforeRedirect as BeforeRedirect | undefined,
+      stripOnForeignRedirect,
+    );
     return config;
   };
 

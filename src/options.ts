@@ -126,7 +126,9 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     rateLimitCooldownMs: numberOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
     failureCooldownMs: numberOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
-    fleetWaitMs: numberOption(options.fleetWaitMs, 'fleetWaitMs', tokenTimeoutMs * (tokenRetries + 1) + 2_000, { min: 1 }),
+    fleetWaitMs: numberOption(options.fleetWaitMs, 'fleetWaitMs', tokenTimeoutMs * (tokenRetries + 1) + 2_000, {
+      min: 1,
+    }),
     logger: resolveLogger(options.logger),
   };
 }
@@ -179,7 +181,12 @@ function resolveStatuses(value: unknown): ReadonlySet<number> {
 function resolveStore(value: unknown): TokenStore {
   if (value === undefined) return new MemoryTokenStore();
   const store = value as Partial<TokenStore> | null;
-  if (!store || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function') {
+  if (
+    !store ||
+    typeof store.get !== 'function' ||
+    typeof store.set !== 'function' ||
+    typeof store.delete !== 'function'
+  ) {
     throw invalidConfig('store must implement the TokenStore interface (get, set, delete)');
   }
   return store as TokenStore;
@@ -187,12 +194,14 @@ function resolveStore(value: unknown): TokenStore {
 
 function resolveLimiter(value: unknown): LimitFunction {
   if (value === undefined) return pLimit(1);
-  if (typeof value !== 'function') throw invalidConfig(`tokenLimiter must be a p-limit function, got ${describe(value)}`);
+  if (typeof value !== 'function')
+    throw invalidConfig(`tokenLimiter must be a p-limit function, got ${describe(value)}`);
   return value as LimitFunction;
 }
 
 function resolveLogger(value: unknown): ServiceTitanLogger {
   if (value === undefined) return silentLogger;
-  if (value === null || typeof value !== 'object') throw invalidConfig(`logger must be an object, got ${describe(value)}`);
+  if (value === null || typeof value !== 'object')
+    throw invalidConfig(`logger must be an object, got ${describe(value)}`);
   return value as ServiceTitanLogger;
 }

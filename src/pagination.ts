@@ -50,7 +50,6 @@ export interface ExportBatch<T> {
   hasMore: boolean;
 }
 
-
 /**
  * Iterates over the items of a ServiceTitan list endpoint (`{ page, pageSize, hasMore, data }`),
  * page after page, through `client` (so its auth, rate limit and retries apply). One request
@@ -158,12 +157,7 @@ export function exportPages<T = unknown>(
   };
 }
 
-function checkCommon(
-  name: string,
-  client: unknown,
-  url: unknown,
-  options: PaginateOptions | ExportPagesOptions,
-): void {
+function checkCommon(name: string, client: unknown, url: unknown, options: PaginateOptions | ExportPagesOptions): void {
   if (typeof (client as { get?: unknown } | null)?.get !== 'function') {
     throw invalidConfig(`${name}: client must be an axios instance, got ${describe(client)}`);
   }

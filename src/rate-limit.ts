@@ -71,12 +71,15 @@ export function installRateLimit(
   instance.defaults.adapter = async (config) => {
     const signal = config.signal as AbortSignal | undefined;
     // Outermost limiter first: the report quota, then the rolling second, then concurrency.
-    const exchange = limiters.reduceRight<() => ReturnType<AxiosAdapter>>((inner, pick) => {
-      const limiter = pick(config);
-      if (limiter === undefined) return inner;
-      if (limiter instanceof PQueue) return () => limiter.add(inner, signal === undefined ? {} : { signal });
-      return () => limiter.run(inner, signal);
-    }, () => adapter(config));
+    const exchange = limiters.reduceRight<() => ReturnType<AxiosAdapter>>(
+      (inner, pick) => {
+        const limiter = pick(config);
+        if (limiter === undefined) return inner;
+        if (limiter instanceof PQueue) return () => limiter.add(inner, signal === undefined ? {} : { signal });
+        return () => limiter.run(inner, signal);
+      },
+      () => adapter(config),
+    );
     try {
       return await exchange();
     } catch (error) {
@@ -87,7 +90,8 @@ export function installRateLimit(
 }
 
 function generalLimiters(options: RateLimitOptions) {
-  if (options === null || typeof options !== 'object') throw invalidConfig(`rateLimit must be an object or false, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw invalidConfig(`rateLimit must be an object or false, got ${describe(options)}`);
   const perSecond = integerOption(options.requestsPerSecond, 'rateLimit.requestsPerSecond', 60);
   const window = new RollingWindowLimiter(perSecond, 1000);
   const maxConcurrent = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
@@ -97,7 +101,8 @@ function generalLimiters(options: RateLimitOptions) {
 }
 
 function reportLimiters(options: ReportLimitOptions) {
-  if (options === null || typeof options !== 'object') throw invalidConfig(`reportLimit must be an object or false, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw invalidConfig(`reportLimit must be an object or false, got ${describe(options)}`);
   const perMinute = integerOption(options.perMinute, 'reportLimit.perMinute', 5);
   const byReport = new Map<string, RollingWindowLimiter>();
   return (config: { url?: string }) => {

@@ -16,7 +16,11 @@ export function redactAxiosError(error: AxiosError): AxiosError {
       const value = AxiosHeaders.prototype.get.call(headers, name);
       if (typeof value === 'string') {
         const scheme = /^\s*(\w+)\s/.exec(value)?.[1];
-        (AxiosHeaders.prototype.set as (name: string, value: string) => void).call(headers, name, scheme ? `${scheme} ${REDACTED}` : REDACTED);
+        (AxiosHeaders.prototype.set as (name: string, value: string) => void).call(
+          headers,
+          name,
+          scheme ? `${scheme} ${REDACTED}` : REDACTED,
+        );
       }
     }
   }

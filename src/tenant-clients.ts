@@ -12,8 +12,10 @@ export interface TenantCredentials {
 }
 
 /** Options of {@link createTenantClients}: everything a client takes, except what differs per tenant. */
-export interface TenantClientsOptions
-  extends Omit<ServiceTitanClientOptions, 'clientId' | 'clientSecret' | 'tenantId' | 'tokenLimiter'> {
+export interface TenantClientsOptions extends Omit<
+  ServiceTitanClientOptions,
+  'clientId' | 'clientSecret' | 'tenantId' | 'tokenLimiter'
+> {
   /**
    * Looks up a tenant's client id and secret (from your database, a secrets manager…). Called
    * once per tenant; a failed lookup is not cached, so the next `forTenant` tries again.
@@ -50,9 +52,13 @@ export interface TenantClients {
  * await client.get('/crm/v2/tenant/{tenant}/customers');
  */
 export function createTenantClients(options: TenantClientsOptions): TenantClients {
-  if (options === null || typeof options !== 'object') throw invalidConfig(`options must be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw invalidConfig(`options must be an object, got ${describe(options)}`);
   const { credentials, tokenConcurrency = 4, ...shared } = options;
-  if (typeof credentials !== 'function') throw invalidConfig(`credentials must be a function (tenantId) => { clientId, clientSecret }, got ${describe(credentials)}`);
+  if (typeof credentials !== 'function')
+    throw invalidConfig(
+      `credentials must be a function (tenantId) => { clientId, clientSecret }, got ${describe(credentials)}`,
+    );
   if (!Number.isInteger(tokenConcurrency) || tokenConcurrency < 1) {
     throw invalidConfig(`tokenConcurrency must be an integer >= 1, got ${describe(tokenConcurrency)}`);
   }
@@ -66,9 +72,18 @@ export function createTenantClients(options: TenantClientsOptions): TenantClient
   const create = async (tenantId: string): Promise<ServiceTitanClient> => {
     const found = await credentials(tenantId);
     if (found === null || typeof found !== 'object') {
-      throw invalidConfig(`credentials(${JSON.stringify(tenantId)}) must return { clientId, clientSecret }, got ${describe(found)}`);
+      throw invalidConfig(
+        `credentials(${JSON.stringify(tenantId)}) must return { clientId, clientSecret }, got ${describe(found)}`,
+      );
     }
-    return createServiceTitanClient({ ...shared, clientId: found.clientId, clientSecret: found.clientSecret, tenantId, store, tokenLimiter });
+    return createServiceTitanClient({
+      ...shared,
+      clientId: found.clientId,
+      clientSecret: found.clientSecret,
+      tenantId,
+      store,
+      tokenLimiter,
+    });
   };
 
   return {

@@ -55,7 +55,8 @@ function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
 
 function isRetryableTokenError(error: AxiosError, options: ResolvedOptions): boolean {
   const status = error.response?.status;
-  if (status === undefined) return isNetworkError(error) || error.code === AxiosError.ETIMEDOUT || error.code === 'ECONNABORTED';
+  if (status === undefined)
+    return isNetworkError(error) || error.code === AxiosError.ETIMEDOUT || error.code === 'ECONNABORTED';
   if (status === 429) return (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
   // A 2xx whose body broke off mid-transfer ("stream has been aborted") is a network failure.
   return status >= 500 || status < 400;
@@ -79,9 +80,17 @@ export function retryAfterMs(error: AxiosError | undefined): number | undefined 
 /** Strict checks in the manner of oauth4webapi: anything unusable is `invalid_token_response`. */
 function parseTokenResponse(body: unknown, requestedAt: number, options: ResolvedOptions): StoredToken {
   const fail = (problem: string) =>
-    new ServiceTitanAuthError('invalid_token_response', `The token endpoint ${options.authUrl} answered 2xx but ${problem}`);
+    new ServiceTitanAuthError(
+      'invalid_token_response',
+      `The token endpoint ${options.authUrl} answered 2xx but ${problem}`,
+    );
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw fail('the body is not a JSON object');
-  const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn, scope } = body as Record<string, unknown>;
+  const {
+    access_token: accessToken,
+    token_type: tokenType,
+    expires_in: expiresIn,
+    scope,
+  } = body as Record<string, unknown>;
   if (typeof accessToken !== 'string' || accessToken === '') throw fail('"access_token" is not a non-empty string');
   if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw fail('"token_type" is not "Bearer"');
   if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0) {
@@ -103,7 +112,10 @@ function toTokenError(error: unknown, options: ResolvedOptions): ServiceTitanAut
   const response = error.response;
   const cause = summarize(error);
   if (response === undefined) {
-    const what = error.code === AxiosError.ETIMEDOUT ? `timed out after ${options.tokenTimeoutMs} ms` : `failed (${error.code ?? error.message})`;
+    const what =
+      error.code === AxiosError.ETIMEDOUT
+        ? `timed out after ${options.tokenTimeoutMs} ms`
+        : `failed (${error.code ?? error.message})`;
     return new ServiceTitanAuthError('token_request_failed', `Token request to ${options.authUrl} ${what}`, { cause });
   }
   const status = response.status;

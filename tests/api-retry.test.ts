@@ -7,7 +7,11 @@ describe('API retries in createServiceTitanClient', () => {
   const client = (overrides: Partial<ServiceTitanClientOptions> = {}) =>
     createServiceTitanClient({ ...authOptions(sandbox()), retry: { retryDelayMs: 1 }, ...overrides });
   const echoPath = () => `/sandbox/v1/tenant/${sandbox().tenantId}/echo`;
-  const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => e as AxiosError);
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (e: unknown) => e as AxiosError,
+    );
 
   test('429 then success: the GET is retried after Retry-After', async () => {
     sandbox().api.enqueue({ status: 429, retryAfter: 1 });
@@ -18,7 +22,10 @@ describe('API retries in createServiceTitanClient', () => {
   });
 
   test('429 with Retry-After as an HTTP date, and without Retry-After', async () => {
-    sandbox().api.enqueue({ status: 429, retryAfter: new Date(Date.now() + 1000) }, { status: 429, retryAfter: 'absent' });
+    sandbox().api.enqueue(
+      { status: 429, retryAfter: new Date(Date.now() + 1000) },
+      { status: 429, retryAfter: 'absent' },
+    );
     expect((await client().get(customersPath(sandbox()))).status).toBe(200);
     expect(sandbox().api.count).toBe(3);
   });

@@ -33,22 +33,65 @@ describe('G10: bad options fail at attach time, naming the option', () => {
     ['clientId blank', { ...valid, clientId: '   ' }, /clientId/],
     ['clientSecret missing', { ...valid, clientSecret: undefined }, /clientSecret/],
     ['clientSecret a number', { ...valid, clientSecret: 42 }, /clientSecret/],
-    ['unknown environment', { ...valid, environment: 'staging' }, /environment must be 'integration', 'production'.*"staging"/],
+    [
+      'unknown environment',
+      { ...valid, environment: 'staging' },
+      /environment must be 'integration', 'production'.*"staging"/,
+    ],
     ['environment missing', { ...valid, environment: undefined }, /environment/],
-    ['malformed authUrl', { ...valid, environment: { authUrl: 'not a url', apiUrl: 'https://a.example' } }, /environment.authUrl is not a valid absolute URL/],
-    ['relative apiUrl', { ...valid, environment: { authUrl: 'https://a.example/t', apiUrl: '/api' } }, /environment.apiUrl/],
-    ['http authUrl on a public host', { ...valid, environment: { authUrl: 'http://auth.example.com/connect/token', apiUrl: 'https://api.example.com' } }, /environment.authUrl must use https:/],
-    ['http apiUrl on a public host', { ...valid, environment: { authUrl: 'https://a.example/t', apiUrl: 'http://10.0.0.5' } }, /environment.apiUrl must use https:/],
-    ['credentials in a URL', { ...valid, environment: { authUrl: 'https://u:p@a.example/t', apiUrl: 'https://a.example' } }, /must not contain credentials/],
+    [
+      'malformed authUrl',
+      { ...valid, environment: { authUrl: 'not a url', apiUrl: 'https://a.example' } },
+      /environment.authUrl is not a valid absolute URL/,
+    ],
+    [
+      'relative apiUrl',
+      { ...valid, environment: { authUrl: 'https://a.example/t', apiUrl: '/api' } },
+      /environment.apiUrl/,
+    ],
+    [
+      'http authUrl on a public host',
+      {
+        ...valid,
+        environment: { authUrl: 'http://auth.example.com/connect/token', apiUrl: 'https://api.example.com' },
+      },
+      /environment.authUrl must use https:/,
+    ],
+    [
+      'http apiUrl on a public host',
+      { ...valid, environment: { authUrl: 'https://a.example/t', apiUrl: 'http://10.0.0.5' } },
+      /environment.apiUrl must use https:/,
+    ],
+    [
+      'credentials in a URL',
+      { ...valid, environment: { authUrl: 'https://u:p@a.example/t', apiUrl: 'https://a.example' } },
+      /must not contain credentials/,
+    ],
     ['empty appKey', { ...valid, appKey: '' }, /appKey/],
-    ['negative refreshBufferSeconds', { ...valid, refreshBufferSeconds: -1 }, /refreshBufferSeconds must be a finite number >= 0, got -1/],
-    ['non-numeric refreshBufferSeconds', { ...valid, refreshBufferSeconds: '60' }, /refreshBufferSeconds.*got a string/],
+    [
+      'negative refreshBufferSeconds',
+      { ...valid, refreshBufferSeconds: -1 },
+      /refreshBufferSeconds must be a finite number >= 0, got -1/,
+    ],
+    [
+      'non-numeric refreshBufferSeconds',
+      { ...valid, refreshBufferSeconds: '60' },
+      /refreshBufferSeconds.*got a string/,
+    ],
     ['NaN tokenTimeoutMs', { ...valid, tokenTimeoutMs: Number.NaN }, /tokenTimeoutMs/],
     ['zero tokenTimeoutMs', { ...valid, tokenTimeoutMs: 0 }, /tokenTimeoutMs/],
     ['fractional tokenRetries', { ...valid, tokenRetries: 1.5 }, /tokenRetries must be an integer/],
     ['Infinity maxRetryAfterMs', { ...valid, maxRetryAfterMs: Infinity }, /maxRetryAfterMs/],
-    ['http allowedOrigins on a public host', { ...valid, allowedOrigins: ['http://proxy.example.com'] }, /allowedOrigins\[0\] must use https:/],
-    ['allowedOrigins not an array', { ...valid, allowedOrigins: 'https://x.example' }, /allowedOrigins must be an array/],
+    [
+      'http allowedOrigins on a public host',
+      { ...valid, allowedOrigins: ['http://proxy.example.com'] },
+      /allowedOrigins\[0\] must use https:/,
+    ],
+    [
+      'allowedOrigins not an array',
+      { ...valid, allowedOrigins: 'https://x.example' },
+      /allowedOrigins must be an array/,
+    ],
     ['renewOnStatus with 200', { ...valid, renewOnStatus: [200] }, /renewOnStatus/],
     ['store without methods', { ...valid, store: {} }, /store must implement the TokenStore interface/],
     ['logger not an object', { ...valid, logger: 'console' }, /logger/],
@@ -60,7 +103,10 @@ describe('G10: bad options fail at attach time, naming the option', () => {
   test('http: is accepted on loopback hosts (the sandbox)', () => {
     for (const host of ['127.0.0.1:8080', '127.5.6.7', 'localhost:3000', '[::1]:4000']) {
       expect(() =>
-        attachServiceTitanAuth(axios.create(), { ...valid, environment: { authUrl: `http://${host}/connect/token`, apiUrl: `http://${host}` } }),
+        attachServiceTitanAuth(axios.create(), {
+          ...valid,
+          environment: { authUrl: `http://${host}/connect/token`, apiUrl: `http://${host}` },
+        }),
       ).not.toThrow();
     }
   });

@@ -19,8 +19,7 @@ interface Customer {
   id: number;
 }
 
-const range = (from: number, to: number): number[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 function clientFor(sandbox: Sandbox): ServiceTitanClient {
   return createServiceTitanClient({ ...authOptions(sandbox), tenantId: sandbox.tenantId });
@@ -51,11 +50,7 @@ describe('paginate', () => {
   it('collects every item across pages, in order, through the client', async () => {
     const customers = await collect(paginate<Customer>(clientFor(sandbox()), CUSTOMERS));
     expect(customers.map((c) => c.id)).toEqual(range(1, 120));
-    expect(sandbox().api.requests.map((r) => r.query)).toEqual([
-      { page: '1' },
-      { page: '2' },
-      { page: '3' },
-    ]);
+    expect(sandbox().api.requests.map((r) => r.query)).toEqual([{ page: '1' }, { page: '2' }, { page: '3' }]);
     expect(sandbox().api.requests.every((r) => r.tokenId === 'tok-1')).toBe(true);
   });
 
@@ -70,9 +65,7 @@ describe('paginate', () => {
     );
     expect(items.map((c) => c.id)).toEqual(range(26, 120));
     expect(apiPaths(sandbox())).toEqual(
-      [2, 3, 4, 5].map(
-        (page) => `/crm/v2/tenant/1000/customers?includeTotal=true&page=${page}&pageSize=25`,
-      ),
+      [2, 3, 4, 5].map((page) => `/crm/v2/tenant/1000/customers?includeTotal=true&page=${page}&pageSize=25`),
     );
   });
 

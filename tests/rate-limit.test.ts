@@ -84,14 +84,19 @@ describe('the reporting limit', () => {
     const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
     await client.auth.getToken();
     const call = (reportId: number, signal?: AbortSignal) =>
-      client.post(reportPath(sandbox(), reportId), { parameters: [] }, { validateStatus: () => true, ...(signal ? { signal } : {}) });
+      client.post(
+        reportPath(sandbox(), reportId),
+        { parameters: [] },
+        { validateStatus: () => true, ...(signal ? { signal } : {}) },
+      );
     await Promise.all(Array.from({ length: 5 }, () => call(42)));
     const controller = new AbortController();
     const sixth = call(42, controller.signal).catch((e: unknown) => e);
     await call(7);
     await flushIo(20);
 
-    const reportCalls = (id: number) => sandbox().api.requests.filter((r) => r.path === reportPath(sandbox(), id)).length;
+    const reportCalls = (id: number) =>
+      sandbox().api.requests.filter((r) => r.path === reportPath(sandbox(), id)).length;
     expect(reportCalls(42)).toBe(5);
     expect(reportCalls(7)).toBe(1);
     controller.abort();

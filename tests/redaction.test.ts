@@ -61,7 +61,9 @@ describe('G7: no secret or token in errors or logs', () => {
 
   test('token endpoint failures print no secret: rejected credentials, 5xx, bad body, timeout', async () => {
     const { logger, lines } = recordingLogger();
-    const client = createServiceTitanClient(authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 50, failureCooldownMs: 0 }));
+    const client = createServiceTitanClient(
+      authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 50, failureCooldownMs: 0 }),
+    );
     sandbox().token.enqueue(
       { status: 400, body: { error: 'invalid_client' } },
       { status: 503 },
@@ -88,7 +90,11 @@ describe('G7: no secret or token in errors or logs', () => {
     await client.get(customersPath(sandbox()));
     const tokens = [await client.auth.getToken()];
     expect(lines.map((l) => l.message)).toEqual(
-      expect.arrayContaining(['token obtained', 'token rejected by the API; renewing', 'replaying request after token renewal']),
+      expect.arrayContaining([
+        'token obtained',
+        'token rejected by the API; renewing',
+        'replaying request after token renewal',
+      ]),
     );
     expect(lines.find((l) => l.message === 'token obtained')?.details?.token).toMatch(/^[0-9a-f]{8}$/);
     for (const token of tokens) expectNoSecrets(JSON.stringify(lines), sandbox(), token);

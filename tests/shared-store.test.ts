@@ -7,7 +7,9 @@ import type { Sandbox } from '../src/testing';
 // processes (each client has its own cache and its own single flight); the store's lock makes
 // them fetch one token between them. The Redis store runs the same scenario across processes.
 function fleet(sandbox: Sandbox, store: TokenStore, size = 4): ServiceTitanClient[] {
-  return Array.from({ length: size }, () => createServiceTitanClient({ ...authOptions(sandbox, { store }), rateLimit: false }));
+  return Array.from({ length: size }, () =>
+    createServiceTitanClient({ ...authOptions(sandbox, { store }), rateLimit: false }),
+  );
 }
 
 const burst = (clients: ServiceTitanClient[], sandbox: Sandbox, perClient = 25) =>
@@ -63,7 +65,10 @@ describe('a shared store with a lock: one token fetch for the whole fleet', () =
     };
     const warnings: string[] = [];
     const clients = Array.from({ length: 2 }, () =>
-      createServiceTitanClient({ ...authOptions(sandbox(), { store: broken, logger: { warn: (m) => warnings.push(m) } }), rateLimit: false }),
+      createServiceTitanClient({
+        ...authOptions(sandbox(), { store: broken, logger: { warn: (m) => warnings.push(m) } }),
+        rateLimit: false,
+      }),
     );
     const responses = await burst(clients, sandbox(), 10);
     expect(responses.every((r) => r.status === 200)).toBe(true);

@@ -23,12 +23,20 @@ describe('createTenantClients: many tenants, one app', () => {
   });
 
   test('50 tenants cold: token requests never exceed the shared limiter at once; each tenant uses its own token', async () => {
-    const tenants = createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials, tokenConcurrency: 4 });
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      appKey: sandbox().appKey,
+      credentials,
+      tokenConcurrency: 4,
+    });
     sandbox().token.enqueue({ delayMs: 20, times: tenantCount });
     await Promise.all(
       clients.map(async ({ tenantId }) => {
         const client = await tenants.forTenant(tenantId);
-        await Promise.all([client.get('/crm/v2/tenant/{tenant}/customers'), client.get('/crm/v2/tenant/{tenant}/customers')]);
+        await Promise.all([
+          client.get('/crm/v2/tenant/{tenant}/customers'),
+          client.get('/crm/v2/tenant/{tenant}/customers'),
+        ]);
       }),
     );
     expect(sandbox().token.count).toBe(tenantCount);
@@ -64,15 +72,24 @@ describe('createTenantClients: many tenants, one app', () => {
 
   test('a shared store is used by every tenant', async () => {
     const store = new MemoryTokenStore();
-    const tenants = createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials, store });
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      appKey: sandbox().appKey,
+      credentials,
+      store,
+    });
     await (await tenants.forTenant(1000)).auth.getToken();
     await (await tenants.forTenant(1001)).auth.getToken();
     expect(store.size).toBe(2);
   });
 
   test('bad options fail at creation, naming the option', () => {
-    expect(() => createTenantClients({ environment: sandbox().environment, credentials: undefined as never })).toThrow(/credentials must be a function/);
-    expect(() => createTenantClients({ environment: sandbox().environment, credentials, tokenConcurrency: 0 })).toThrow(/tokenConcurrency/);
+    expect(() => createTenantClients({ environment: sandbox().environment, credentials: undefined as never })).toThrow(
+      /credentials must be a function/,
+    );
+    expect(() => createTenantClients({ environment: sandbox().environment, credentials, tokenConcurrency: 0 })).toThrow(
+      /tokenConcurrency/,
+    );
     expect(() => createTenantClients({ environment: 'staging' as never, credentials })).toThrow(ServiceTitanAuthError);
   });
 });

@@ -25,7 +25,11 @@ describe('token cache and single flight', () => {
   test('getToken shares the in-flight fetch with requests, and forceRefresh fetches a new token', async () => {
     const instance = axios.create({ baseURL: sandbox().apiUrl });
     const auth = attachServiceTitanAuth(instance, authOptions(sandbox()));
-    const [a, b, response] = await Promise.all([auth.getToken(), auth.getToken(), instance.get(customersPath(sandbox()))]);
+    const [a, b, response] = await Promise.all([
+      auth.getToken(),
+      auth.getToken(),
+      instance.get(customersPath(sandbox())),
+    ]);
     expect(a).toBe(b);
     expect(response.status).toBe(200);
     expect(sandbox().token.count).toBe(1);

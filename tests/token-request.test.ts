@@ -32,7 +32,10 @@ describe('G4: token request retries', () => {
 
   test('an RFC 7807 error body (undocumented alternative) on 400 is still invalid_client, not retried', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
-    sandbox().token.enqueue({ status: 400, body: { type: 'about:blank', title: 'Bad Request', status: 400, traceId: 'x' } });
+    sandbox().token.enqueue({
+      status: 400,
+      body: { type: 'about:blank', title: 'Bad Request', status: 400, traceId: 'x' },
+    });
     const error = await tokenError(client.get(customersPath(sandbox())));
     expect(error.code).toBe('invalid_client');
     expect(sandbox().token.count).toBe(1);
@@ -81,7 +84,10 @@ describe('G4: token request retries', () => {
     const { port } = new URL(sandbox().authUrl);
     await sandbox().close();
     const client = createServiceTitanClient(
-      authOptions(sandbox(), { environment: { authUrl: `http://127.0.0.1:${port}/connect/token`, apiUrl: 'http://127.0.0.1:9' }, tokenRetries: 1 }),
+      authOptions(sandbox(), {
+        environment: { authUrl: `http://127.0.0.1:${port}/connect/token`, apiUrl: 'http://127.0.0.1:9' },
+        tokenRetries: 1,
+      }),
     );
     const error = await tokenError(client.auth.getToken());
     expect(error.code).toBe('token_request_failed');
@@ -130,7 +136,9 @@ describe('cooldown after a failed token fetch', () => {
     expect(first).toMatchObject({ code: 'token_request_failed', status: 503 });
     expect(sandbox().token.count).toBe(2);
 
-    const during = await Promise.all(Array.from({ length: 20 }, () => tokenError(client.get(customersPath(sandbox())))));
+    const during = await Promise.all(
+      Array.from({ length: 20 }, () => tokenError(client.get(customersPath(sandbox())))),
+    );
     for (const error of during) expect(error).toBe(first);
     clock.advance(1_999);
     expect(await tokenError(client.auth.getToken({ forceRefresh: true }))).toBe(first);

@@ -1,11 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { send, sendJson, type RequestContext } from './http';
-import {
-  decodeToken,
-  type AccessTokenClaims,
-  type TokenAuthority,
-  type TokenRejection,
-} from './jwt';
+import { decodeToken, type AccessTokenClaims, type TokenAuthority, type TokenRejection } from './jwt';
 import { problem } from './problem';
 import type { SandboxRequestRecord } from './types';
 
@@ -58,12 +53,7 @@ export function createApiHeadDescriber(
   };
 }
 
-function unauthorized(
-  ctx: RequestContext,
-  settings: ApiAuthSettings,
-  title: string,
-  challenge: boolean,
-): void {
+function unauthorized(ctx: RequestContext, settings: ApiAuthSettings, title: string, challenge: boolean): void {
   const headers = challenge ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
   if (settings.unauthorizedBody === 'empty') send(ctx, 401, '', headers);
   else sendJson(ctx, 401, problem(401, title), headers);
@@ -86,12 +76,7 @@ export function authenticate(
   }
   if (settings.requireAppKey && appKeyOf(ctx.req, ctx.record) !== settings.appKey) {
     // No WWW-Authenticate: the token is fine, renewing it would not help.
-    unauthorized(
-      ctx,
-      settings,
-      'Unauthorized: invalid or missing application key (ST-App-Key).',
-      false,
-    );
+    unauthorized(ctx, settings, 'Unauthorized: invalid or missing application key (ST-App-Key).', false);
     return undefined;
   }
   if (pathTenant !== undefined && pathTenant !== check.claims.tenant) {

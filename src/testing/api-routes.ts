@@ -59,12 +59,7 @@ function parseApiPath(pathname: string): ApiPath | undefined {
   };
 }
 
-type Route = (
-  ctx: RequestContext,
-  settings: ApiSettings,
-  path: ApiPath,
-  claims: AccessTokenClaims,
-) => void;
+type Route = (ctx: RequestContext, settings: ApiSettings, path: ApiPath, claims: AccessTokenClaims) => void;
 
 function notFound(ctx: RequestContext): void {
   sendJson(ctx, 404, problem(404, `No resource at ${ctx.url.pathname}.`));
@@ -105,12 +100,7 @@ const customerExport: Route = onlyGet((ctx, settings) => {
   sendJson(ctx, 200, exportBatch(settings.customers, offset, settings.exportBatchSize));
 });
 
-function tooManyRequests(
-  ctx: RequestContext,
-  settings: ApiSettings,
-  retryAfterMs: number,
-  title: string,
-): void {
+function tooManyRequests(ctx: RequestContext, settings: ApiSettings, retryAfterMs: number, title: string): void {
   settings.onRateLimited();
   const retryAfter = retryAfterValue(retryAfterMs, settings.retryAfterStyle);
   sendJson(ctx, 429, problem(429, title), retryAfter === undefined ? {} : { 'retry-after': retryAfter });
@@ -130,8 +120,7 @@ function reportParametersError(body: unknown): string | undefined {
   const parameters = (body as { parameters?: unknown }).parameters;
   if (!Array.isArray(parameters)) return 'The parameters field is required and must be an array.';
   const bad = parameters.some(
-    (p: unknown) =>
-      p === null || typeof p !== 'object' || typeof (p as { name?: unknown }).name !== 'string',
+    (p: unknown) => p === null || typeof p !== 'object' || typeof (p as { name?: unknown }).name !== 'string',
   );
   return bad ? 'Each parameter must be an object with a string name and a value.' : undefined;
 }

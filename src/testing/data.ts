@@ -63,8 +63,7 @@ export interface Page<T> {
 
 /** Parsed `page` / `pageSize` / `includeTotal`, or the validation errors by field. */
 export type PageQuery =
-  | { ok: true; page: number; pageSize: number; includeTotal: boolean }
-  | { ok: false; errors: Record<string, string[]> };
+  { ok: true; page: number; pageSize: number; includeTotal: boolean } | { ok: false; errors: Record<string, string[]> };
 
 export const MAX_PAGE_SIZE = 5000;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -94,12 +93,7 @@ export function parsePageQuery(params: URLSearchParams): PageQuery {
 }
 
 /** One page of `items`. */
-export function pageOf<T>(
-  items: readonly T[],
-  page: number,
-  pageSize: number,
-  includeTotal: boolean,
-): Page<T> {
+export function pageOf<T>(items: readonly T[], page: number, pageSize: number, includeTotal: boolean): Page<T> {
   const start = (page - 1) * pageSize;
   return {
     page,
@@ -137,11 +131,7 @@ export function decodeFrom(from: string | null): number | undefined {
 }
 
 /** The batch of `items` starting at `offset`. */
-export function exportBatch<T>(
-  items: readonly T[],
-  offset: number,
-  batchSize: number,
-): ExportBatch<T> {
+export function exportBatch<T>(items: readonly T[], offset: number, batchSize: number): ExportBatch<T> {
   const data = items.slice(offset, offset + batchSize);
   const next = Math.max(offset, Math.min(offset + batchSize, items.length));
   return { hasMore: next < items.length, continueFrom: encodeCursor(next), data };

@@ -74,11 +74,7 @@ function resetMidBody(ctx: RequestContext): void {
  * Applies a fault. Resolves true when the fault answered (or dropped) the request, false when
  * the request must now be processed normally (a fault with only `delayMs` / `headers`).
  */
-export async function applyFault(
-  ctx: RequestContext,
-  fault: Fault,
-  settings: FaultSettings,
-): Promise<boolean> {
+export async function applyFault(ctx: RequestContext, fault: Fault, settings: FaultSettings): Promise<boolean> {
   if (fault.delayMs !== undefined && fault.delayMs > 0) await settings.life.sleep(fault.delayMs);
   if (settings.life.closed || ctx.gone) return true;
   if (fault.hang) {

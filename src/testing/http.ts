@@ -53,12 +53,7 @@ export function send(
 }
 
 /** Sends `value` as JSON. */
-export function sendJson(
-  ctx: RequestContext,
-  status: number,
-  value: unknown,
-  headers: OutgoingHttpHeaders = {},
-): void {
+export function sendJson(ctx: RequestContext, status: number, value: unknown, headers: OutgoingHttpHeaders = {}): void {
   send(ctx, status, JSON.stringify(value), {
     'content-type': 'application/json; charset=utf-8',
     ...headers,

@@ -17,8 +17,7 @@ export interface AccessTokenClaims {
 export type TokenRejection = 'malformed' | 'bad_signature' | 'expired' | 'revoked';
 
 export type TokenCheck =
-  | { ok: true; claims: AccessTokenClaims }
-  | { ok: false; reason: TokenRejection; claims?: AccessTokenClaims };
+  { ok: true; claims: AccessTokenClaims } | { ok: false; reason: TokenRejection; claims?: AccessTokenClaims };
 
 const HEADER = base64url(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid: 'sandbox' }));
 

@@ -16,11 +16,7 @@ export function newTraceId(): string {
 }
 
 /** Builds a problem body for `status`. */
-export function problem(
-  status: number,
-  title: string,
-  errors: Record<string, string[]> = {},
-): ProblemBody {
+export function problem(status: number, title: string, errors: Record<string, string[]> = {}): ProblemBody {
   return {
     type: `https://httpstatuses.io/${status}`,
     title,

@@ -36,9 +36,7 @@ function integer(
 ): number {
   const n = value ?? fallback;
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new TypeError(
-      `SandboxOptions.${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
-    );
+    throw new TypeError(`SandboxOptions.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return n;
 }
@@ -46,9 +44,7 @@ function integer(
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[]): T {
   const v = value ?? allowed[0];
   if (v === undefined || !allowed.includes(v)) {
-    throw new TypeError(
-      `SandboxOptions.${name} must be one of ${allowed.join(', ')}, got ${String(value)}`,
-    );
+    throw new TypeError(`SandboxOptions.${name} must be one of ${allowed.join(', ')}, got ${String(value)}`);
   }
   return v;
 }
@@ -57,9 +53,7 @@ function checkClients(clients: SandboxCredentials[]): SandboxCredentials[] {
   if (clients.length === 0) throw new TypeError('SandboxOptions.clients must not be empty');
   for (const c of clients) {
     if (!c.clientId || !c.clientSecret || !c.tenantId) {
-      throw new TypeError(
-        'SandboxOptions.clients: clientId, clientSecret and tenantId must be non-empty strings',
-      );
+      throw new TypeError('SandboxOptions.clients: clientId, clientSecret and tenantId must be non-empty strings');
     }
   }
   return clients.map((c) => ({
@@ -78,9 +72,7 @@ function limitOption<K extends string>(
   if (value === false) return false;
   if (value === undefined) return fallback;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(
-      `SandboxOptions.${name} must be false or { ${field}?: number }, got ${String(value)}`,
-    );
+    throw new TypeError(`SandboxOptions.${name} must be false or { ${field}?: number }, got ${String(value)}`);
   }
   return integer(`${name}.${field}`, value[field], fallback, 1);
 }
@@ -93,9 +85,7 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
     apiPort: integer('apiPort', options.apiPort, 0, 0, 65535),
     authPort: integer('authPort', options.authPort, 0, 0, 65535),
     clients: checkClients(
-      options.clients ?? [
-        { clientId: `cid.sandbox${hex(8)}`, clientSecret: `cs1.${hex(24)}`, tenantId: '1000' },
-      ],
+      options.clients ?? [{ clientId: `cid.sandbox${hex(8)}`, clientSecret: `cs1.${hex(24)}`, tenantId: '1000' }],
     ),
     appKey,
     requireAppKey: options.requireAppKey ?? true,
@@ -103,11 +93,7 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
     scope: options.scope ?? 'tn.crm.customers:r tn.jpm.jobs:r',
     tokenErrorStyle: oneOf('tokenErrorStyle', options.tokenErrorStyle, ['oauth', 'problem']),
     unauthorizedBody: oneOf('unauthorizedBody', options.unauthorizedBody, ['problem', 'empty']),
-    retryAfterStyle: oneOf('retryAfterStyle', options.retryAfterStyle, [
-      'seconds',
-      'http-date',
-      'absent',
-    ]),
+    retryAfterStyle: oneOf('retryAfterStyle', options.retryAfterStyle, ['seconds', 'http-date', 'absent']),
     customerCount: integer('customerCount', options.customerCount, 120, 0),
     exportBatchSize: integer('exportBatchSize', options.exportBatchSize, 50, 1),
     requestLogLimit: integer('requestLogLimit', options.requestLogLimit, 10_000, 0),

@@ -9,13 +9,7 @@ import { Lifecycle } from './lifecycle';
 import { defaultProblem } from './problem';
 import { SlidingWindowLimiter } from './rate-limit';
 import { resolveSandboxOptions } from './sandbox-options';
-import {
-  createTokenHandler,
-  describeTokenBody,
-  describeTokenHead,
-  TOKEN_PATH,
-  tokenFaultBody,
-} from './token-endpoint';
+import { createTokenHandler, describeTokenBody, describeTokenHead, TOKEN_PATH, tokenFaultBody } from './token-endpoint';
 import type { Sandbox, SandboxOptions } from './types';
 
 const HOST = '127.0.0.1';
@@ -49,10 +43,7 @@ async function listenBoth(
   authPort: number,
   apiPort: number,
 ): Promise<[number, number]> {
-  const results = await Promise.allSettled([
-    listen(authServer, authPort),
-    listen(apiServer, apiPort),
-  ]);
+  const results = await Promise.allSettled([listen(authServer, authPort), listen(apiServer, apiPort)]);
   const [auth, api] = results;
   if (auth?.status === 'fulfilled' && api?.status === 'fulfilled') return [auth.value, api.value];
   await Promise.all([closeServer(authServer), closeServer(apiServer)]);
@@ -80,12 +71,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const settings = resolveSandboxOptions(options);
   const authServer = createServer();
   const apiServer = createServer();
-  const [authPort, apiPort] = await listenBoth(
-    authServer,
-    apiServer,
-    settings.authPort,
-    settings.apiPort,
-  );
+  const [authPort, apiPort] = await listenBoth(authServer, apiServer, settings.authPort, settings.apiPort);
   const authOrigin = `http://${HOST}:${authPort}`;
   const authUrl = `${authOrigin}${TOKEN_PATH}`;
   const apiUrl = `http://${HOST}:${apiPort}`;

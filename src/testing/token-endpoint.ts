@@ -46,11 +46,7 @@ export function tokenFaultBody(style: TokenErrorStyle, status: number): unknown 
 }
 
 /** Records the client id and grant type of a form body, never the secret. */
-export function describeTokenBody(
-  body: Buffer,
-  req: IncomingMessage,
-  record: SandboxRequestRecord,
-): void {
+export function describeTokenBody(body: Buffer, req: IncomingMessage, record: SandboxRequestRecord): void {
   if (mediaType(req.headers['content-type']) !== 'application/x-www-form-urlencoded') return;
   const form = new URLSearchParams(body.toString('utf8'));
   const clientId = form.get('client_id');
@@ -89,11 +85,7 @@ export function createTokenHandler(settings: TokenEndpointSettings): (ctx: Reque
     // RFC 6749 §2.3: one authentication method per request, and ServiceTitan documents only
     // client_secret_post, so an Authorization header (e.g. Basic) is refused.
     const client = settings.clients.find((c) => c.clientId === form.get('client_id'));
-    if (
-      req.headers.authorization !== undefined ||
-      !client ||
-      client.clientSecret !== form.get('client_secret')
-    ) {
+    if (req.headers.authorization !== undefined || !client || client.clientSecret !== form.get('client_secret')) {
       fail(ctx, 'invalid_client');
       return;
     }
@@ -101,12 +93,7 @@ export function createTokenHandler(settings: TokenEndpointSettings): (ctx: Reque
       fail(ctx, 'unsupported_grant_type');
       return;
     }
-    const token = settings.authority.mint(
-      client.clientId,
-      client.tenantId,
-      settings.scope,
-      settings.lifetimeSeconds,
-    );
+    const token = settings.authority.mint(client.clientId, client.tenantId, settings.scope, settings.lifetimeSeconds);
     sendJson(
       ctx,
       200,

@@ -7,7 +7,11 @@ export interface LogLine {
 }
 
 /** A logger that keeps every line and lets a test wait for the next line with a given message. */
-export function recordingLogger(): { logger: ServiceTitanLogger; lines: LogLine[]; next(message: string): Promise<LogLine> } {
+export function recordingLogger(): {
+  logger: ServiceTitanLogger;
+  lines: LogLine[];
+  next(message: string): Promise<LogLine>;
+} {
   const lines: LogLine[] = [];
   const waiters: Array<{ message: string; resolve(line: LogLine): void }> = [];
   const write = (level: LogLine['level']) => (message: string, details?: Record<string, unknown>) => {

@@ -24,7 +24,10 @@ export function useSandbox(options: SandboxOptions = {}): () => Sandbox {
 }
 
 /** Working auth options for a sandbox, with fast token retries so fault tests stay quick. */
-export function authOptions(sandbox: Sandbox, overrides: Partial<ServiceTitanAuthOptions> = {}): ServiceTitanAuthOptions {
+export function authOptions(
+  sandbox: Sandbox,
+  overrides: Partial<ServiceTitanAuthOptions> = {},
+): ServiceTitanAuthOptions {
   return {
     clientId: sandbox.clientId,
     clientSecret: sandbox.clientSecret,

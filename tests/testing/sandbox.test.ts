@@ -16,11 +16,7 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-function tokenRequest(
-  sandbox: Sandbox,
-  fields: Record<string, string>,
-  init: RequestInit = {},
-): Promise<Response> {
+function tokenRequest(sandbox: Sandbox, fields: Record<string, string>, init: RequestInit = {}): Promise<Response> {
   return fetch(sandbox.authUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -44,9 +40,7 @@ async function getToken(sandbox: Sandbox): Promise<string> {
 }
 
 function decodePart(jwt: string, index: number): Record<string, unknown> {
-  return JSON.parse(
-    Buffer.from(jwt.split('.')[index] ?? '', 'base64url').toString('utf8'),
-  ) as Record<string, unknown>;
+  return JSON.parse(Buffer.from(jwt.split('.')[index] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 interface CallOptions {
@@ -105,9 +99,7 @@ describe('startSandbox', () => {
   it('rejects bad options, naming the option', async () => {
     await expect(startSandbox({ apiPort: -1 })).rejects.toThrow(/apiPort/);
     await expect(startSandbox({ clients: [] })).rejects.toThrow(/clients/);
-    await expect(startSandbox({ tokenErrorStyle: 'xml' as never })).rejects.toThrow(
-      /tokenErrorStyle/,
-    );
+    await expect(startSandbox({ tokenErrorStyle: 'xml' as never })).rejects.toThrow(/tokenErrorStyle/);
   });
 });
 
@@ -298,9 +290,7 @@ describe('API authentication', () => {
   it('does without the app key when requireAppKey is false', async () => {
     const sandbox = await sandboxWith({ requireAppKey: false });
     const token = await getToken(sandbox);
-    expect(
-      (await callApi(sandbox, customersPath('1000'), { token, appKey: undefined })).status,
-    ).toBe(200);
+    expect((await callApi(sandbox, customersPath('1000'), { token, appKey: undefined })).status).toBe(200);
   });
 
   it('answers empty 401 bodies with unauthorizedBody "empty"', async () => {
@@ -316,11 +306,7 @@ describe('API authentication', () => {
     const other = await callApi(sandbox, customersPath('2000'), { token });
     expect(other.status).toBe(403);
     expectProblem(await json(other), 403);
-    for (const path of [
-      '/crm/v2/tenant/1000/nothing',
-      '/elsewhere',
-      '/crm/v9/tenant/1000/customers',
-    ]) {
+    for (const path of ['/crm/v2/tenant/1000/nothing', '/elsewhere', '/crm/v9/tenant/1000/customers']) {
       const res = await callApi(sandbox, path, { token });
       expect(res.status).toBe(404);
       expectProblem(await json(res), 404);
@@ -363,25 +349,20 @@ describe('API routes', () => {
       createdOn: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       modifiedOn: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
-    const last = await json<PageBody>(
-      await get(`${customersPath('1000')}?page=3&pageSize=50&includeTotal=true`),
-    );
+    const last = await json<PageBody>(await get(`${customersPath('1000')}?page=3&pageSize=50&includeTotal=true`));
     expect(last).toMatchObject({ page: 3, hasMore: false, totalCount: 120 });
     expect(last.data.map((c) => c.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 101));
     const all = await json<PageBody>(await get(`${customersPath('1000')}?pageSize=5000`));
     expect(all.data).toHaveLength(120);
   });
 
-  it.each(['5001', '0', 'abc'])(
-    'refuses pageSize=%s with a validation problem',
-    async (pageSize) => {
-      const res = await get(`${customersPath('1000')}?pageSize=${pageSize}`);
-      expect(res.status).toBe(400);
-      const body = await json(res);
-      expectProblem(body, 400);
-      expect(body['errors']).toEqual({ pageSize: [expect.any(String)] });
-    },
-  );
+  it.each(['5001', '0', 'abc'])('refuses pageSize=%s with a validation problem', async (pageSize) => {
+    const res = await get(`${customersPath('1000')}?pageSize=${pageSize}`);
+    expect(res.status).toBe(400);
+    const body = await json(res);
+    expectProblem(body, 400);
+    expect(body['errors']).toEqual({ pageSize: [expect.any(String)] });
+  });
 
   it('serves one customer, the same in every sandbox, or a 404 problem', async () => {
     const res = await get(`${customersPath('1000')}/7`);
@@ -407,15 +388,11 @@ describe('API routes', () => {
       sizes.push(batch.data.length);
       expect(typeof batch.continueFrom).toBe('string');
       if (!batch.hasMore) break;
-      batch = await json<ExportBody>(
-        await get(`${path}?from=${encodeURIComponent(batch.continueFrom)}`),
-      );
+      batch = await json<ExportBody>(await get(`${path}?from=${encodeURIComponent(batch.continueFrom)}`));
     }
     expect(sizes).toEqual([50, 50, 20]);
     expect(ids).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
-    const resumed = await json<ExportBody>(
-      await get(`${path}?from=${encodeURIComponent(batch.continueFrom)}`),
-    );
+    const resumed = await json<ExportBody>(await get(`${path}?from=${encodeURIComponent(batch.continueFrom)}`));
     expect(resumed).toEqual({ hasMore: false, continueFrom: expect.any(String), data: [] });
     const fromDate = await json<ExportBody>(await get(`${path}?from=2020-01-01T00:00:00Z`));
     expect(fromDate.data[0]?.id).toBe(1);
@@ -438,9 +415,7 @@ describe('API routes', () => {
   });
 
   it('serves telecom v3 calls as a paged list', async () => {
-    const calls = await json<PageBody>(
-      await get('/telecom/v3/tenant/1000/calls?pageSize=10&includeTotal=true'),
-    );
+    const calls = await json<PageBody>(await get('/telecom/v3/tenant/1000/calls?pageSize=10&includeTotal=true'));
     expect(calls).toMatchObject({ page: 1, pageSize: 10, hasMore: true, totalCount: 30 });
     expect(calls.data).toHaveLength(10);
   });
@@ -547,11 +522,7 @@ describe('fault injection', () => {
   it('sets Retry-After on 429 per fault or per retryAfterStyle', async () => {
     const sandbox = await sandboxWith();
     const date = new Date(Date.UTC(2031, 0, 1));
-    sandbox.token.enqueue(
-      { status: 429 },
-      { status: 429, retryAfter: 7 },
-      { status: 429, retryAfter: date },
-    );
+    sandbox.token.enqueue({ status: 429 }, { status: 429, retryAfter: 7 }, { status: 429, retryAfter: date });
     sandbox.token.enqueue({ status: 429, retryAfter: 'absent' }, { status: 503, retryAfter: 3 });
     const retryAfters: (string | null)[] = [];
     for (let i = 0; i < 5; i += 1) {
@@ -592,10 +563,7 @@ describe('fault injection', () => {
 
   it('redirects', async () => {
     const sandbox = await sandboxWith();
-    sandbox.api.enqueue(
-      { redirectTo: 'http://127.0.0.2:1/elsewhere' },
-      { redirectTo: '/there', status: 307 },
-    );
+    sandbox.api.enqueue({ redirectTo: 'http://127.0.0.2:1/elsewhere' }, { redirectTo: '/there', status: 307 });
     const res = await callApi(sandbox, '/x');
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('http://127.0.0.2:1/elsewhere');
@@ -703,11 +671,7 @@ describe('lifecycle and counters', () => {
     await callApi(sandbox, customersPath('1000'), { token: await getToken(sandbox) });
     sandbox.resetCounters();
     expect([sandbox.token.count, sandbox.api.count, sandbox.tokensIssued]).toEqual([0, 0, 0]);
-    expect([sandbox.token.requests, sandbox.api.requests, sandbox.tokensSeen]).toEqual([
-      [],
-      [],
-      [],
-    ]);
+    expect([sandbox.token.requests, sandbox.api.requests, sandbox.tokensSeen]).toEqual([[], [], []]);
     expect(sandbox.api.maxInFlight).toBe(0);
     const token = await getToken(sandbox);
     expect(decodePart(token, 1)['jti']).toBe('tok-2');
@@ -750,7 +714,12 @@ describe('rate limits', () => {
     expect(limited?.headers.get('retry-after')).toBe('1');
     expectProblem(await json(limited as Response), 429);
     expect(sandbox.api.rateLimited).toBe(1);
-    expect(count(sandbox.api.requests.map((r) => r.status ?? 0), 429)).toBe(1);
+    expect(
+      count(
+        sandbox.api.requests.map((r) => r.status ?? 0),
+        429,
+      ),
+    ).toBe(1);
     sandbox.resetCounters();
     expect(sandbox.api.rateLimited).toBe(0);
   });
@@ -787,7 +756,10 @@ describe('rate limits', () => {
       expect((await callApi(sandbox, customersPath('1000'), { token: 'x.y.z' })).status).toBe(401);
     }
     const got = statuses(
-      await burst(sandbox, times(3, () => () => callApi(sandbox, customersPath('1000'), { token }))),
+      await burst(
+        sandbox,
+        times(3, () => () => callApi(sandbox, customersPath('1000'), { token })),
+      ),
     );
     expect(got.sort()).toEqual([200, 200, 429]);
   });
@@ -817,15 +789,14 @@ describe('rate limits', () => {
     const sandbox = await sandboxWith({ rateLimit: false });
     const token = await getToken(sandbox);
     const got = statuses(
-      await burst(sandbox, times(100, () => () => callApi(sandbox, customersPath('1000'), { token }))),
+      await burst(
+        sandbox,
+        times(100, () => () => callApi(sandbox, customersPath('1000'), { token })),
+      ),
     );
     expect(count(got, 200)).toBe(100);
-    await expect(startSandbox({ rateLimit: { requestsPerSecond: 0 } })).rejects.toThrow(
-      /rateLimit\.requestsPerSecond/,
-    );
-    await expect(startSandbox({ reportRateLimit: { perMinute: 1.5 } })).rejects.toThrow(
-      /reportRateLimit\.perMinute/,
-    );
+    await expect(startSandbox({ rateLimit: { requestsPerSecond: 0 } })).rejects.toThrow(/rateLimit\.requestsPerSecond/);
+    await expect(startSandbox({ reportRateLimit: { perMinute: 1.5 } })).rejects.toThrow(/reportRateLimit\.perMinute/);
   });
 });
 
@@ -869,9 +840,7 @@ describe('reporting', () => {
       await runReport(sandbox, token, reportPath('1000', 42, '?pageSize=50&includeTotal=true')),
     );
     expect(first).toMatchObject({ page: 1, pageSize: 50, hasMore: true, totalCount: 75 });
-    expect(first.fields).toEqual(
-      expect.arrayContaining([{ name: 'JobNumber', label: expect.any(String) }]),
-    );
+    expect(first.fields).toEqual(expect.arrayContaining([{ name: 'JobNumber', label: expect.any(String) }]));
     expect(first.data).toHaveLength(50);
     expect((first.data as unknown[][])[0]).toHaveLength(first.fields.length);
     const second = await json<ReportBody>(
