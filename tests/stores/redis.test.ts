@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
-import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
+import { createServiceTitanClient } from '../../src';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
 import { tokenStoreKey } from '../../src/token-provider';
 import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
