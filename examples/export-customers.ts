@@ -91,13 +91,7 @@ async function main(): Promise<void> {
   let target: string;
   if (set.length === 0) {
     sandbox = await startSandbox();
-    options = {
-      clientId: sandbox.clientId,
-      clientSecret: sandbox.clientSecret,
-      appKey: sandbox.appKey,
-      environment: sandbox.environment,
-      tenantId: sandbox.tenantId,
-    };
+    options = { ...sandbox.clientOptions };
     target = `sandbox:${sandbox.tenantId}`;
   } else {
     const environment = process.env.ST_ENVIRONMENT ?? 'integration';

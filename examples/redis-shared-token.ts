@@ -54,11 +54,7 @@ async function main(): Promise<void> {
     // worker of that client has (or pass `encryptionKey` to choose the key yourself).
     const store = new RedisTokenStore(redis, { keyPrefix: 'example:st-auth:' });
     const client = createServiceTitanClient({
-      clientId: sandbox.clientId,
-      clientSecret: sandbox.clientSecret,
-      appKey: sandbox.appKey,
-      environment: sandbox.environment,
-      tenantId: sandbox.tenantId,
+      ...sandbox.clientOptions,
       store,
     });
     return { redis, store, client };

@@ -26,7 +26,7 @@ const { createServiceTitanClient, isServiceTitanAuthError } = require('axios-ser
 const { startSandbox } = require('axios-servicetitan-auth/testing');
 (async () => {
   const sandbox = await startSandbox();
-  const client = createServiceTitanClient({ environment: sandbox.environment, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, appKey: sandbox.appKey, tenantId: sandbox.tenantId });
+  const client = createServiceTitanClient({ ...sandbox.clientOptions });
   const { data } = await Promise.all([client.get('/crm/v2/tenant/{tenant}/customers'), client.get('/crm/v2/tenant/{tenant}/customers')]).then((r) => r[0]);
   if (!Array.isArray(data.data) || sandbox.token.count !== 1) throw new Error('require(): unexpected result');
   if (typeof isServiceTitanAuthError !== 'function') throw new Error('require(): missing export');
@@ -36,7 +36,7 @@ const { startSandbox } = require('axios-servicetitan-auth/testing');
     const { Redis } = require('ioredis');
     const redis = new Redis(process.env.REDIS_URL);
     const store = new RedisTokenStore(redis, { keyPrefix: `check-package-${process.pid}:` });
-    const shared = createServiceTitanClient({ environment: sandbox.environment, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, appKey: sandbox.appKey, store });
+    const shared = createServiceTitanClient({ ...sandbox.clientOptions, store });
     await shared.auth.getToken({ forceRefresh: true });
     if ((await redis.keys(`check-package-${process.pid}:*`)).length !== 1) throw new Error('require(): RedisTokenStore stored nothing');
     await store.close();
@@ -53,7 +53,7 @@ import { startSandbox } from 'axios-servicetitan-auth/testing';
 import { RedisTokenStore } from 'axios-servicetitan-auth/redis';
 if (typeof RedisTokenStore !== 'function') throw new Error('import: missing RedisTokenStore');
 const sandbox = await startSandbox();
-const client = createServiceTitanClient({ environment: sandbox.environment, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, appKey: sandbox.appKey, tenantId: sandbox.tenantId });
+const client = createServiceTitanClient({ ...sandbox.clientOptions });
 await Promise.all([client.get('/crm/v2/tenant/{tenant}/customers'), client.get('/crm/v2/tenant/{tenant}/customers')]);
 sandbox.revokeAllTokens();
 await client.get('/crm/v2/tenant/{tenant}/customers');

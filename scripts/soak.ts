@@ -99,11 +99,7 @@ async function main(): Promise<void> {
 
   const sandbox = await startSandbox({ requestLogLimit: 100, rateLimit: false, reportRateLimit: false });
   const client = createServiceTitanClient({
-    clientId: sandbox.clientId,
-    clientSecret: sandbox.clientSecret,
-    appKey: sandbox.appKey,
-    environment: sandbox.environment,
-    tenantId: sandbox.tenantId,
+    ...sandbox.clientOptions,
     rateLimit: false,
     ...(args.retry ? {} : { retry: false as const }),
   });

@@ -67,3 +67,20 @@ describe('attachServiceTitanAuth on an existing instance', () => {
     expect(sandbox().tokensSeen).toEqual(['tok-1']);
   });
 });
+
+describe('sandbox.clientOptions', () => {
+  const sandbox = useSandbox();
+
+  test('spreads into createServiceTitanClient as a working configuration', async () => {
+    expect(sandbox().clientOptions).toEqual({
+      clientId: sandbox().clientId,
+      clientSecret: sandbox().clientSecret,
+      appKey: sandbox().appKey,
+      environment: sandbox().environment,
+      tenantId: sandbox().tenantId,
+    });
+    const client = createServiceTitanClient({ ...sandbox().clientOptions });
+    expect((await client.get('/crm/v2/tenant/{tenant}/customers')).status).toBe(200);
+    expect(sandbox().api.requests[0]).toMatchObject({ tokenId: 'tok-1', appKey: sandbox().appKey });
+  });
+});

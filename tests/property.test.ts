@@ -192,11 +192,7 @@ async function runScenario({ apiRetries, actions }: Scenario, foreign: ForeignSe
   const sandbox: Sandbox = await startSandbox({ rateLimit: false, reportRateLimit: false });
   const foreignSeenBefore = foreign.received.length;
   const client: ServiceTitanClient = createServiceTitanClient({
-    clientId: sandbox.clientId,
-    clientSecret: sandbox.clientSecret,
-    appKey: sandbox.appKey,
-    environment: sandbox.environment,
-    tenantId: sandbox.tenantId,
+    ...sandbox.clientOptions,
     tokenRetryDelayMs: 1,
     maxRetryAfterMs: 50,
     rateLimitCooldownMs: 20,

@@ -4,6 +4,7 @@ export type {
   Hold,
   RetryAfterStyle,
   Sandbox,
+  SandboxClientOptions,
   SandboxCredentials,
   SandboxEndpoint,
   SandboxOptions,

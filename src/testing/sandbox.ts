@@ -56,13 +56,7 @@ async function listenBoth(
  *
  * @example
  * const sandbox = await startSandbox();
- * const client = createServiceTitanClient({
- *   clientId: sandbox.clientId,
- *   clientSecret: sandbox.clientSecret,
- *   appKey: sandbox.appKey,
- *   environment: sandbox.environment,
- *   tenantId: sandbox.tenantId,
- * });
+ * const client = createServiceTitanClient({ ...sandbox.clientOptions });
  * await client.get('/crm/v2/tenant/{tenant}/customers');
  * expect(sandbox.tokensIssued).toBe(1);
  * await sandbox.close();
@@ -142,6 +136,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     tenantId: first.tenantId,
     clients: settings.clients,
     appKey: settings.appKey,
+    clientOptions: Object.freeze({
+      clientId: first.clientId,
+      clientSecret: first.clientSecret,
+      appKey: settings.appKey,
+      environment: { authUrl, apiUrl },
+      tenantId: first.tenantId,
+    }),
     token,
     api,
     get tokensIssued() {

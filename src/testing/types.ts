@@ -166,6 +166,15 @@ export interface SandboxEndpoint {
   hold(match?: (request: SandboxRequestRecord) => boolean): Hold;
 }
 
+/** The sandbox's working settings in the shape of the library's client options. */
+export interface SandboxClientOptions {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly appKey: string;
+  readonly environment: { authUrl: string; apiUrl: string };
+  readonly tenantId: string;
+}
+
 export interface Sandbox {
   /** The token endpoint, e.g. `http://127.0.0.1:43123/connect/token`. */
   readonly authUrl: string;
@@ -181,6 +190,12 @@ export interface Sandbox {
   readonly clients: readonly SandboxCredentials[];
   /** The application key the API accepts. */
   readonly appKey: string;
+  /**
+   * The first client's settings, ready to spread into `createServiceTitanClient` (or
+   * `attachServiceTitanAuth`, which ignores `tenantId`):
+   * `createServiceTitanClient({ ...sandbox.clientOptions })`.
+   */
+  readonly clientOptions: SandboxClientOptions;
   readonly token: SandboxEndpoint;
   readonly api: SandboxEndpoint;
   /** Number of tokens issued so far (`tok-1`, `tok-2`, … are their `jti`s). */
