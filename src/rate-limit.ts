@@ -25,19 +25,21 @@ export interface ReportLimitOptions {
 const REPORT_DATA_PATH = /\/reporting\/v\d+\/tenant\/[^/]+\/report-category\/[^/]+\/reports\/([^/?#]+)\/data(?:[?#]|$)/;
 
 /**
- * At most `limit` requests per rolling `windowMs` as the server counts them. A request takes a
- * permit when it starts and gives it back `windowMs` after its answer arrived: the server
- * received it before that, so any `windowMs` at the server holds at most `limit` arrivals,
- * whatever the network delays (a window over start times does not: a burst's requests arrive
- * spread out). The queue is p-queue, so an aborted request leaves it at once.
+ * At most `limit` requests hold a permit at once; a request takes one when it starts and gives
+ * it back `holdAfterMs` after its answer arrived (0: at once, a plain concurrency limit).
+ *
+ * With `holdAfterMs` = a window, that is a rolling-window rate limit as the server counts it:
+ * the server received each request before its answer, so any window at the server holds at most
+ * `limit` arrivals, whatever the network delays (a window over start times does not: a burst's
+ * requests arrive spread out). The queue is p-queue, so an aborted request leaves it at once.
  */
-class RollingWindowLimiter {
+class PermitQueue {
   readonly #queue: PQueue;
-  readonly #windowMs: number;
+  readonly #holdAfterMs: number;
 
-  constructor(limit: number, windowMs: number) {
+  constructor(limit: number, holdAfterMs: number) {
     this.#queue = new PQueue({ concurrency: limit });
-    this.#windowMs = windowMs;
+    this.#holdAfterMs = holdAfterMs;
   }
 
   run<T>(exchange: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -46,7 +48,10 @@ class RollingWindowLimiter {
         new Promise<void>((releasePermit) => {
           exchange()
             .then(resolve, reject)
-            .finally(() => setTimeout(releasePermit, this.#windowMs).unref());
+            .finally(() => {
+              if (this.#holdAfterMs === 0) releasePermit();
+              else setTimeout(releasePermit, this.#holdAfterMs).unref();
+            });
         });
       this.#queue.add(task, signal === undefined ? {} : { signal }).catch(reject);
     });
@@ -55,29 +60,25 @@ class RollingWindowLimiter {
 
 /**
  * Wraps the instance's adapter, so the limits span exactly the HTTP exchange: 401 replays and
- * retries queue like any request, and no interceptor order can leak a permit.
+ * retries queue like any request, and no interceptor order can leak a permit. A request passes
+ * its report's quota first, then the rolling second, then the concurrency cap.
  */
 export function installRateLimit(
   instance: AxiosInstance,
   rateLimit: RateLimitOptions | false | undefined,
   reportLimit: ReportLimitOptions | false | undefined,
 ): void {
-  const limiters: Array<(config: Parameters<AxiosAdapter>[0]) => RollingWindowLimiter | PQueue | undefined> = [];
-  if (reportLimit !== false) limiters.push(reportLimiters(reportLimit ?? {}));
-  if (rateLimit !== false) limiters.push(...generalLimiters(rateLimit ?? {}));
-  if (limiters.length === 0) return;
+  const reportQueueFor = reportLimit === false ? undefined : createReportQueues(reportLimit ?? {});
+  const generalQueues = rateLimit === false ? [] : createGeneralQueues(rateLimit ?? {});
+  if (reportQueueFor === undefined && generalQueues.length === 0) return;
   const adapter = getAdapter(instance.defaults.adapter ?? axios.defaults.adapter);
 
   instance.defaults.adapter = async (config) => {
     const signal = config.signal as AbortSignal | undefined;
-    // Outermost limiter first: the report quota, then the rolling second, then concurrency.
-    const exchange = limiters.reduceRight<() => ReturnType<AxiosAdapter>>(
-      (inner, pick) => {
-        const limiter = pick(config);
-        if (limiter === undefined) return inner;
-        if (limiter instanceof PQueue) return () => limiter.add(inner, signal === undefined ? {} : { signal });
-        return () => limiter.run(inner, signal);
-      },
+    const reportQueue = reportQueueFor?.(config.url);
+    const queues = reportQueue === undefined ? generalQueues : [reportQueue, ...generalQueues];
+    const exchange = queues.reduceRight<() => ReturnType<AxiosAdapter>>(
+      (inner, queue) => () => queue.run(inner, signal),
       () => adapter(config),
     );
     try {
@@ -89,31 +90,33 @@ export function installRateLimit(
   };
 }
 
-function generalLimiters(options: RateLimitOptions) {
-  if (options === null || typeof options !== 'object')
+function createGeneralQueues(options: RateLimitOptions): PermitQueue[] {
+  if (options === null || typeof options !== 'object') {
     throw invalidConfig(`rateLimit must be an object or false, got ${describe(options)}`);
+  }
   const perSecond = integerOption(options.requestsPerSecond, 'rateLimit.requestsPerSecond', 60);
-  const window = new RollingWindowLimiter(perSecond, 1000);
-  const maxConcurrent = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
-  if (maxConcurrent !== Number.POSITIVE_INFINITY) integerOption(maxConcurrent, 'rateLimit.maxConcurrent', 1);
-  const inFlight = maxConcurrent === Number.POSITIVE_INFINITY ? undefined : new PQueue({ concurrency: maxConcurrent });
-  return [() => window, () => inFlight];
+  const queues = [new PermitQueue(perSecond, 1000)];
+  if (options.maxConcurrent !== undefined && options.maxConcurrent !== Number.POSITIVE_INFINITY) {
+    queues.push(new PermitQueue(integerOption(options.maxConcurrent, 'rateLimit.maxConcurrent', 1), 0));
+  }
+  return queues;
 }
 
-function reportLimiters(options: ReportLimitOptions) {
-  if (options === null || typeof options !== 'object')
+function createReportQueues(options: ReportLimitOptions): (url: string | undefined) => PermitQueue | undefined {
+  if (options === null || typeof options !== 'object') {
     throw invalidConfig(`reportLimit must be an object or false, got ${describe(options)}`);
+  }
   const perMinute = integerOption(options.perMinute, 'reportLimit.perMinute', 5);
-  const byReport = new Map<string, RollingWindowLimiter>();
-  return (config: { url?: string }) => {
-    const reportId = config.url === undefined ? undefined : REPORT_DATA_PATH.exec(config.url)?.[1];
+  const byReport = new Map<string, PermitQueue>();
+  return (url) => {
+    const reportId = url === undefined ? undefined : REPORT_DATA_PATH.exec(url)?.[1];
     if (reportId === undefined) return undefined;
-    let limiter = byReport.get(reportId);
-    if (limiter === undefined) {
-      limiter = new RollingWindowLimiter(perMinute, 60_000);
-      byReport.set(reportId, limiter);
+    let queue = byReport.get(reportId);
+    if (queue === undefined) {
+      queue = new PermitQueue(perMinute, 60_000);
+      byReport.set(reportId, queue);
     }
-    return limiter;
+    return queue;
   };
 }
 
