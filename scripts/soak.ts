@@ -12,8 +12,11 @@
  * after a full GC. Exits 1 if a request never settles, a rejection goes unhandled, or the heap
  * grows by 10 MB or more between the end of the warm-up (first 10%) and the end.
  *
- * Faults per request, drawn at random: ~1% get a 401 once (the library renews the token and
- * replays, so the caller sees a success), ~1% a 503 once and ~0.5% a 429 once (Retry-After: 0).
+ * 401s come from revocations, as in production: every 4,500 requests the sandbox revokes every
+ * token, and the requests in flight with it (~1% of all) get a 401; the library renews once and
+ * replays them, so callers see successes. The soak squeezes ~28 minutes of 60 requests/s into
+ * ~25 s, so the client's `renewalCooldownMs` is squeezed with it (10 s → 150 ms).
+ * Faults per request, drawn at random: ~1% a 503 once and ~0.5% a 429 once (Retry-After: 0).
  * The client runs with its defaults except the 60 requests/s rate limit (off, as is the
  * sandbox's, or 100,000 requests would take half an hour): its API retries (3, for 429 and
  * 502/503/504) absorb the 503s and 429s. With --no-retry they reach the caller as failures by
@@ -26,7 +29,8 @@ import { startSandbox, type SandboxRequestRecord } from '../src/testing';
 const MB = 1024 * 1024;
 const HEAP_GROWTH_LIMIT_MB = 10;
 const STALL_TIMEOUT_MS = 30_000;
-const RATES = { unauthorized: 0.01, unavailable: 0.01, rateLimited: 0.005 };
+const RATES = { unavailable: 0.01, rateLimited: 0.005 };
+const REVOCATION_EVERY = 4_500;
 
 interface Args {
   requests: number;
@@ -98,9 +102,19 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', onUnhandled);
 
   const sandbox = await startSandbox({ requestLogLimit: 100, rateLimit: false, reportRateLimit: false });
+  const seen = { rejected: 0, replayed: 0 };
   const client = createServiceTitanClient({
     ...sandbox.clientOptions,
     rateLimit: false,
+    renewalCooldownMs: 150,
+    logger: {
+      info: (message) => {
+        if (message === 'token rejected by the API; renewing') seen.rejected += 1;
+      },
+      debug: (message) => {
+        if (message === 'replaying request after token renewal') seen.replayed += 1;
+      },
+    },
     ...(args.retry ? {} : { retry: false as const }),
   });
   const byRequestId = (id: string) => (record: SandboxRequestRecord) => record.headers['x-request-id'] === id;
@@ -110,18 +124,19 @@ async function main(): Promise<void> {
   let settled = 0;
   let succeeded = 0;
   const failed = new Map<string, number>();
-  const injected = { unauthorized: 0, unavailable: 0, rateLimited: 0 };
+  const injected = { revocations: 0, unavailable: 0, rateLimited: 0 };
 
   const one = async (n: number): Promise<void> => {
     const id = `soak-${n}`;
+    if (n % REVOCATION_EVERY === 0) {
+      injected.revocations += 1;
+      sandbox.revokeAllTokens();
+    }
     const draw = random();
-    if (draw < RATES.unauthorized) {
-      injected.unauthorized += 1;
-      sandbox.api.enqueue({ status: 401, match: byRequestId(id) });
-    } else if (draw < RATES.unauthorized + RATES.unavailable) {
+    if (draw < RATES.unavailable) {
       injected.unavailable += 1;
       sandbox.api.enqueue({ status: 503, match: byRequestId(id) });
-    } else if (draw < RATES.unauthorized + RATES.unavailable + RATES.rateLimited) {
+    } else if (draw < RATES.unavailable + RATES.rateLimited) {
       injected.rateLimited += 1;
       sandbox.api.enqueue({ status: 429, retryAfter: 0, match: byRequestId(id) });
     }
@@ -196,7 +211,9 @@ async function main(): Promise<void> {
     ['failed (total)', [...failed.values()].reduce((sum, count) => sum + count, 0)],
     ['unsettled (must be 0)', unsettled],
     ['unhandled rejections (must be 0)', unhandled],
-    ['injected 401 (renewed + replayed)', injected.unauthorized],
+    [`revocations (every ${REVOCATION_EVERY} requests)`, injected.revocations],
+    ['401s from the API, renewed and replayed', seen.replayed],
+    ['renewals started by a 401', seen.rejected],
     ['injected 503', injected.unavailable],
     ['injected 429 (Retry-After: 0)', injected.rateLimited],
     ['faults left unused', pendingFaults],

@@ -64,13 +64,15 @@ export function createResponseErrorInterceptor({ instance, options, provider, po
     if (config === undefined || !shouldRenewAndReplay(error, config, options, policy)) throw redactAxiosError(error);
 
     const failedToken = bearerToken(config);
+    let renewed: string | undefined;
     try {
       // The replay's request interceptor picks up the renewed token from the cache.
-      await provider.renewAfterRejection(failedToken, config.signal as AbortSignal | undefined);
+      renewed = await provider.renewAfterRejection(failedToken, config.signal as AbortSignal | undefined);
     } catch (renewError) {
       redactAxiosError(error);
       throw isServiceTitanAuthError(renewError) ? renewError : canceled(config);
     }
+    if (renewed === undefined) throw redactAxiosError(error);
     options.logger.debug?.('replaying request after token renewal', { method: config.method, url: config.url });
     return instance.request({ ...config, serviceTitanAuth: { ...config.serviceTitanAuth, replayed: true } });
   };

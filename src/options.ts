@@ -65,6 +65,14 @@ export interface ServiceTitanAuthOptions {
    */
   tokenLimiter?: LimitFunction;
   /**
+   * After a 401 made the library renew the token, a 401 for that new token within this many ms
+   * is not renewed again and goes to the caller without a replay: the API is rejecting something
+   * other than the token (the app key, a permission), and renewing for every request would
+   * hammer ServiceTitan's throttled token endpoint. `0` renews on every such 401.
+   * @default 10_000
+   */
+  renewalCooldownMs?: number;
+  /**
    * With a shared store that supports locking (Redis): how long a process waits for another
    * one's token fetch before fetching itself, and how long the fetch lock lives.
    * @default tokenTimeoutMs × (tokenRetries + 1) + 2_000 (32 s with the defaults)
@@ -91,6 +99,7 @@ export interface ResolvedOptions {
   maxRetryAfterMs: number;
   rateLimitCooldownMs: number;
   failureCooldownMs: number;
+  renewalCooldownMs: number;
   tokenLimiter: LimitFunction;
   fleetWaitMs: number;
   logger: ServiceTitanLogger;
@@ -125,6 +134,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     maxRetryAfterMs: numberOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
     rateLimitCooldownMs: numberOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
     failureCooldownMs: numberOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
+    renewalCooldownMs: numberOption(options.renewalCooldownMs, 'renewalCooldownMs', 10_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
     fleetWaitMs: numberOption(options.fleetWaitMs, 'fleetWaitMs', tokenTimeoutMs * (tokenRetries + 1) + 2_000, {
       min: 1,

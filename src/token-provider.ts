@@ -27,6 +27,8 @@ export class TokenProvider {
   #inflight: Promise<StoredToken> | undefined;
   /** A token the API rejected: never adopted again from the store. */
   #rejected: string | undefined;
+  /** The token last obtained because of a 401, and when: not renewed again for a 401 too soon. */
+  #renewedForRejection: { token: string; at: number; warned: boolean } | undefined;
   #cooldown: { until: number; error: ServiceTitanAuthError } | undefined;
   #storeFailing = false;
   #storeRetryAt = 0;
@@ -69,11 +71,23 @@ export class TokenProvider {
   /**
    * Called when the API rejected `failedToken`. Renews only if it is still the current token;
    * if another request already renewed, returns the newer one (M concurrent 401s, one renewal).
+   * Resolves to `undefined` (do not replay) when `failedToken` was itself obtained for a 401
+   * less than `renewalCooldownMs` ago: the API is rejecting something else (the app key, a
+   * permission), and renewing for every such request would hammer the token endpoint.
    */
-  async renewAfterRejection(failedToken: string | undefined, signal?: AbortSignal): Promise<string> {
+  async renewAfterRejection(failedToken: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
     const current = this.#current;
     if (current !== undefined && current.accessToken !== failedToken && Date.now() < current.expiresAt) {
       return current.accessToken;
+    }
+    const recent = this.#renewedForRejection;
+    if (
+      recent !== undefined &&
+      recent.token === failedToken &&
+      Date.now() - recent.at < this.#options.renewalCooldownMs
+    ) {
+      this.#warnRejectedAgain(recent);
+      return undefined;
     }
     if (failedToken !== undefined && current?.accessToken === failedToken) {
       this.#rejected = failedToken;
@@ -83,7 +97,19 @@ export class TokenProvider {
     let token = await abortable(this.#obtain(false), signal);
     // A fetch already in flight may have adopted the rejected token from the store: go once more.
     if (token.accessToken === failedToken) token = await abortable(this.#obtain(true), signal);
+    if (this.#renewedForRejection?.token !== token.accessToken) {
+      this.#renewedForRejection = { token: token.accessToken, at: Date.now(), warned: false };
+    }
     return token.accessToken;
+  }
+
+  #warnRejectedAgain(recent: { token: string; warned: boolean }): void {
+    if (recent.warned) return;
+    recent.warned = true;
+    this.#options.logger.warn?.(
+      'a token obtained for a 401 was rejected again: not renewing it (the API may be rejecting the app key or a permission)',
+      { token: tokenFingerprint(recent.token), renewalCooldownMs: this.#options.renewalCooldownMs },
+    );
   }
 
   /** Forgets the cached token here and in the store; the next request fetches a new one. */

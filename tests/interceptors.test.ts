@@ -1,7 +1,15 @@
 import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { attachServiceTitanAuth, createServiceTitanClient, isServiceTitanAuthError } from '../src';
-import { authOptions, customersPath, startForeignServer, useSandbox, type ForeignServer } from './helpers/sandbox';
+import { recordingLogger } from './helpers/logger';
+import {
+  authOptions,
+  customersPath,
+  startForeignServer,
+  useFakeClock,
+  useSandbox,
+  type ForeignServer,
+} from './helpers/sandbox';
 
 describe('renewal on 401 and replay', () => {
   const sandbox = useSandbox();
@@ -201,5 +209,51 @@ describe('origins that receive the token', () => {
       authorization: expect.stringMatching(/^Bearer /),
       appKey: sandbox().appKey,
     });
+  });
+});
+
+describe('401s that a new token does not cure', () => {
+  const sandbox = useSandbox();
+  const clock = useFakeClock();
+
+  test('a wrong app key: one renewal, then 401s go to the caller without a token request each', async () => {
+    const { logger, lines } = recordingLogger();
+    const client = createServiceTitanClient(authOptions(sandbox(), { appKey: 'ak1.wrong', logger }));
+    for (let i = 0; i < 20; i += 1) {
+      const error = (await client.get(customersPath(sandbox())).catch((e: unknown) => e)) as AxiosError;
+      expect(error.response?.status).toBe(401);
+    }
+    // tok-1, renewed once to tok-2 (the first request's replay), then no more renewals.
+    expect(sandbox().token.count).toBe(2);
+    expect(sandbox().api.count).toBe(21);
+    expect(lines.filter((l) => l.level === 'warn' && l.message.startsWith('a token obtained for a 401'))).toHaveLength(
+      1,
+    );
+
+    clock.advance(10_001); // past renewalCooldownMs: a 401 may mean a revocation again
+    await client.get(customersPath(sandbox())).catch(() => undefined);
+    expect(sandbox().token.count).toBe(3);
+  });
+
+  test('a second revocation within renewalCooldownMs of the first reaches the caller; then renewals resume', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    await client.get(customersPath(sandbox()));
+    sandbox().revokeAllTokens();
+    await client.get(customersPath(sandbox())); // renewed for a 401: tok-2
+    sandbox().revokeAllTokens();
+    // tok-2 was obtained for a 401 moments ago, so this 401 goes to the caller…
+    const error = (await client.get(customersPath(sandbox())).catch((e: unknown) => e)) as AxiosError;
+    expect(error.response?.status).toBe(401);
+    expect(sandbox().token.count).toBe(2);
+    // …until the cooldown has passed.
+    clock.advance(10_001);
+    expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+    expect(sandbox().token.count).toBe(3);
+  });
+
+  test('renewalCooldownMs: 0 renews for every 401', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { appKey: 'ak1.wrong', renewalCooldownMs: 0 }));
+    for (let i = 0; i < 3; i += 1) await client.get(customersPath(sandbox())).catch(() => undefined);
+    expect(sandbox().token.count).toBe(4);
   });
 });

@@ -197,6 +197,9 @@ async function runScenario({ apiRetries, actions }: Scenario, foreign: ForeignSe
     maxRetryAfterMs: 50,
     rateLimitCooldownMs: 20,
     failureCooldownMs: 0,
+    // Every 401 is renewed and replayed once, so "a 401 reaching the caller saw exactly two 401s"
+    // holds; the renewal cooldown has its own tests (tests/interceptors.test.ts).
+    renewalCooldownMs: 0,
     rateLimit: false,
     retry: apiRetries ? { retries: API_RETRIES, retryDelayMs: 1 } : false,
   });
