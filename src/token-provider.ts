@@ -28,7 +28,7 @@ export class TokenProvider {
   /** A token the API rejected: never adopted again from the store. */
   #rejected: string | undefined;
   /** The token last obtained because of a 401, and when: not renewed again for a 401 too soon. */
-  #renewedForRejection: { token: string; at: number; warned: boolean } | undefined;
+  #renewedForRejection: { token: StoredToken; at: number; warned: boolean } | undefined;
   #cooldown: { until: number; error: ServiceTitanAuthError } | undefined;
   #storeFailing = false;
   #storeRetryAt = 0;
@@ -71,24 +71,15 @@ export class TokenProvider {
   /**
    * Called when the API rejected `failedToken`. Renews only if it is still the current token;
    * if another request already renewed, returns the newer one (M concurrent 401s, one renewal).
-   * Resolves to `undefined` (do not replay) when `failedToken` was itself obtained for a 401
-   * less than `renewalCooldownMs` ago: the API is rejecting something else (the app key, a
-   * permission), and renewing for every such request would hammer the token endpoint.
+   * Resolves to `undefined` (do not replay) when a new token would not cure the 401: see
+   * `#rejectedAgainTooSoon`.
    */
   async renewAfterRejection(failedToken: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
     const current = this.#current;
     if (current !== undefined && current.accessToken !== failedToken && Date.now() < current.expiresAt) {
       return current.accessToken;
     }
-    const recent = this.#renewedForRejection;
-    if (
-      recent !== undefined &&
-      recent.token === failedToken &&
-      Date.now() - recent.at < this.#options.renewalCooldownMs
-    ) {
-      this.#warnRejectedAgain(recent);
-      return undefined;
-    }
+    if (this.#rejectedAgainTooSoon(failedToken)) return undefined;
     if (failedToken !== undefined && current?.accessToken === failedToken) {
       this.#rejected = failedToken;
       this.#current = undefined;
@@ -97,19 +88,38 @@ export class TokenProvider {
     let token = await abortable(this.#obtain(false), signal);
     // A fetch already in flight may have adopted the rejected token from the store: go once more.
     if (token.accessToken === failedToken) token = await abortable(this.#obtain(true), signal);
-    if (this.#renewedForRejection?.token !== token.accessToken) {
-      this.#renewedForRejection = { token: token.accessToken, at: Date.now(), warned: false };
+    if (this.#renewedForRejection?.token !== token) {
+      this.#renewedForRejection = { token, at: Date.now(), warned: false };
     }
     return token.accessToken;
   }
 
-  #warnRejectedAgain(recent: { token: string; warned: boolean }): void {
-    if (recent.warned) return;
-    recent.warned = true;
-    this.#options.logger.warn?.(
-      'a token obtained for a 401 was rejected again: not renewing it (the API may be rejecting the app key or a permission)',
-      { token: tokenFingerprint(recent.token), renewalCooldownMs: this.#options.renewalCooldownMs },
-    );
+  /**
+   * True when `failedToken` was itself obtained for a 401 less than `renewalCooldownMs` ago and
+   * is not yet in its renewal window: the API is rejecting something a new token does not cure
+   * (the app key, a permission), and renewing for every such request would hammer the token
+   * endpoint. Near expiry a 401 may just mean "expired" (the server's clock, whole-second `exp`):
+   * then it is renewed. Warns once per token.
+   */
+  #rejectedAgainTooSoon(failedToken: string | undefined): boolean {
+    const recent = this.#renewedForRejection;
+    const now = Date.now();
+    if (
+      recent === undefined ||
+      recent.token.accessToken !== failedToken ||
+      now - recent.at >= this.#options.renewalCooldownMs ||
+      now >= renewAt(recent.token, this.#options.refreshBufferMs)
+    ) {
+      return false;
+    }
+    if (!recent.warned) {
+      recent.warned = true;
+      this.#options.logger.warn?.(
+        'a token obtained for a 401 was rejected again: not renewing it (the API may be rejecting the app key or a permission)',
+        { token: tokenFingerprint(recent.token.accessToken), renewalCooldownMs: this.#options.renewalCooldownMs },
+      );
+    }
+    return true;
   }
 
   /** Forgets the cached token here and in the store; the next request fetches a new one. */

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { attachServiceTitanAuth, createServiceTitanClient, isServiceTitanAuthError } from '../src';
+import { startSandbox } from '../src/testing';
 import { recordingLogger } from './helpers/logger';
 import {
   authOptions,
@@ -249,6 +250,27 @@ describe('401s that a new token does not cure', () => {
     clock.advance(10_001);
     expect((await client.get(customersPath(sandbox()))).status).toBe(200);
     expect(sandbox().token.count).toBe(3);
+  });
+
+  test('near its expiry, a token obtained for a 401 is renewed for a 401 (it may just have expired)', async () => {
+    const short = await startSandbox({ tokenLifetimeSeconds: 20 });
+    try {
+      // renewAt = half the 20 s lifetime; the cooldown is longer than that.
+      const client = createServiceTitanClient(authOptions(short, { renewalCooldownMs: 60_000 }));
+      await client.get(customersPath(short));
+      short.revokeAllTokens();
+      await client.get(customersPath(short)); // tok-2, obtained for a 401
+      clock.advance(11_000); // inside tok-2's renewal window, well inside the cooldown
+      short.revokeAllTokens();
+      const hold = short.token.hold(); // keeps the background renewal from replacing tok-2 first
+      const request = client.get(customersPath(short));
+      await hold.untilWaiting(1);
+      hold.release();
+      expect((await request).status).toBe(200);
+      expect(short.token.count).toBe(3);
+    } finally {
+      await short.close();
+    }
   });
 
   test('renewalCooldownMs: 0 renews for every 401', async () => {
