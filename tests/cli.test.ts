@@ -6,6 +6,7 @@ import axios from 'axios';
 import { ServiceTitanAuthError } from '../src';
 import { main, type CliIo } from '../src/cli/main';
 import type { ConnectionConfig } from '../src/cli/config';
+import { sandboxEnvironment } from '../src/cli/sandbox';
 import { tokenFailure } from '../src/cli/session';
 import { version } from '../package.json';
 import type { Sandbox } from '../src/testing';
@@ -31,20 +32,37 @@ async function run(argv: string[], env: Record<string, string | undefined> = {},
   return { code, stdout, stderr };
 }
 
+/** Starts a command that runs until aborted (`sandbox`), capturing its standard output. */
+function startLongRunning(argv: string[]) {
+  const controller = new AbortController();
+  let stdout = '';
+  const io: CliIo = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: () => true },
+    env: {},
+    signal: controller.signal,
+  };
+  const running = main(argv, io);
+  return {
+    stdout: () => stdout,
+    /** Resolves once the output contains `text`. */
+    until: async (text: string) => {
+      while (!stdout.includes(text)) await new Promise((resolve) => setTimeout(resolve, 10));
+    },
+    /** Aborts the command and resolves to its exit code. */
+    stop: () => {
+      controller.abort();
+      return running;
+    },
+  };
+}
+
 /** The ST_* variables that point the CLI at a sandbox. */
 function sandboxEnv(
   sandbox: Sandbox,
   overrides: Record<string, string | undefined> = {},
 ): Record<string, string | undefined> {
-  return {
-    ST_AUTH_URL: sandbox.authUrl,
-    ST_API_URL: sandbox.apiUrl,
-    ST_CLIENT_ID: sandbox.clientId,
-    ST_CLIENT_SECRET: sandbox.clientSecret,
-    ST_APP_KEY: sandbox.appKey,
-    ST_TENANT_ID: sandbox.tenantId,
-    ...overrides,
-  };
+  return { ...sandboxEnvironment(sandbox), ...overrides };
 }
 
 /** A loopback port nobody listens on. */
@@ -299,50 +317,31 @@ describe('cli token', () => {
 
 describe('cli sandbox', () => {
   it('runs until aborted, printing URLs and credentials that check accepts', async () => {
-    const controller = new AbortController();
-    let stdout = '';
-    const io: CliIo = {
-      stdout: { write: (t: string) => (stdout += t) },
-      stderr: { write: () => true },
-      env: {},
-      signal: controller.signal,
-    };
-    const running = main(['sandbox', '--json'], io);
-    while (!stdout.includes('\n')) await new Promise((resolve) => setTimeout(resolve, 10));
-    const info = JSON.parse(stdout);
+    const cli = startLongRunning(['sandbox', '--json']);
+    await cli.until('\n');
+    const info = JSON.parse(cli.stdout());
     expect(Object.keys(info).sort()).toEqual(['apiUrl', 'appKey', 'authUrl', 'clientId', 'clientSecret', 'tenantId']);
-    const checked = await run(['check'], {
-      ST_AUTH_URL: info.authUrl,
-      ST_API_URL: info.apiUrl,
-      ST_CLIENT_ID: info.clientId,
-      ST_CLIENT_SECRET: info.clientSecret,
-      ST_APP_KEY: info.appKey,
-      ST_TENANT_ID: info.tenantId,
-    });
+    const checked = await run(['check'], sandboxEnvironment(info));
     expect(checked.code).toBe(0);
-    controller.abort();
-    expect(await running).toBe(0);
+    expect(await cli.stop()).toBe(0);
     await expect(axios.get(info.apiUrl, { httpAgent: new http.Agent({ keepAlive: false }) })).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
   });
 
   it('prints export lines and a curl example; fixed credentials are honoured', async () => {
-    const controller = new AbortController();
-    let stdout = '';
-    const io: CliIo = {
-      stdout: { write: (t: string) => (stdout += t) },
-      stderr: { write: () => true },
-      env: {},
-      signal: controller.signal,
-    };
-    const running = main(
-      ['sandbox', '--client-id', 'my-client', '--client-secret', 'my-secret', '--app-key', 'my-key'],
-      io,
-    );
-    while (!stdout.includes('curl')) await new Promise((resolve) => setTimeout(resolve, 10));
-    controller.abort();
-    expect(await running).toBe(0);
+    const cli = startLongRunning([
+      'sandbox',
+      '--client-id',
+      'my-client',
+      '--client-secret',
+      'my-secret',
+      '--app-key',
+      'my-key',
+    ]);
+    await cli.until('curl');
+    expect(await cli.stop()).toBe(0);
+    const stdout = cli.stdout();
     expect(stdout).toContain('export ST_CLIENT_ID=my-client');
     expect(stdout).toContain('export ST_CLIENT_SECRET=my-secret');
     expect(stdout).toContain('export ST_APP_KEY=my-key');

@@ -60,7 +60,21 @@ function sandboxOptions(flags: Flags): SandboxOptions {
 }
 
 /** What `sandbox --json` prints: everything needed to point a client at it. */
-function describe(sandbox: Sandbox) {
+export type SandboxSettings = Pick<Sandbox, 'authUrl' | 'apiUrl' | 'clientId' | 'clientSecret' | 'appKey' | 'tenantId'>;
+
+/** The `ST_*` variables that point `check` and `token` at a sandbox. */
+export function sandboxEnvironment(settings: SandboxSettings): Record<string, string> {
+  return {
+    ST_AUTH_URL: settings.authUrl,
+    ST_API_URL: settings.apiUrl,
+    ST_CLIENT_ID: settings.clientId,
+    ST_CLIENT_SECRET: settings.clientSecret,
+    ST_APP_KEY: settings.appKey,
+    ST_TENANT_ID: settings.tenantId,
+  };
+}
+
+function describe(sandbox: Sandbox): SandboxSettings {
   return {
     authUrl: sandbox.authUrl,
     apiUrl: sandbox.apiUrl,
@@ -72,15 +86,7 @@ function describe(sandbox: Sandbox) {
 }
 
 function banner(sandbox: Sandbox): string {
-  const env = {
-    ST_AUTH_URL: sandbox.authUrl,
-    ST_API_URL: sandbox.apiUrl,
-    ST_CLIENT_ID: sandbox.clientId,
-    ST_CLIENT_SECRET: sandbox.clientSecret,
-    ST_APP_KEY: sandbox.appKey,
-    ST_TENANT_ID: sandbox.tenantId,
-  };
-  const exports = Object.entries(env)
+  const exports = Object.entries(sandboxEnvironment(sandbox))
     .map(([name, value]) => `  export ${name}=${shellQuote(value)}\n`)
     .join('');
   return (
