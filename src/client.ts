@@ -43,6 +43,7 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
 export type ServiceTitanClient = AxiosInstance & { readonly auth: ServiceTitanAuth };
 
 const TENANT_PLACEHOLDER = '{tenant}';
+const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * Builds an axios instance for one environment and tenant, with `baseURL` set to the
@@ -77,14 +78,13 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
 
 function resolveTenant(tenantId: unknown): string | undefined {
   if (tenantId === undefined) return undefined;
-  if (
-    (typeof tenantId === 'string' && /^[A-Za-z0-9_-]+$/.test(tenantId)) ||
-    (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0)
-  ) {
-    return String(tenantId);
+  // ServiceTitan's `tenant` path parameter is an int64 in every published spec.
+  if (typeof tenantId === 'string' && /^[1-9]\d{0,18}$/.test(tenantId) && BigInt(tenantId) <= INT64_MAX) {
+    return tenantId;
   }
+  if (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0) return String(tenantId);
   throw invalidConfig(
-    `tenantId must be a positive integer or an id string of letters, digits, '-' and '_', got ${describe(tenantId)}`,
+    `tenantId must be a positive integer or a string of digits denoting one (ServiceTitan tenant ids are int64), got ${describe(tenantId)}`,
   );
 }
 

@@ -30,7 +30,7 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
   const stripOnForeignRedirect = createRedirectGuard(policy);
   const inject = (config: InternalAxiosRequestConfig, token: string): InternalAxiosRequestConfig => {
     config.headers.set('Authorization', `Bearer ${token}`);
-    if (options.appKey !== undefined) config.headers.set('ST-App-Key', options.appKey);
+    config.headers.set('ST-App-Key', options.appKey);
     config.beforeRedirect = chainRedirectGuard(
       config.beforeRedirect as BeforeRedirect | undefined,
       stripOnForeignRedirect,

@@ -17,8 +17,11 @@ export interface ServiceTitanAuthOptions {
    * proxy). URLs must be https (http only on loopback). Required.
    */
   environment: ServiceTitanEnvironmentName | ServiceTitanEnvironment;
-  /** The application key, sent as `ST-App-Key` with every request that gets the token. @default undefined (not sent) */
-  appKey?: string;
+  /**
+   * The application key (per application, from the developer portal), sent as `ST-App-Key` with
+   * every request that gets the token. Required: ServiceTitan rejects every API call without it.
+   */
+  appKey: string;
   /**
    * A token is renewed (in the background) once it has less than this many seconds left, but
    * never before half its lifetime has passed (so a short-lived token is not renewed per request).
@@ -89,7 +92,7 @@ export interface ResolvedOptions {
   authUrl: string;
   apiOrigin: string;
   allowedOrigins: ReadonlySet<string>;
-  appKey: string | undefined;
+  appKey: string;
   refreshBufferMs: number;
   store: TokenStore;
   renewOnStatus: ReadonlySet<number>;
@@ -124,7 +127,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     authUrl,
     apiOrigin,
     allowedOrigins: resolveAllowedOrigins(options.allowedOrigins, apiOrigin),
-    appKey: options.appKey === undefined ? undefined : requiredString(options.appKey, 'appKey'),
+    appKey: requiredString(options.appKey, 'appKey'),
     refreshBufferMs: numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60) * 1000,
     store: resolveStore(options.store),
     renewOnStatus: resolveStatuses(options.renewOnStatus),

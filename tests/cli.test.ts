@@ -113,17 +113,17 @@ describe('cli check', () => {
         '--app-key',
         s.appKey,
       ],
-      { ST_ENVIRONMENT: 'production', ST_CLIENT_ID: 'other', ST_CLIENT_SECRET: 'other' },
+      { ST_ENVIRONMENT: 'production', ST_CLIENT_ID: 'other', ST_CLIENT_SECRET: 'other', ST_APP_KEY: 'ak.x' },
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('tenant from the token');
   });
 
-  it('without an app key it checks the token only and says so', async () => {
+  it('without an app key it exits 2 naming the flag and the variable, before any request', async () => {
     const result = await run(['check'], sandboxEnv(sandbox(), { ST_APP_KEY: undefined }));
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('App key: not checked: no app key (--app-key or ST_APP_KEY)');
-    expect(sandbox().api.count).toBe(0);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('app key (--app-key or ST_APP_KEY)');
+    expect(sandbox().api.count + sandbox().token.count).toBe(0);
   });
 
   it('a bad secret exits 3 with a message naming the client id and what to check', async () => {
@@ -144,7 +144,7 @@ describe('cli check', () => {
       apiUrl: 'https://api-integration.servicetitan.io',
       clientId: 'cid.x',
       clientSecret: 's',
-      appKey: undefined,
+      appKey: 'ak.x',
       tenantId: undefined,
       timeoutMs: 1000,
     };
@@ -168,7 +168,7 @@ describe('cli check', () => {
   });
 
   it('configuration errors exit 2: unknown environment, half a custom environment, http on a public host', async () => {
-    const creds = { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's' };
+    const creds = { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's', ST_APP_KEY: 'ak.x' };
     expect((await run(['check', '--environment', 'staging'], creds)).stderr).toContain(
       '--environment must be "integration" or "production", got "staging"',
     );
@@ -185,7 +185,7 @@ describe('cli check', () => {
     const port = await closedPort();
     const result = await run(
       ['check', '--auth-url', `http://127.0.0.1:${port}/connect/token`, '--api-url', `http://127.0.0.1:${port}`],
-      { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's' },
+      { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's', ST_APP_KEY: 'ak.x' },
     );
     expect(result.code).toBe(4);
     expect(result.stderr).toContain('ECONNREFUSED');

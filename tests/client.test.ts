@@ -15,7 +15,12 @@ describe('createServiceTitanClient', () => {
   });
 
   test('named environments get the ServiceTitan hosts', () => {
-    const client = createServiceTitanClient({ clientId: 'c', clientSecret: 's', environment: 'production' });
+    const client = createServiceTitanClient({
+      clientId: 'c',
+      clientSecret: 's',
+      appKey: 'k',
+      environment: 'production',
+    });
     expect(client.defaults.baseURL).toBe(environments.production.apiUrl);
   });
 

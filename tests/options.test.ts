@@ -11,6 +11,7 @@ import {
 const valid: ServiceTitanAuthOptions = {
   clientId: 'cid.example',
   clientSecret: 'cs1.super-secret-value',
+  appKey: 'ak1.app-key',
   environment: 'integration',
 };
 
@@ -67,7 +68,9 @@ describe('G10: bad options fail at attach time, naming the option', () => {
       { ...valid, environment: { authUrl: 'https://u:p@a.example/t', apiUrl: 'https://a.example' } },
       /must not contain credentials/,
     ],
+    ['appKey missing', { ...valid, appKey: undefined }, /appKey must be a non-empty string, got undefined/],
     ['empty appKey', { ...valid, appKey: '' }, /appKey/],
+    ['blank appKey', { ...valid, appKey: '  ' }, /appKey/],
     [
       'negative refreshBufferSeconds',
       { ...valid, refreshBufferSeconds: -1 },
@@ -126,6 +129,15 @@ describe('G10: bad options fail at attach time, naming the option', () => {
   test('createServiceTitanClient validates tenantId and axios', () => {
     expect(() => createServiceTitanClient({ ...valid, tenantId: '12/../34' })).toThrow(/tenantId/);
     expect(() => createServiceTitanClient({ ...valid, tenantId: -3 })).toThrow(/tenantId/);
+    // ServiceTitan tenant ids are int64: digits only, positive, within range.
+    for (const bad of ['abc', 'tenant-1', '0', '007', ' 12', '12 ', '9223372036854775808', '', 0, 1.5, 2 ** 53]) {
+      expect(() => createServiceTitanClient({ ...valid, tenantId: bad })).toThrow(
+        /tenantId must be a positive integer/,
+      );
+    }
+    for (const good of ['1', '9223372036854775807', 1, Number.MAX_SAFE_INTEGER]) {
+      expect(() => createServiceTitanClient({ ...valid, tenantId: good })).not.toThrow();
+    }
     expect(() => createServiceTitanClient({ ...valid, axios: 'x' as never })).toThrow(/axios must be an object/);
   });
 

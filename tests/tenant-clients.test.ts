@@ -60,6 +60,7 @@ describe('createTenantClients: many tenants, one app', () => {
     let fail = true;
     const tenants = createTenantClients({
       environment: sandbox().environment,
+      appKey: sandbox().appKey,
       credentials: async (tenantId) => {
         if (fail) throw new Error('vault unavailable');
         return credentials(tenantId);
@@ -84,12 +85,23 @@ describe('createTenantClients: many tenants, one app', () => {
   });
 
   test('bad options fail at creation, naming the option', () => {
-    expect(() => createTenantClients({ environment: sandbox().environment, credentials: undefined as never })).toThrow(
-      /credentials must be a function/,
+    expect(() =>
+      createTenantClients({
+        environment: sandbox().environment,
+        appKey: sandbox().appKey,
+        credentials: undefined as never,
+      }),
+    ).toThrow(/credentials must be a function/);
+    expect(() =>
+      createTenantClients({
+        environment: sandbox().environment,
+        appKey: sandbox().appKey,
+        credentials,
+        tokenConcurrency: 0,
+      }),
+    ).toThrow(/tokenConcurrency/);
+    expect(() => createTenantClients({ environment: 'staging' as never, appKey: 'k', credentials })).toThrow(
+      ServiceTitanAuthError,
     );
-    expect(() => createTenantClients({ environment: sandbox().environment, credentials, tokenConcurrency: 0 })).toThrow(
-      /tokenConcurrency/,
-    );
-    expect(() => createTenantClients({ environment: 'staging' as never, credentials })).toThrow(ServiceTitanAuthError);
   });
 });

@@ -11,7 +11,7 @@ export interface ConnectionConfig {
   apiUrl: string;
   clientId: string;
   clientSecret: string;
-  appKey: string | undefined;
+  appKey: string;
   tenantId: string | undefined;
   timeoutMs: number;
 }
@@ -38,9 +38,11 @@ export function resolveConnection(flags: Flags, env: Record<string, string | und
     stringFlag(flags, flag) ?? nonEmpty(env[variable]);
   const clientId = read('client-id', ENV.clientId);
   const clientSecret = read('client-secret', ENV.clientSecret);
+  const appKey = read('app-key', ENV.appKey);
   const missing = [
     clientId === undefined ? `client id (--client-id or ${ENV.clientId})` : undefined,
     clientSecret === undefined ? `client secret (--client-secret or ${ENV.clientSecret})` : undefined,
+    appKey === undefined ? `app key (--app-key or ${ENV.appKey})` : undefined,
   ].filter((entry) => entry !== undefined);
   if (missing.length > 0) {
     throw new CliError(ExitCode.usage, 'missing_credentials', `missing credentials: ${missing.join(', ')}`);
@@ -49,7 +51,7 @@ export function resolveConnection(flags: Flags, env: Record<string, string | und
     ...resolveEnvironment(flags, env),
     clientId: clientId!,
     clientSecret: clientSecret!,
-    appKey: read('app-key', ENV.appKey),
+    appKey: appKey!,
     tenantId: read('tenant', ENV.tenant),
     timeoutMs: integerFlag(flags, 'timeout', 1, 600_000) ?? DEFAULT_TIMEOUT_MS,
   };

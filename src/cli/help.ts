@@ -15,7 +15,7 @@ const CONNECTION = `Where and who (flags win over environment variables):
       --api-url <url>       API origin, instead of --environment (with --auth-url)      [ST_API_URL]
       --client-id <id>      client id of the tenant's app connection                    [ST_CLIENT_ID]
       --client-secret <s>   its secret (prefer the variable: flags show up in ps)       [ST_CLIENT_SECRET]
-      --app-key <key>       the application key, sent as ST-App-Key                     [ST_APP_KEY]
+      --app-key <key>       the application key, sent as ST-App-Key (required)          [ST_APP_KEY]
       --tenant <id>         the tenant id                                               [ST_TENANT_ID]
       --timeout <ms>        timeout of each HTTP request (default 10000)
 `;
@@ -27,7 +27,7 @@ Usage:
 
 Commands:
   check     fetch a token and show what it grants (environment, expiry, tenant, client id,
-            scopes); with an app key, prove it works with one cheap API call
+            scopes), and prove the app key works with one cheap API call
   token     print a fresh access token (only the token), for curl and scripts
   sandbox   run the local ServiceTitan emulator until Ctrl-C; prints its URLs and credentials
 

@@ -57,7 +57,7 @@ export function openSession(config: ConnectionConfig): Session {
       clientId: config.clientId,
       clientSecret: config.clientSecret,
       environment: config.environment,
-      ...(config.appKey === undefined ? {} : { appKey: config.appKey }),
+      appKey: config.appKey,
       ...(config.tenantId === undefined ? {} : { tenantId: config.tenantId }),
       store,
       tokenTimeoutMs: config.timeoutMs,
