@@ -43,7 +43,10 @@ export interface ServiceTitanAuthOptions {
   allowedOrigins?: readonly string[];
   /** API response statuses that mean "token rejected": renew once and replay. @default [401] */
   renewOnStatus?: readonly number[];
-  /** Timeout of one token request attempt, in ms. @default 10_000 */
+  /**
+   * Deadline of one token request attempt, in ms, from connect to the last byte of the answer
+   * (not an idle timer: a body trickled a byte at a time cannot stretch it). @default 10_000
+   */
   tokenTimeoutMs?: number;
   /** Retries of a token request after network errors, timeouts, 5xx and 429. @default 2 */
   tokenRetries?: number;
