@@ -1,6 +1,7 @@
 import { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
+import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';
 import { retryAfterMs } from './token-request';
 import { describe } from './urls';
 
@@ -52,7 +53,8 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     retryCondition: (error) => shouldRetry(error, resolved),
     retryDelay: (retryCount, error) => {
       const base = resolved.retryDelayMs * 2 ** (retryCount - 1);
-      return Math.max(base + base * 0.2 * Math.random(), retryAfterMs(error) ?? 0);
+      // Capped: a longer delay would make Node's timer fire after 1 ms.
+      return Math.min(Math.max(base + base * 0.2 * Math.random(), retryAfterMs(error) ?? 0), MAX_TIMER_MS);
     },
   });
   // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
@@ -98,8 +100,14 @@ function resolveRetry(options: ApiRetryOptions): ResolvedRetry {
     retries: count(options.retries, 'retry.retries', 3),
     statuses: new Set(statuses),
     retryNonIdempotent: options.retryNonIdempotent ?? false,
-    retryDelayMs: count(options.retryDelayMs, 'retry.retryDelayMs', 300, false),
-    maxRetryAfterMs: count(options.maxRetryAfterMs, 'retry.maxRetryAfterMs', 60_000, false),
+    retryDelayMs: checkTimerDuration(
+      count(options.retryDelayMs, 'retry.retryDelayMs', 300, false),
+      'retry.retryDelayMs',
+    ),
+    maxRetryAfterMs: checkTimerDuration(
+      count(options.maxRetryAfterMs, 'retry.maxRetryAfterMs', 60_000, false),
+      'retry.maxRetryAfterMs',
+    ),
   };
 }
 

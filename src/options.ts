@@ -4,9 +4,14 @@ import { invalidConfig } from './errors';
 import { silentLogger, type ServiceTitanLogger } from './logger';
 import { MemoryTokenStore } from './stores/memory';
 import type { TokenStore } from './stores/types';
+import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';
 import { describe, parseSecureUrl } from './urls';
 
-/** Options of {@link attachServiceTitanAuth}; every optional field says its default. */
+/**
+ * Options of {@link attachServiceTitanAuth}; every optional field says its default. Every
+ * duration (the `…Ms` options, `refreshBufferSeconds` × 1000) is at most 2^31 − 1 ms, the
+ * longest delay Node's timers support.
+ */
 export interface ServiceTitanAuthOptions {
   /** The client id of the tenant's app connection (per tenant and per environment). Required. */
   clientId: string;
@@ -38,7 +43,10 @@ export interface ServiceTitanAuthOptions {
   allowedOrigins?: readonly string[];
   /** API response statuses that mean "token rejected": renew once and replay. @default [401] */
   renewOnStatus?: readonly number[];
-  /** Timeout of one token request attempt, in ms. @default 10_000 */
+  /**
+   * Deadline of one token request attempt, in ms, from connect to the last byte of the answer
+   * (not an idle timer: a body trickled a byte at a time cannot stretch it). @default 10_000
+   */
   tokenTimeoutMs?: number;
   /** Retries of a token request after network errors, timeouts, 5xx and 429. @default 2 */
   tokenRetries?: number;
@@ -119,7 +127,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
   const environment = resolveEnvironment(options.environment);
   const authUrl = parseSecureUrl(environment.authUrl, 'environment.authUrl').href;
   const apiOrigin = parseSecureUrl(environment.apiUrl, 'environment.apiUrl').origin;
-  const tokenTimeoutMs = numberOption(options.tokenTimeoutMs, 'tokenTimeoutMs', 10_000, { min: 1 });
+  const tokenTimeoutMs = timerOption(options.tokenTimeoutMs, 'tokenTimeoutMs', 10_000, { min: 1 });
   const tokenRetries = numberOption(options.tokenRetries, 'tokenRetries', 2, { integer: true });
   return {
     clientId: requiredString(options.clientId, 'clientId'),
@@ -128,20 +136,29 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     apiOrigin,
     allowedOrigins: resolveAllowedOrigins(options.allowedOrigins, apiOrigin),
     appKey: requiredString(options.appKey, 'appKey'),
-    refreshBufferMs: numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60) * 1000,
+    refreshBufferMs:
+      checkTimerDuration(
+        numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60),
+        'refreshBufferSeconds',
+        's',
+      ) * 1000,
     store: resolveStore(options.store),
     renewOnStatus: resolveStatuses(options.renewOnStatus),
     tokenTimeoutMs,
     tokenRetries,
-    tokenRetryDelayMs: numberOption(options.tokenRetryDelayMs, 'tokenRetryDelayMs', 300),
-    maxRetryAfterMs: numberOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
-    rateLimitCooldownMs: numberOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
-    failureCooldownMs: numberOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
-    renewalCooldownMs: numberOption(options.renewalCooldownMs, 'renewalCooldownMs', 10_000),
+    tokenRetryDelayMs: timerOption(options.tokenRetryDelayMs, 'tokenRetryDelayMs', 300),
+    maxRetryAfterMs: timerOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
+    rateLimitCooldownMs: timerOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
+    failureCooldownMs: timerOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
+    renewalCooldownMs: timerOption(options.renewalCooldownMs, 'renewalCooldownMs', 10_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
-    fleetWaitMs: numberOption(options.fleetWaitMs, 'fleetWaitMs', tokenTimeoutMs * (tokenRetries + 1) + 2_000, {
-      min: 1,
-    }),
+    // The default is derived, so it is capped rather than refused.
+    fleetWaitMs: timerOption(
+      options.fleetWaitMs,
+      'fleetWaitMs',
+      Math.min(tokenTimeoutMs * (tokenRetries + 1) + 2_000, MAX_TIMER_MS),
+      { min: 1 },
+    ),
     logger: resolveLogger(options.logger),
   };
 }
@@ -174,6 +191,11 @@ function numberOption(
     throw invalidConfig(`${name} must be ${kind} >= ${min}, got ${describe(value)}`);
   }
   return value;
+}
+
+/** A duration in ms that ends up in a timer: {@link numberOption}, at most 2^31 − 1. */
+function timerOption(value: unknown, name: string, fallback: number, limits: { min?: number } = {}): number {
+  return checkTimerDuration(numberOption(value, name, fallback, limits), name);
 }
 
 function resolveAllowedOrigins(value: unknown, apiOrigin: string): ReadonlySet<string> {

@@ -3,9 +3,17 @@ import axiosRetry, { isNetworkError } from 'axios-retry';
 import { ServiceTitanAuthError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { StoredToken } from './stores/types';
+import { MAX_TIMER_MS } from './timer-limits';
+import { createTokenResponseParser } from './token-response';
 
 /** Fetches one new token from the token endpoint (with retries); never caches. */
 export type TokenRequester = () => Promise<StoredToken>;
+
+/**
+ * The largest token answer read (64 KiB). A real one is about 2 KB; without a cap a broken or
+ * hostile endpoint could make the process buffer hundreds of megabytes.
+ */
+export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 // RFC 6749 §5.2 errors that mean "these credentials are wrong", as opposed to a malformed request.
 const CREDENTIAL_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
@@ -23,11 +31,13 @@ export function createTokenRequester(options: ResolvedOptions): TokenRequester {
     client_secret: options.clientSecret,
   }).toString();
 
+  const parseTokenResponse = createTokenResponseParser(options.authUrl, options.logger);
+
   return async () => {
     const requestedAt = Date.now();
     try {
       const response = await http.post(options.authUrl, form);
-      return parseTokenResponse(response.data, requestedAt, options);
+      return parseTokenResponse(response.data, requestedAt);
     } catch (error) {
       throw toTokenError(error, options);
     }
@@ -36,24 +46,59 @@ export function createTokenRequester(options: ResolvedOptions): TokenRequester {
 
 function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
   const http = axios.create({
-    timeout: options.tokenTimeoutMs,
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
     // The token endpoint has no reason to redirect; following one could carry the secret elsewhere.
     maxRedirects: 0,
     responseType: 'json',
+    // Counted on the decoded body as it streams in: the answer is dropped at the first byte over.
+    maxContentLength: MAX_TOKEN_RESPONSE_BYTES,
     transitional: { silentJSONParsing: true, forcedJSONParsing: true, clarifyTimeoutError: true },
   });
+  // axios's `timeout` is an idle timer: an endpoint that trickles a byte now and then never
+  // trips it. A deadline per attempt bounds it from connect to the last byte (guarantee 13).
+  // AbortSignal.timeout's timer is unref'd, so it never keeps the process alive (G11); the
+  // interceptor runs again for every retry that axios-retry sends through this instance.
+  http.interceptors.request.use(
+    (config) => {
+      config.signal = AbortSignal.timeout(options.tokenTimeoutMs);
+      return config;
+    },
+    undefined,
+    { synchronous: true },
+  );
   axiosRetry(http, {
     retries: options.tokenRetries,
-    shouldResetTimeout: true,
     retryCondition: (error) => isRetryableTokenError(error, options),
     retryDelay: (retryCount, error) =>
-      Math.max(backoffDelay(retryCount, options.tokenRetryDelayMs), retryAfterMs(error) ?? 0),
+      Math.min(Math.max(backoffDelay(retryCount, options.tokenRetryDelayMs), retryAfterMs(error) ?? 0), MAX_TIMER_MS),
+    // axios-retry skips its backoff when the config's signal has aborted: drop the spent
+    // deadline, the next attempt gets a fresh one.
+    onRetry: (_retryCount, _error, config) => {
+      delete config.signal;
+    },
   });
   return http;
 }
 
+/** True when the attempt's own deadline (not the endpoint) ended it. */
+function deadlineExpired(error: AxiosError): boolean {
+  const signal = error.config?.signal as AbortSignal | undefined;
+  return error.code === AxiosError.ERR_CANCELED && signal?.aborted === true;
+}
+
+/** True when the answer was larger than {@link MAX_TOKEN_RESPONSE_BYTES} (axios's `maxContentLength`). */
+function oversizedAnswer(error: AxiosError): boolean {
+  return (
+    error.code === AxiosError.ERR_BAD_RESPONSE &&
+    error.response === undefined &&
+    error.message.startsWith('maxContentLength')
+  );
+}
+
 function isRetryableTokenError(error: AxiosError, options: ResolvedOptions): boolean {
+  if (deadlineExpired(error)) return true;
+  // The same endpoint would send the same oversized answer again.
+  if (oversizedAnswer(error)) return false;
   const status = error.response?.status;
   if (status === undefined)
     return isNetworkError(error) || error.code === AxiosError.ETIMEDOUT || error.code === 'ECONNABORTED';
@@ -77,30 +122,6 @@ export function retryAfterMs(error: AxiosError | undefined): number | undefined 
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Strict checks in the manner of oauth4webapi: anything unusable is `invalid_token_response`. */
-function parseTokenResponse(body: unknown, requestedAt: number, options: ResolvedOptions): StoredToken {
-  const fail = (problem: string) =>
-    new ServiceTitanAuthError(
-      'invalid_token_response',
-      `The token endpoint ${options.authUrl} answered 2xx but ${problem}`,
-    );
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw fail('the body is not a JSON object');
-  const {
-    access_token: accessToken,
-    token_type: tokenType,
-    expires_in: expiresIn,
-    scope,
-  } = body as Record<string, unknown>;
-  if (typeof accessToken !== 'string' || accessToken === '') throw fail('"access_token" is not a non-empty string');
-  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw fail('"token_type" is not "Bearer"');
-  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0) {
-    throw fail('"expires_in" is not a finite number >= 0');
-  }
-  const token: StoredToken = { accessToken, expiresAt: requestedAt + expiresIn * 1000, obtainedAt: requestedAt };
-  if (typeof scope === 'string') token.scope = scope;
-  return token;
-}
-
 /** Maps a failed token request to a typed error that holds no secret (not even in `cause`). */
 function toTokenError(error: unknown, options: ResolvedOptions): ServiceTitanAuthError {
   if (error instanceof ServiceTitanAuthError) return error;
@@ -111,9 +132,16 @@ function toTokenError(error: unknown, options: ResolvedOptions): ServiceTitanAut
   }
   const response = error.response;
   const cause = summarize(error);
+  if (oversizedAnswer(error)) {
+    return new ServiceTitanAuthError(
+      'invalid_token_response',
+      `The token endpoint ${options.authUrl} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes (the cap of a token answer; a real one is about 2 KB)`,
+      { cause },
+    );
+  }
   if (response === undefined) {
     const what =
-      error.code === AxiosError.ETIMEDOUT
+      error.code === AxiosError.ETIMEDOUT || deadlineExpired(error)
         ? `timed out after ${options.tokenTimeoutMs} ms`
         : `failed (${error.code ?? error.message})`;
     return new ServiceTitanAuthError('token_request_failed', `Token request to ${options.authUrl} ${what}`, { cause });

@@ -6,6 +6,7 @@ import axios from 'axios';
 import { ServiceTitanAuthError } from '../src';
 import { main, type CliIo } from '../src/cli/main';
 import type { ConnectionConfig } from '../src/cli/config';
+import { readTokenClaims } from '../src/cli/claims';
 import { sandboxEnvironment } from '../src/cli/sandbox';
 import { tokenFailure } from '../src/cli/session';
 import { version } from '../package.json';
@@ -400,5 +401,35 @@ describe('cli usage', () => {
     });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('ST_CLIENT_ID');
+  });
+});
+
+describe('cli with an absurd expires_in (1e13 s, past the end of JavaScript dates)', () => {
+  const sandbox = useSandbox({ tokenLifetimeSeconds: 1e13 });
+
+  it('token --json and check do not crash: the library clamps the lifetime to 24 h', async () => {
+    const token = await run(['token', '--json'], sandboxEnv(sandbox()));
+    expect(token).toMatchObject({ code: 0, stderr: '' });
+    const left = Date.parse(JSON.parse(token.stdout).expires_at) - Date.now();
+    expect(left).toBeGreaterThan(86_400_000 - 60_000);
+    expect(left).toBeLessThanOrEqual(86_400_000);
+
+    const check = await run(['check'], sandboxEnv(sandbox()));
+    expect(check).toMatchObject({ code: 0, stderr: '' });
+    expect(check.stdout).toMatch(/expires\s+in (23 h 59 min|24 h) \(at \d{4}-/);
+  });
+
+  it("check --json reports the clamped expiry, even though the token's own exp claim is past year 275760", async () => {
+    const check = await run(['check', '--json'], sandboxEnv(sandbox()));
+    expect(check.code).toBe(0);
+    const report = JSON.parse(check.stdout);
+    expect(report.token.expiresInSeconds).toBeGreaterThan(86_400 - 60);
+    expect(report.token.expiresInSeconds).toBeLessThanOrEqual(86_400);
+  });
+
+  it('an exp claim past the last JavaScript date is read as unknown, not as an invalid date', () => {
+    const jwt = (exp: number) => ['e30', Buffer.from(JSON.stringify({ exp })).toString('base64url'), 'sig'].join('.');
+    expect(readTokenClaims(jwt(1e13))?.expiresAt).toBeUndefined();
+    expect(readTokenClaims(jwt(1_900_000_000))?.expiresAt).toBe(1_900_000_000_000);
   });
 });

@@ -103,6 +103,44 @@ describe('G10: bad options fail at attach time, naming the option', () => {
     expect(attachError(options).message).toMatch(message);
   });
 
+  // Node clamps a longer timer delay to 1 ms: every token fetch would "time out" at once.
+  test.each([
+    'tokenTimeoutMs',
+    'tokenRetryDelayMs',
+    'maxRetryAfterMs',
+    'rateLimitCooldownMs',
+    'failureCooldownMs',
+    'renewalCooldownMs',
+    'fleetWaitMs',
+  ])('%s above 2^31 - 1 ms is invalid_config naming the option and the limit', (name) => {
+    expect(attachError({ ...valid, [name]: 2_147_483_648 }).message).toBe(
+      `${name} must be at most 2147483647 ms (2^31 - 1 ms, the longest delay Node's timers support), got 2147483648`,
+    );
+    expect(() => attachServiceTitanAuth(axios.create(), { ...valid, [name]: 2_147_483_647 })).not.toThrow();
+  });
+
+  test('refreshBufferSeconds above (2^31 - 1) / 1000 s is invalid_config in seconds', () => {
+    expect(attachError({ ...valid, refreshBufferSeconds: 2_147_484 }).message).toMatch(
+      /^refreshBufferSeconds must be at most 2147483.647 s \(2\^31 - 1 ms.*got 2147484$/,
+    );
+    expect(() => attachServiceTitanAuth(axios.create(), { ...valid, refreshBufferSeconds: 2_147_483 })).not.toThrow();
+  });
+
+  test('the derived fleetWaitMs default is capped at 2^31 - 1 ms, not refused', () => {
+    expect(() =>
+      attachServiceTitanAuth(axios.create(), { ...valid, tokenTimeoutMs: 2_147_483_647, tokenRetries: 2 }),
+    ).not.toThrow();
+  });
+
+  test.each(['retryDelayMs', 'maxRetryAfterMs'])(
+    'retry.%s above 2^31 - 1 ms is invalid_config naming the option',
+    (name) => {
+      const create = (ms: number) => () => createServiceTitanClient({ ...valid, retry: { [name]: ms } });
+      expect(create(2_147_483_648)).toThrow(new RegExp(`^retry\\.${name} must be at most 2147483647 ms`));
+      expect(create(2_147_483_647)).not.toThrow();
+    },
+  );
+
   test('http: is accepted on loopback hosts (the sandbox)', () => {
     for (const host of ['127.0.0.1:8080', '127.5.6.7', 'localhost:3000', '[::1]:4000']) {
       expect(() =>

@@ -61,8 +61,10 @@ describe('G7: no secret or token in errors or logs', () => {
 
   test('token endpoint failures print no secret: rejected credentials, 5xx, bad body, timeout', async () => {
     const { logger, lines } = recordingLogger();
+    // tokenTimeoutMs is a deadline from connect to last byte: generous enough that only the hang
+    // times out on a loaded machine.
     const client = createServiceTitanClient(
-      authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 50, failureCooldownMs: 0 }),
+      authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 500, failureCooldownMs: 0 }),
     );
     sandbox().token.enqueue(
       { status: 400, body: { error: 'invalid_client' } },

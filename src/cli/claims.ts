@@ -23,7 +23,9 @@ export function readTokenClaims(token: string): TokenClaims | undefined {
   const scopes = parseScopes(payload['scope'] ?? payload['scp']);
   if (scopes !== undefined) claims.scopes = scopes;
   if (typeof payload['iss'] === 'string') claims.issuer = payload['iss'];
-  if (typeof payload['exp'] === 'number' && Number.isFinite(payload['exp'])) claims.expiresAt = payload['exp'] * 1000;
+  // An `exp` past JavaScript's last date (±8.64e15 ms) cannot be formatted: treat it as unknown.
+  const exp = payload['exp'];
+  if (typeof exp === 'number' && Math.abs(exp * 1000) <= 8.64e15) claims.expiresAt = exp * 1000;
   return claims;
 }
 

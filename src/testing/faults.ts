@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { send, type RequestContext } from './http';
 import type { Lifecycle } from './lifecycle';
+import { largeAnswer, trickleAnswer } from './streamed-answers';
 import type { Fault, RetryAfterStyle, SandboxRequestRecord } from './types';
 
 interface QueuedFault {
@@ -18,6 +19,7 @@ export class FaultQueue {
       if (!Number.isInteger(times) || times < 1) {
         throw new TypeError(`Fault.times must be a positive integer, got ${String(fault.times)}`);
       }
+      checkStreamedFault(fault);
       this.#queue.push({ fault, remaining: times });
     }
   }
@@ -35,6 +37,16 @@ export class FaultQueue {
     queued.remaining -= 1;
     if (queued.remaining === 0) this.#queue.splice(index, 1);
     return queued.fault;
+  }
+}
+
+function checkStreamedFault(fault: Fault): void {
+  const { trickleMs, largeBodyBytes } = fault;
+  if (trickleMs !== undefined && !(Number.isFinite(trickleMs) && trickleMs > 0)) {
+    throw new TypeError(`Fault.trickleMs must be a positive number of ms, got ${String(trickleMs)}`);
+  }
+  if (largeBodyBytes !== undefined && !(Number.isSafeInteger(largeBodyBytes) && largeBodyBytes >= 0)) {
+    throw new TypeError(`Fault.largeBodyBytes must be an integer >= 0, got ${String(largeBodyBytes)}`);
   }
 }
 
@@ -92,6 +104,20 @@ export async function applyFault(ctx: RequestContext, fault: Fault, settings: Fa
   const headers: OutgoingHttpHeaders = { ...fault.headers };
   const retryAfter = retryAfterHeader(fault, settings.retryAfterStyle);
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+  if (fault.trickleMs !== undefined) {
+    const body = fault.body === undefined ? undefined : Buffer.from(faultBody(fault, 200, settings)[0]);
+    await trickleAnswer(ctx, settings.life, {
+      status: fault.status ?? 200,
+      intervalMs: fault.trickleMs,
+      body,
+      headers,
+    });
+    return true;
+  }
+  if (fault.largeBodyBytes !== undefined) {
+    await largeAnswer(ctx, { status: fault.status ?? 200, totalBytes: fault.largeBodyBytes, headers });
+    return true;
+  }
   if (fault.redirectTo !== undefined) {
     send(ctx, fault.status ?? 302, '', { ...headers, location: fault.redirectTo });
     return true;

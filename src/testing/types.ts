@@ -101,6 +101,20 @@ export interface Fault {
   reset?: boolean;
   /** Start a 200 response then reset the connection mid-body. */
   resetMidBody?: boolean;
+  /**
+   * Send the headers (`status`, default 200) at once, then the body one byte every `trickleMs`
+   * ms: the fault's `body`, or an endless run of spaces (valid JSON whitespace) until the client
+   * goes away or the sandbox closes. Defeats idle timeouts such as axios's `timeout`, which every
+   * byte resets; only a deadline on the whole exchange ends it.
+   */
+  trickleMs?: number;
+  /**
+   * Answer (`status`, default 200) a well-formed token answer of this many bytes
+   * (`{"access_token":"aaa…","token_type":"Bearer","expires_in":900}`), chunked unless `headers`
+   * sets a `content-length`. Generated lazily in 64 KiB pieces with back-pressure, so a 200 MB
+   * answer (`200 * 1024 * 1024`) costs the sandbox almost no memory; tests a client's size cap.
+   */
+  largeBodyBytes?: number;
   /** Answer `302 Location: <redirectTo>` (status overridable with `status`). */
   redirectTo?: string;
 }

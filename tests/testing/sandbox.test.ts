@@ -572,6 +572,61 @@ describe('fault injection', () => {
     expect(temporary.headers.get('location')).toBe('/there');
   });
 
+  it('trickles a body a byte at a time after sending the headers at once', async () => {
+    const sandbox = await sandboxWith();
+    sandbox.token.enqueue({ trickleMs: 50, body: { ok: true } });
+    const started = Date.now();
+    const res = await tokenRequest(sandbox, goodForm(sandbox));
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(50 * 11); // the headers came before the body
+    expect(await res.text()).toBe('{"ok":true}');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(50 * 11); // 11 bytes, then the end
+    expect(sandbox.tokensIssued).toBe(0);
+    expect(sandbox.token.requests[0]?.status).toBe(200);
+  });
+
+  it('without a body, trickles spaces until the client leaves or close()', async () => {
+    const sandbox = await startSandbox();
+    sandbox.token.enqueue({ trickleMs: 5 });
+    const res = await tokenRequest(sandbox, goodForm(sandbox));
+    const reader = res.body!.getReader();
+    let received = '';
+    while (received.length < 5) received += new TextDecoder().decode((await reader.read()).value);
+    expect(received.trim()).toBe('');
+    expect(sandbox.token.inFlight).toBe(1);
+    const drained = (async () => {
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })().catch(() => 'broken');
+    await sandbox.close();
+    expect(await drained).toBe('broken');
+    expect(sandbox.token.inFlight).toBe(0);
+  });
+
+  it('streams a large well-formed token answer, generated lazily, and stops when the client leaves', async () => {
+    const sandbox = await sandboxWith();
+    sandbox.token.enqueue({ largeBodyBytes: 1_000_000 }, { largeBodyBytes: 200 * 1024 * 1024 });
+    const res = await tokenRequest(sandbox, goodForm(sandbox));
+    const text = await res.text();
+    expect(text).toHaveLength(1_000_000);
+    expect(JSON.parse(text)).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+
+    const controller = new AbortController();
+    const huge = await tokenRequest(sandbox, goodForm(sandbox), { signal: controller.signal });
+    const reader = huge.body!.getReader();
+    let received = 0;
+    while (received < 1_000_000) received += (await reader.read()).value!.length;
+    controller.abort();
+    while (sandbox.token.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(sandbox.token.requests.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('refuses malformed streamed faults', async () => {
+    const sandbox = await sandboxWith();
+    expect(() => sandbox.token.enqueue({ trickleMs: 0 })).toThrow(/trickleMs/);
+    expect(() => sandbox.token.enqueue({ largeBodyBytes: 1.5 })).toThrow(/largeBodyBytes/);
+    expect(sandbox.token.pendingFaults).toBe(0);
+  });
+
   it('hangs until close(), which ends the request and resolves', async () => {
     const sandbox = await startSandbox();
     sandbox.api.enqueue({ hang: true });
