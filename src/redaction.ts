@@ -11,6 +11,12 @@ const SECRET_HEADERS = ['Authorization', 'ST-App-Key', 'Proxy-Authorization'] as
  * `getHeaders()` and, through its socket and agent, in other requests; no property of it, hidden
  * or not, survives. `path` has no query string (a query can carry
  * `servicetitanapplicationkey`); the full URL is in `error.config`.
+ *
+ * @example
+ * client.get(url).catch((error) => {
+ *   if (axios.isAxiosError(error)) log.warn(`${error.request?.method} ${error.request?.path} failed`, error);
+ *   throw error;
+ * });
  */
 export class RedactedRequest {
   /** `GET`, `POST`… */
