@@ -110,6 +110,7 @@ import { Redis } from 'ioredis';
 const options: ServiceTitanAuthOptions = {
   clientId: 'cid',
   clientSecret: 'secret',
+  appKey: 'key',
   environment: 'integration',
   store: new MemoryTokenStore(),
 };
