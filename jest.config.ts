@@ -2,7 +2,7 @@
 import type { Config } from 'jest';
 
 // @swc/jest strips types without checking them (~6x faster than ts-jest on 2 cores);
-// `npm run typecheck` is the type check. p-limit, yocto-queue, p-queue and p-timeout ship ESM only, so they are
+// `npm run typecheck` is the type check. p-limit, yocto-queue, p-queue, p-timeout and proxy (tests) ship ESM only, so they are
 // transformed to CommonJS like our own sources.
 const config: Config = {
   testEnvironment: 'node',
@@ -11,7 +11,7 @@ const config: Config = {
   transform: {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(p-limit|yocto-queue|p-queue|p-timeout)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(p-limit|yocto-queue|p-queue|p-timeout|proxy)/)'],
   testTimeout: 15_000,
 };
 

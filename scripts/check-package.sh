@@ -65,6 +65,29 @@ JS
 node check.cjs
 node check.mjs
 
+# (b2) Both builds in one process (one dependency require()s the package, another import()s it):
+# a second attach through the other build is refused, and errors are instanceof across builds.
+cat > dual.mjs <<'JS'
+import { createRequire } from 'node:module';
+import axios from 'axios';
+const cjs = createRequire(import.meta.url)('axios-servicetitan-auth');
+const esm = await import('axios-servicetitan-auth');
+if (cjs.ServiceTitanAuthError === esm.ServiceTitanAuthError) throw new Error('dual: expected two copies');
+const options = { clientId: 'cid', clientSecret: 'secret', appKey: 'key', environment: 'integration' };
+const instance = axios.create();
+cjs.attachServiceTitanAuth(instance, options);
+let refused;
+try {
+  esm.attachServiceTitanAuth(instance, options);
+} catch (error) {
+  refused = error;
+}
+if (refused?.code !== 'invalid_config') throw new Error('dual: a second attach through the other build was accepted');
+if (!(refused instanceof cjs.ServiceTitanAuthError)) throw new Error('dual: instanceof fails across builds');
+console.log('dual load ok');
+JS
+node dual.mjs
+
 # (c) Types, as a TypeScript consumer sees them. The same source is checked as an ES module
 # (.mts) and as CommonJS (.cts) under nodenext, and as a plain .ts under bundler. `skip: 'yes'`
 # must NOT compile: if it did, the @ts-expect-error line itself becomes the error.
@@ -87,6 +110,7 @@ import { Redis } from 'ioredis';
 const options: ServiceTitanAuthOptions = {
   clientId: 'cid',
   clientSecret: 'secret',
+  appKey: 'key',
   environment: 'integration',
   store: new MemoryTokenStore(),
 };

@@ -19,7 +19,15 @@ export interface ServiceTitanAuth {
   detach(): void;
 }
 
-const attachedInstances = new WeakSet<AxiosInstance>();
+/**
+ * The instances that have the plugin, kept in the global symbol registry rather than in this
+ * module: when the ESM and the CommonJS builds are both loaded, each has its own module scope,
+ * and a module-level set would let both attach to one instance unnoticed (every request would
+ * get two token injections and a 401 two renewals).
+ */
+const ATTACHED_INSTANCES = Symbol.for('axios-servicetitan-auth.attachedInstances');
+const globalRegistry = globalThis as unknown as Record<symbol, WeakSet<object> | undefined>;
+const attachedInstances: WeakSet<object> = (globalRegistry[ATTACHED_INSTANCES] ??= new WeakSet<object>());
 
 /**
  * Installs the ServiceTitan interceptors on an axios instance you already have. Throws a

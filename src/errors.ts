@@ -23,10 +23,36 @@ export interface ServiceTitanAuthErrorDetails {
 }
 
 /**
+ * The brand every ServiceTitanAuthError carries, in the global symbol registry so that every
+ * copy of the library (the ESM and the CommonJS build loaded side by side, or two installed
+ * versions) recognises the others' errors: `instanceof` compares prototypes, which differ
+ * between copies.
+ */
+const ERROR_BRAND = Symbol.for('axios-servicetitan-auth.ServiceTitanAuthError');
+
+/**
  * The one error class of this library. Messages name what is wrong (the option, the endpoint,
  * the client id) and never contain the client secret, a token or the app key.
+ *
+ * `error instanceof ServiceTitanAuthError` is true for errors of any copy of the library loaded
+ * in the process (checked by a `Symbol.for` brand), so it works when the ESM and the CommonJS
+ * builds are both loaded.
+ *
+ * @example
+ * try {
+ *   await client.get('/crm/v2/tenant/{tenant}/customers');
+ * } catch (error) {
+ *   if (error instanceof ServiceTitanAuthError && error.code === 'invalid_client') rotateCredentials();
+ *   else throw error;
+ * }
  */
 export class ServiceTitanAuthError extends Error {
+  /** Brand check across copies of the library; subclasses keep the ordinary prototype check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ServiceTitanAuthError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof Error && (value as unknown as Record<symbol, unknown>)[ERROR_BRAND] === true;
+  }
+
   override readonly name = 'ServiceTitanAuthError';
   readonly code: ServiceTitanAuthErrorCode;
   readonly status?: number;
@@ -42,9 +68,19 @@ export class ServiceTitanAuthError extends Error {
   }
 }
 
+// On the prototype, not the instance: invisible to `JSON.stringify`, `Object.keys` and `toEqual`.
+Object.defineProperty(ServiceTitanAuthError.prototype, ERROR_BRAND, { value: true });
+
 /**
  * True for errors of this library, including ones thrown by another copy of it (an ESM and a
- * CommonJS copy loaded side by side), so it is checked by shape, not only by `instanceof`.
+ * CommonJS copy loaded side by side: the `Symbol.for` brand), and by shape for copies older
+ * than the brand.
+ *
+ * @example
+ * const token = await auth.getToken().catch((error) => {
+ *   if (isServiceTitanAuthError(error) && error.code === 'rate_limited') return undefined;
+ *   throw error;
+ * });
  */
 export function isServiceTitanAuthError(error: unknown): error is ServiceTitanAuthError {
   return (

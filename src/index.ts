@@ -15,6 +15,7 @@ export type { ServiceTitanAuthErrorCode, ServiceTitanAuthErrorDetails } from './
 export { tokenFingerprint } from './logger';
 export type { ServiceTitanLogger } from './logger';
 export type { ServiceTitanAuthOptions } from './options';
+export type { RedactedRequest } from './redaction';
 export type { ServiceTitanRequestOptions } from './request-options';
 export { exportPages, paginate, paginatePages } from './pagination';
 export type { ExportBatch, ExportPagesOptions, ListPage, PaginateOptions } from './pagination';

@@ -171,7 +171,7 @@ describe('cli check', () => {
   it('configuration errors exit 2: unknown environment, half a custom environment, http on a public host', async () => {
     const creds = { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's', ST_APP_KEY: 'ak.x' };
     expect((await run(['check', '--environment', 'staging'], creds)).stderr).toContain(
-      '--environment must be "integration" or "production", got "staging"',
+      '--environment must be "integration" or "production"',
     );
     expect((await run(['check', '--auth-url', 'http://127.0.0.1:1/connect/token'], creds)).code).toBe(2);
     const cleartext = await run(
@@ -357,7 +357,6 @@ describe('cli usage', () => {
     expect(tool.code).toBe(0);
     expect(tool.stdout).toContain('Usage:');
     expect(tool.stdout).toContain('Exit codes:');
-    expect((await run([])).stdout).toBe(tool.stdout);
     expect((await run(['-h'])).stdout).toBe(tool.stdout);
     for (const command of ['check', 'token', 'sandbox']) {
       const help = await run([command, '--help']);
@@ -374,10 +373,10 @@ describe('cli usage', () => {
   it('unknown commands and flags exit 2 and point at --help', async () => {
     const command = await run(['frobnicate']);
     expect(command.code).toBe(2);
-    expect(command.stderr).toContain('unknown command "frobnicate"');
+    expect(command.stderr).toContain('argument 1 is not a command: expected one of check, sandbox, token');
     const flag = await run(['check', '--client-secert', 'x']);
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toContain("Unknown option '--client-secert'");
+    expect(flag.stderr).toContain('unknown option --client-secert (argument 2)');
     expect(flag.stderr).toContain('--help');
     expect((await run(['check', 'extra'])).code).toBe(2);
     expect((await run(['check', '--timeout', 'soon', '--client-id', 'a', '--client-secret', 'b'])).code).toBe(2);
@@ -431,5 +430,102 @@ describe('cli with an absurd expires_in (1e13 s, past the end of JavaScript date
     const jwt = (exp: number) => ['e30', Buffer.from(JSON.stringify({ exp })).toString('base64url'), 'sig'].join('.');
     expect(readTokenClaims(jwt(1e13))?.expiresAt).toBeUndefined();
     expect(readTokenClaims(jwt(1_900_000_000))?.expiresAt).toBe(1_900_000_000_000);
+  });
+});
+
+describe('cli: nothing unexpected is echoed, one JSON error shape, no command', () => {
+  const SECRET = 'S3CRET-value-9f2c';
+
+  it.each([
+    [['check', '--json', SECRET], 'unexpected argument 3'],
+    [['check', '--client-id', 'a', SECRET], 'unexpected argument 4'],
+    [['check', '--', SECRET], 'unexpected argument 2'],
+    [['check', `--client-secert=${SECRET}`], 'unknown option --client-secert (argument 2)'],
+    [['check', `--${SECRET}`], 'unknown option --S3CRET-value-9f2c (argument 2)'],
+    [['check', `--json=${SECRET}`], '--json takes no value (argument 2)'],
+    [['check', '--client-id', '--client-secret', SECRET], '--client-id needs a value (argument 2)'],
+    [['check', '--environment', SECRET], '--environment must be "integration" or "production"'],
+    [['check', '--timeout', SECRET], '--timeout must be'],
+    [['check', '--probe-path', SECRET], '--probe-path must be a path'],
+    [['token', '--probe-path', SECRET], 'unknown option --probe-path (argument 2)'],
+    [[SECRET, 'check'], 'argument 1 is not a command'],
+    [['help', SECRET], 'argument 2 is not a command'],
+  ])('%j exits 2 naming the argument, never its value', async (argv, message) => {
+    for (const json of [false, true]) {
+      // Credentials are there, so each line fails on its argument, before any request.
+      const result = await run(json ? [...argv, '--json'] : argv, {
+        ST_CLIENT_ID: 'a',
+        ST_CLIENT_SECRET: 'b',
+        ST_APP_KEY: 'c',
+      });
+      expect(result.code).toBe(2);
+      const jsonOutput = json || argv.includes('--json');
+      expect(jsonOutput ? JSON.parse(result.stdout).error.message : result.stderr).toContain(message);
+      // The option names themselves are printed (--S3CRET… is a flag name); a value never is.
+      const printed = (result.stdout + result.stderr).replaceAll(`--${SECRET}`, '--<name>');
+      expect(printed).not.toContain(SECRET);
+    }
+  });
+
+  /** Checks the one failure shape and returns its error member. */
+  function jsonFailure(result: Run): { code: string; message: string; exitCode: number } {
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.ok).toBe(false);
+    expect(Object.keys(parsed.error).sort()).toEqual(['code', 'exitCode', 'message']);
+    expect(parsed.error.exitCode).toBe(result.code);
+    expect(typeof parsed.error.message).toBe('string');
+    return parsed.error;
+  }
+
+  describe('with a sandbox', () => {
+    const sandbox = useSandbox();
+
+    it('check, token, sandbox and usage errors print the same JSON error shape', async () => {
+      const rejected = sandboxEnv(sandbox(), { ST_CLIENT_SECRET: 'nope' });
+      expect(jsonFailure(await run(['check', '--json'], rejected)).code).toBe('invalid_client');
+      expect(jsonFailure(await run(['token', '--json'], rejected)).code).toBe('invalid_client');
+      expect(sandbox().token.count).toBe(2);
+      const busyPort = Number(new URL(sandbox().apiUrl).port);
+      const failedSandbox = await run(['sandbox', '--json', '--port', String(busyPort)]);
+      expect(jsonFailure(failedSandbox)).toMatchObject({ code: 'sandbox_failed', exitCode: 4 });
+      expect(jsonFailure(await run(['check', '--json', '--nope']))).toMatchObject({ code: 'usage', exitCode: 2 });
+      expect(jsonFailure(await run(['token', '--json'], {}))).toMatchObject({
+        code: 'missing_credentials',
+        exitCode: 2,
+      });
+    });
+
+    it('--timeout bounds the whole check: a slow token answer plus a slow probe exceed it together (exit 4)', async () => {
+      // Each answer alone fits in the budget; a per-request timeout would let both pass.
+      sandbox().token.enqueue({ delayMs: 700 });
+      sandbox().api.enqueue({ delayMs: 700 });
+      const result = await run(['check', '--timeout', '1000'], sandboxEnv(sandbox()));
+      expect(result.code).toBe(4);
+      expect(result.stdout).toContain('Token: OK');
+      expect(result.stderr).toContain(
+        `GET ${sandbox().apiUrl}/crm/v2/tenant/1000/customers?pageSize=1 did not finish within the time budget of 1000 ms (--timeout, for the whole command)`,
+      );
+      expect(sandbox().token.count).toBe(1);
+      expect(sandbox().api.count).toBe(1);
+    });
+
+    it('a token endpoint that never answers ends check and token at the budget, with code timeout', async () => {
+      sandbox().token.enqueue({ hang: true, times: 10 });
+      const check = await run(['check', '--json', '--timeout', '300'], sandboxEnv(sandbox()));
+      expect(jsonFailure(check)).toMatchObject({ code: 'timeout', exitCode: 4 });
+      expect(jsonFailure(check).message).toContain(`the token request to ${sandbox().authUrl} did not finish`);
+      const token = await run(['token', '--timeout', '300'], sandboxEnv(sandbox()));
+      expect(token.code).toBe(4);
+      expect(token.stdout).toBe('');
+      expect(token.stderr).toContain('did not finish within the time budget of 300 ms');
+      expect(sandbox().api.count).toBe(0);
+    });
+  });
+
+  it('no command prints the usage on stderr and exits 2', async () => {
+    const help = await run(['--help']);
+    const none = await run([]);
+    expect(none).toEqual({ code: 2, stdout: '', stderr: help.stdout });
   });
 });

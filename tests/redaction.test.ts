@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { AxiosError } from 'axios';
-import { createServiceTitanClient } from '../src';
+import { createServiceTitanClient, type ServiceTitanClient } from '../src';
+import { RedactedRequest } from '../src/redaction';
 import { recordingLogger } from './helpers/logger';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
 import type { Sandbox } from '../src/testing';
@@ -61,10 +62,9 @@ describe('G7: no secret or token in errors or logs', () => {
 
   test('token endpoint failures print no secret: rejected credentials, 5xx, bad body, timeout', async () => {
     const { logger, lines } = recordingLogger();
-    // tokenTimeoutMs is a deadline from connect to last byte: generous enough that only the hang
-    // times out on a loaded machine.
+    // Only the hang must time out; at 50 ms a loaded machine timed out the 400 and the 503 too.
     const client = createServiceTitanClient(
-      authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 500, failureCooldownMs: 0 }),
+      authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 1000, failureCooldownMs: 0 }),
     );
     sandbox().token.enqueue(
       { status: 400, body: { error: 'invalid_client' } },
@@ -107,5 +107,105 @@ describe('G7: no secret or token in errors or logs', () => {
     const token = await client.auth.getToken();
     expectNoSecrets(inspect(client.auth, { depth: 10 }), sandbox(), token);
     expectNoSecrets(JSON.stringify(client.auth), sandbox(), token);
+  });
+});
+
+/**
+ * Every string reachable from `root` through own properties (enumerable or not, symbol-keyed,
+ * getters included), Map/Set entries and byte buffers: what any logger or serializer that walks
+ * an error could print.
+ */
+function reachableText(root: unknown, limit = 200_000): string {
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [root];
+  const out: string[] = [];
+  while (pending.length > 0 && seen.size < limit) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      out.push(value);
+      continue;
+    }
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function') || seen.has(value)) continue;
+    seen.add(value);
+    if (value instanceof Uint8Array) {
+      out.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
+      continue;
+    }
+    if (value instanceof Map) for (const entry of value) pending.push(...entry);
+    if (value instanceof Set) for (const entry of value) pending.push(entry);
+    for (const key of Reflect.ownKeys(value)) {
+      if (typeof key === 'string') out.push(key);
+      try {
+        pending.push((value as Record<PropertyKey, unknown>)[key]);
+      } catch {
+        // A getter that throws prints nothing.
+      }
+    }
+  }
+  expect(seen.size).toBeLessThan(limit);
+  return out.join('\n');
+}
+
+/** The deepest forms: `showHidden` at unlimited depth, the raw request, a full object walk. */
+function deepPrintable(error: unknown): string {
+  const e = error as AxiosError;
+  return [
+    printable(error),
+    inspect(error, { showHidden: true, depth: Infinity, getters: true }),
+    inspect(e.request, { showHidden: true, depth: Infinity }),
+    inspect(e.response, { showHidden: true, depth: Infinity }),
+    String((e.request as { _header?: unknown } | undefined)?._header ?? ''),
+    reachableText(error),
+  ].join('\n');
+}
+
+describe('G7: deep redaction of errors passed through (showHidden, err.request, object walks)', () => {
+  const sandbox = useSandbox();
+
+  async function failingCall(client: ServiceTitanClient): Promise<AxiosError> {
+    const error = await client.get(`${customersPath(sandbox())}?pageSize=1`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AxiosError);
+    return error as AxiosError;
+  }
+
+  function expectSafeRequest(error: AxiosError): void {
+    expect(error.request).toBeInstanceOf(RedactedRequest);
+    // The fields people read to say which call failed; the query string is dropped.
+    expect(error.request).toEqual({
+      method: 'GET',
+      protocol: 'http:',
+      host: '127.0.0.1',
+      path: customersPath(sandbox()),
+    });
+    expect(error.request._header).toBeUndefined();
+    expect(error.response?.request).toBe(error.request);
+  }
+
+  test.each([500, 403])(
+    'a %i from the API, passed to the caller, holds no token or app key anywhere',
+    async (status) => {
+      const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
+      const token = await client.auth.getToken();
+      sandbox().api.enqueue({ status });
+      const error = await failingCall(client);
+      expect(error.response?.status).toBe(status);
+      expect(sandbox().api.count).toBe(1);
+      expectSafeRequest(error);
+      expectNoSecrets(deepPrintable(error), sandbox(), token);
+    },
+  );
+
+  test('a 401 that persists after the replay holds neither token anywhere', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    const first = await client.auth.getToken();
+    sandbox().api.enqueue({ status: 401, times: 2 });
+    const error = await failingCall(client);
+    const second = await client.auth.getToken();
+    expect(second).not.toBe(first);
+    expect(sandbox().api.count).toBe(2);
+    expectSafeRequest(error);
+    const text = deepPrintable(error);
+    expectNoSecrets(text, sandbox(), first);
+    expectNoSecrets(text, sandbox(), second);
   });
 });

@@ -47,42 +47,80 @@ export type Invocation =
   | { kind: 'command'; command: CommandName; flags: Flags };
 
 /**
- * Splits `argv` (without `node` and the script) into a command and its flags with
- * `node:util` parseArgs in strict mode: unknown flags and stray arguments are usage errors.
+ * Splits `argv` (without `node` and the script) into a command and its flags. Anything
+ * unexpected is a usage error that names the argument by position or by option name and never
+ * shows its value: a mistyped command line (a missing flag name, a stray space) puts a secret
+ * where a flag or a command was expected, and an error message must not print it.
  */
 export function parseInvocation(argv: readonly string[]): Invocation {
   const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  if (first === undefined) throw usageError('no command given', 'no_command');
+  if (first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
-    if (topic !== undefined && !isCommand(topic)) throw usageError(`unknown command "${topic}"`, 'unknown_command');
+    if (topic !== undefined && !isCommand(topic)) {
+      throw usageError(`argument 2 is not a command: help takes one of ${COMMANDS.join(', ')}`, 'unknown_command');
+    }
     return topic === undefined ? { kind: 'help' } : { kind: 'help', command: topic };
   }
   if (first === '--version' || first === '-V') return { kind: 'version' };
   if (!isCommand(first)) {
     throw usageError(
-      first.startsWith('-') ? `expected a command before ${first}` : `unknown command "${first}"`,
+      first.startsWith('-')
+        ? `expected a command before the first option: one of ${COMMANDS.join(', ')}`
+        : `argument 1 is not a command: expected one of ${COMMANDS.join(', ')}`,
       'unknown_command',
     );
   }
-  let values: Flags;
-  try {
-    const options: OptionSpec = OPTIONS[first];
-    values = parseArgs({ args: [...rest], options, strict: true, allowPositionals: false }).values as Flags;
-  } catch (error) {
-    throw usageError(`${first}: ${parseErrorMessage(error)}`);
+  const flags = parseFlags(first, rest);
+  if (flags['help'] === true) return { kind: 'help', command: first };
+  return { kind: 'command', command: first, flags };
+}
+
+/**
+ * parseArgs in its lenient mode, for its tokens, then checked here: its strict-mode messages
+ * quote the offending argument (`Unexpected argument 'sk-…'`).
+ */
+function parseFlags(command: CommandName, args: readonly string[]): Flags {
+  const options: OptionSpec = OPTIONS[command];
+  const { values, tokens } = parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    // Position on the whole command line, 1-based: the command is argument 1.
+    const position = token.index + 2;
+    if (token.kind === 'positional' || token.kind === 'option-terminator') {
+      throw usageError(
+        `${command}: unexpected argument ${position} (${command} takes no positional arguments; its value is not shown)`,
+      );
+    }
+    const spec = options[token.name];
+    const name = /^--?[A-Za-z][\w-]{0,39}$/.test(token.rawName) ? token.rawName : undefined;
+    if (spec === undefined) {
+      throw usageError(
+        name === undefined
+          ? `${command}: argument ${position} is an unknown option`
+          : `${command}: unknown option ${name} (argument ${position})`,
+      );
+    }
+    const flag = `--${token.name}`;
+    if (spec.type === 'boolean' && token.value !== undefined) {
+      throw usageError(`${command}: ${flag} takes no value (argument ${position})`);
+    }
+    if (spec.type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))) {
+      throw usageError(
+        `${command}: ${flag} needs a value (argument ${position}); write ${flag}=<value> for one that starts with "-"`,
+      );
+    }
   }
-  if (values['help'] === true) return { kind: 'help', command: first };
-  return { kind: 'command', command: first, flags: values };
+  return values as Flags;
 }
 
 function isCommand(value: string): value is CommandName {
   return (COMMANDS as readonly string[]).includes(value);
-}
-
-/** parseArgs messages are good but mention internals ("To specify a positional argument…"). */
-function parseErrorMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('. To specify')[0]!.replace(/\.$/, '');
 }
 
 /** A flag as a string, or undefined when absent or empty. */
@@ -97,7 +135,7 @@ export function integerFlag(flags: Flags, name: string, min: number, max: number
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw usageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    throw usageError(`--${name} must be an integer from ${min} to ${max}`);
   }
   return value;
 }

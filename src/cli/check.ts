@@ -5,7 +5,7 @@ import { readTokenClaims } from './claims';
 import { ENV, resolveConnection, type ConnectionConfig } from './config';
 import { CliError, ExitCode, usageError } from './exit-codes';
 import type { CliIo } from './io';
-import { formatExpiry, formatRows, writeError, writeJson } from './output';
+import { formatExpiry, formatRows, jsonError, writeError, writeJson, type JsonError } from './output';
 import { openSession, tokenFailure, type ObtainedToken, type Session } from './session';
 
 /** The default probe: a one-item customer list, cheap and served by the sandbox too. */
@@ -21,7 +21,8 @@ export interface CheckReport {
   token?: TokenReport;
   probe?: ProbeReport;
   warnings: string[];
-  error?: { code: string; message: string };
+  /** On failure: the error shape every command prints under `--json`. */
+  error?: JsonError;
 }
 
 export interface TokenReport {
@@ -63,7 +64,7 @@ export async function runCheck(flags: Flags, io: CliIo): Promise<number> {
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     report.exitCode = error.exitCode;
-    report.error = { code: error.code, message: error.message };
+    report.error = jsonError(error);
   }
   if (flags['json'] === true) writeJson(io, report);
   else renderHuman(report, io);
@@ -72,13 +73,26 @@ export async function runCheck(flags: Flags, io: CliIo): Promise<number> {
 
 async function check(flags: Flags, io: CliIo, report: CheckReport): Promise<void> {
   const probePath = stringFlag(flags, 'probe-path') ?? DEFAULT_PROBE_PATH;
-  if (!probePath.startsWith('/'))
-    throw usageError(`--probe-path must be a path on the API starting with "/", got "${probePath}"`);
+  if (!probePath.startsWith('/')) throw usageError('--probe-path must be a path on the API starting with "/"');
   const config = resolveConnection(flags, io.env);
   Object.assign(report, { environment: config.environmentName, authUrl: config.authUrl, apiUrl: config.apiUrl });
   const session = openSession(config);
+  try {
+    await checkWith(session, config, probePath, report, flags['print-token'] === true);
+  } finally {
+    session.deadline.clear();
+  }
+}
+
+async function checkWith(
+  session: Session,
+  config: ConnectionConfig,
+  probePath: string,
+  report: CheckReport,
+  printToken: boolean,
+): Promise<void> {
   const token = await session.fetchToken();
-  report.token = describeToken(token, flags['print-token'] === true);
+  report.token = describeToken(token, printToken);
 
   const claimedTenant = report.token.tenant ?? undefined;
   if (config.tenantId !== undefined && claimedTenant !== undefined && config.tenantId !== claimedTenant) {
@@ -128,9 +142,10 @@ async function probe(
     tenantFrom: config.tenantId === undefined ? ('token' as const) : ('option' as const),
   };
   try {
-    const response = await session.client.get(path);
+    const response = await session.client.get(path, { signal: session.deadline.signal });
     return { ...base, status: response.status, ok: true };
   } catch (error) {
+    if (session.deadline.expired) throw session.deadline.exceeded(`GET ${config.apiUrl}${path}`);
     if (isServiceTitanAuthError(error)) throw tokenFailure(error, config);
     throw probeFailure(error, path, tenant, config);
   }

@@ -13,10 +13,12 @@ export interface ConnectionConfig {
   clientSecret: string;
   appKey: string;
   tenantId: string | undefined;
+  /** The time budget of the whole command (token fetch, retries and probe together). */
   timeoutMs: number;
 }
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+/** `--timeout`: what `check` and `token` may take in all, retries included. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The environment variables the CLI reads, by what they hold. */
 export const ENV = {
@@ -78,7 +80,8 @@ function resolveEnvironment(flags: Flags, env: Record<string, string | undefined
 
 function namedEnvironment(name: string, source: string): EnvironmentChoice {
   if (name !== 'integration' && name !== 'production') {
-    throw usageError(`${source} must be "integration" or "production", got "${name}"`);
+    // The value is not shown: a shifted command line can put a secret here.
+    throw usageError(`${source} must be "integration" or "production"`);
   }
   return { environmentName: name, environment: name, ...environments[name] };
 }

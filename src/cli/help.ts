@@ -5,7 +5,8 @@ const EXIT_CODES = `Exit codes:
   1  unexpected internal error (a bug: please report it)
   2  usage or configuration error (unknown flag, missing credentials, bad URL)
   3  credentials rejected by the token endpoint (client id / secret, or wrong environment)
-  4  network or endpoint failure (DNS, refused connection, timeout, 5xx, unexpected answer)
+  4  network or endpoint failure (DNS, refused connection, 5xx, unexpected answer), or the
+     --timeout budget ran out
   5  app key or tenant rejected by the API (401 / 403 on the probe call)
 `;
 
@@ -17,7 +18,8 @@ const CONNECTION = `Where and who (flags win over environment variables):
       --client-secret <s>   its secret (prefer the variable: flags show up in ps)       [ST_CLIENT_SECRET]
       --app-key <key>       the application key, sent as ST-App-Key (required)          [ST_APP_KEY]
       --tenant <id>         the tenant id                                               [ST_TENANT_ID]
-      --timeout <ms>        timeout of each HTTP request (default 10000)
+      --timeout <ms>        time budget of the whole command: token request, retries and
+                            probe together (default 30000)
 `;
 
 const TOOL = `axios-servicetitan-auth: check ServiceTitan credentials, get tokens, run a local sandbox.
@@ -34,6 +36,10 @@ Commands:
 Options:
   -h, --help     help (also: <command> --help)
   -V, --version  the version
+
+Without a command this text goes to stderr and the exit code is 2. Errors name a wrong
+argument by its position or option name, never by its value. With --json, every command
+prints failures as one line: {"ok":false,"error":{"code","message","exitCode"}}.
 
 Examples:
   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… npx axios-servicetitan-auth check
@@ -56,7 +62,8 @@ Check options:
       --probe-path <path>   API call that proves the app key
                             (default /crm/v2/tenant/{tenant}/customers?pageSize=1)
       --print-token         also print the access token
-      --json                print one JSON object instead (never the secret)
+      --json                print one JSON object instead (never the secret); on failure
+                            it has ok: false and error: {code, message, exitCode}
   -h, --help
 
 ${EXIT_CODES}`;
@@ -70,7 +77,8 @@ Errors go to stderr, with the exit codes of check.
 
 ${CONNECTION}
 Token options:
-      --json                print {"access_token": "…", "expires_at": "<ISO 8601>"}
+      --json                print {"access_token": "…", "expires_at": "<ISO 8601>"}, or on
+                            failure {"ok":false,"error":{"code","message","exitCode"}}
   -h, --help
 
 ${EXIT_CODES}`;

@@ -4,7 +4,7 @@ import { runCheck } from './check';
 import { CliError, ExitCode } from './exit-codes';
 import { helpText } from './help';
 import type { CliIo } from './io';
-import { writeError, writeJson } from './output';
+import { writeError, writeJsonError } from './output';
 import { runSandbox } from './sandbox';
 import { runToken } from './token';
 
@@ -35,18 +35,23 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     return await COMMANDS[invocation.command](invocation.flags, io);
   } catch (error) {
-    if (error instanceof CliError) {
-      if (json)
-        writeJson(io, { ok: false, exitCode: error.exitCode, error: { code: error.code, message: error.message } });
-      else
-        writeError(
-          io,
-          `${error.message}${error.exitCode === ExitCode.usage ? '\n(see axios-servicetitan-auth --help)' : ''}`,
-        );
-      return error.exitCode;
+    const failure =
+      error instanceof CliError
+        ? error
+        : new CliError(
+            ExitCode.internal,
+            'internal',
+            `unexpected: ${error instanceof Error ? error.message : String(error)}`,
+          );
+    if (failure.code === 'no_command') {
+      // Like `git` or `npm` without a command: the usage, on stderr, and a usage exit code for scripts.
+      io.stderr.write(helpText());
+    } else if (json) {
+      writeJsonError(io, failure);
+    } else {
+      const hint = failure.exitCode === ExitCode.usage ? '\n(see axios-servicetitan-auth --help)' : '';
+      writeError(io, `${failure.message}${hint}`);
     }
-    const message = error instanceof Error ? error.message : String(error);
-    writeError(io, `unexpected: ${message}`);
-    return ExitCode.internal;
+    return failure.exitCode;
   }
 }

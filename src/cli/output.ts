@@ -1,4 +1,28 @@
+import type { CliError } from './exit-codes';
 import type { CliIo } from './io';
+
+/**
+ * The `error` member of what every command prints on failure under `--json`:
+ * `{"ok":false,"error":{"code","message","exitCode"}}` (with `check`'s partial report beside it).
+ */
+export interface JsonError {
+  /** Stable machine-readable code (`invalid_client`, `missing_credentials`, `timeout`, `usage`…). */
+  code: string;
+  /** What went wrong and what to check; never a secret, a token or an argument's value. */
+  message: string;
+  /** The process exit code (see `--help`). */
+  exitCode: number;
+}
+
+/** The {@link JsonError} of a CLI failure. */
+export function jsonError(error: CliError): JsonError {
+  return { code: error.code, message: error.message, exitCode: error.exitCode };
+}
+
+/** Writes the one JSON failure shape, `{"ok":false,"error":{…}}`, on one line of stdout. */
+export function writeJsonError(io: CliIo, error: CliError): void {
+  writeJson(io, { ok: false, error: jsonError(error) });
+}
 
 /** Aligned `  label  value` lines, as `check` and `sandbox` print them. */
 export function formatRows(rows: ReadonlyArray<readonly [label: string, value: string]>, indent = '  '): string {

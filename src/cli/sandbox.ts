@@ -2,7 +2,7 @@ import { startSandbox, type Sandbox, type SandboxOptions } from '../testing';
 import { integerFlag, stringFlag, type Flags } from './args';
 import { CliError, ExitCode } from './exit-codes';
 import type { CliIo } from './io';
-import { formatRows, shellQuote, writeError, writeJson } from './output';
+import { formatRows, shellQuote, writeError, writeJson, writeJsonError } from './output';
 
 /**
  * `sandbox`: runs the ServiceTitan emulator of `axios-servicetitan-auth/testing` on 127.0.0.1
@@ -16,7 +16,7 @@ export async function runSandbox(flags: Flags, io: CliIo): Promise<number> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const code = /EADDRINUSE|EACCES/.test(message) ? ExitCode.unreachable : ExitCode.usage;
-    if (flags['json'] === true) writeJson(io, { error: { code: 'sandbox_failed', message }, exitCode: code });
+    if (flags['json'] === true) writeJsonError(io, new CliError(code, 'sandbox_failed', message));
     else writeError(io, `could not start the sandbox: ${message}`);
     return code;
   }

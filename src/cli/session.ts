@@ -7,6 +7,7 @@ import {
   type TokenStore,
 } from '../index';
 import type { ConnectionConfig } from './config';
+import { startDeadline, type Deadline } from './deadline';
 import { CliError, ExitCode } from './exit-codes';
 
 /** A token as the CLI reports it: the library's stored token (expiry measured from the request). */
@@ -21,9 +22,14 @@ export interface ObtainedToken {
 /** The library's client for one configuration, and the token it fetched. */
 export interface Session {
   readonly client: ServiceTitanClient;
+  /** The budget of the whole command (`--timeout`), started when the session opened. */
+  readonly deadline: Deadline;
   /** Fetches a token through the library (`client.auth.getToken()`); failures become CliErrors. */
   fetchToken(): Promise<ObtainedToken>;
 }
+
+/** The longest one token request attempt may take, within the command's budget. */
+const TOKEN_ATTEMPT_TIMEOUT_MS = 10_000;
 
 /** A MemoryTokenStore that remembers what the library stored: expiry and scope of the token. */
 class RecordingStore implements TokenStore {
@@ -51,6 +57,7 @@ class RecordingStore implements TokenStore {
  */
 export function openSession(config: ConnectionConfig): Session {
   const store = new RecordingStore();
+  const deadline = startDeadline(config.timeoutMs);
   let client: ServiceTitanClient;
   try {
     client = createServiceTitanClient({
@@ -60,22 +67,25 @@ export function openSession(config: ConnectionConfig): Session {
       appKey: config.appKey,
       ...(config.tenantId === undefined ? {} : { tenantId: config.tenantId }),
       store,
-      tokenTimeoutMs: config.timeoutMs,
+      // One attempt may not use the whole budget, so a hung attempt leaves time for a retry.
+      tokenTimeoutMs: Math.min(config.timeoutMs, TOKEN_ATTEMPT_TIMEOUT_MS),
       // The token was fetched a moment ago: a 401 on the probe is about the app key, not the token.
       renewOnStatus: [],
-      axios: { timeout: config.timeoutMs },
     });
   } catch (error) {
+    deadline.clear();
     if (isServiceTitanAuthError(error)) throw new CliError(ExitCode.usage, error.code, error.message);
     throw error;
   }
   return {
     client,
+    deadline,
     async fetchToken() {
       let accessToken: string;
       try {
-        accessToken = await client.auth.getToken();
+        accessToken = await client.auth.getToken({ signal: deadline.signal });
       } catch (error) {
+        if (deadline.expired) throw deadline.exceeded(`the token request to ${config.authUrl}`);
         throw tokenFailure(error, config);
       }
       const stored = store.last;

@@ -2,7 +2,7 @@ import type { Flags } from './args';
 import { resolveConnection } from './config';
 import { CliError } from './exit-codes';
 import type { CliIo } from './io';
-import { writeError, writeJson } from './output';
+import { writeError, writeJson, writeJsonError } from './output';
 import { openSession } from './session';
 
 /**
@@ -13,7 +13,8 @@ import { openSession } from './session';
 export async function runToken(flags: Flags, io: CliIo): Promise<number> {
   const json = flags['json'] === true;
   try {
-    const token = await openSession(resolveConnection(flags, io.env)).fetchToken();
+    const session = openSession(resolveConnection(flags, io.env));
+    const token = await session.fetchToken().finally(() => session.deadline.clear());
     if (json) {
       const expiresAt = Number.isFinite(token.expiresAt) ? new Date(token.expiresAt).toISOString() : null;
       writeJson(io, { access_token: token.accessToken, expires_at: expiresAt });
@@ -23,7 +24,7 @@ export async function runToken(flags: Flags, io: CliIo): Promise<number> {
     return 0;
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
-    if (json) writeJson(io, { error: { code: error.code, message: error.message }, exitCode: error.exitCode });
+    if (json) writeJsonError(io, error);
     else writeError(io, error.message);
     return error.exitCode;
   }
