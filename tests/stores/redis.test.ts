@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { createServiceTitanClient } from '../../src';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
-import { tokenStoreKey } from '../../src/token-provider';
+import { tokenStoreKey } from '../../src/store-key';
 import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 import { tokenStoreContract } from './contract';
@@ -56,7 +56,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       await client.get(customersPath(sandbox()));
       const accessToken = await client.auth.getToken();
       // Hold a lock too, so its key is inspected as well.
-      const storeKey = tokenStoreKey(sandbox().authUrl, sandbox().clientId);
+      const storeKey = await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
       const lock = await store.acquireLock(storeKey, 5_000);
 
       const keys = await redis.keys('*');
