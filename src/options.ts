@@ -107,6 +107,8 @@ export interface ResolvedOptions {
   appKey: string;
   refreshBufferMs: number;
   store: TokenStore;
+  /** The store is the default one, made for this handle alone: no other client can read it. */
+  storeIsPrivate: boolean;
   renewOnStatus: ReadonlySet<number>;
   tokenTimeoutMs: number;
   tokenRetries: number;
@@ -143,6 +145,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     appKey: requiredString(options.appKey, 'appKey'),
     refreshBufferMs: numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60) * 1000,
     store: resolveStore(options.store),
+    storeIsPrivate: options.store === undefined,
     renewOnStatus: resolveStatuses(options.renewOnStatus),
     tokenTimeoutMs,
     tokenRetries,

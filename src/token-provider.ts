@@ -40,7 +40,11 @@ export class TokenProvider {
     this.#requestToken = requestToken;
     this.#renewal = new RenewalPolicy(options.renewalCooldownMs, options.logger);
     this.#cooldown = new FetchCooldown(options);
-    this.#storeKey = tokenStoreKey(options.authUrl, options.clientId, options.clientSecret).then((key) => {
+    // A store of this handle alone holds nobody else's token: no need to pay for a derivation.
+    const derivedKey = options.storeIsPrivate
+      ? Promise.resolve(PRIVATE_STORE_KEY)
+      : tokenStoreKey(options.authUrl, options.clientId, options.clientSecret);
+    this.#storeKey = derivedKey.then((key) => {
       options.store.bindClientSecret?.(key, options.clientSecret);
       return key;
     });
@@ -250,6 +254,9 @@ export class TokenProvider {
     }
   }
 }
+
+/** The key in a store that only this handle uses (the default `MemoryTokenStore`). */
+const PRIVATE_STORE_KEY = 'servicetitan-token:private';
 
 /** How long a failed store is left alone before it is tried again. */
 const STORE_RETRY_AFTER_MS = 5_000;
