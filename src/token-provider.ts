@@ -4,7 +4,7 @@ import { FetchCooldown } from './fetch-cooldown';
 import { tokenFingerprint } from './logger';
 import type { ResolvedOptions } from './options';
 import { RenewalPolicy } from './renewal-policy';
-import { tokenStoreKey } from './store-key';
+import { storeBinding } from './store-key';
 import type { StoredToken } from './stores/types';
 import { createTokenRequester, type TokenRequester } from './token-request';
 
@@ -24,7 +24,7 @@ export interface GetTokenOptions {
 export class TokenProvider {
   readonly #options: ResolvedOptions;
   readonly #requestToken: TokenRequester;
-  /** Derived from the secret off the event loop (see `tokenStoreKey`); bound to the store before first use. */
+  /** Derived from the secret off the event loop (see `storeBinding`); bound to the store before first use. */
   readonly #storeKey: Promise<string>;
   readonly #renewal: RenewalPolicy;
   readonly #cooldown: FetchCooldown;
@@ -41,11 +41,11 @@ export class TokenProvider {
     this.#renewal = new RenewalPolicy(options.renewalCooldownMs, options.logger);
     this.#cooldown = new FetchCooldown(options);
     // A store of this handle alone holds nobody else's token: no need to pay for a derivation.
-    const derivedKey = options.storeIsPrivate
-      ? Promise.resolve(PRIVATE_STORE_KEY)
-      : tokenStoreKey(options.authUrl, options.clientId, options.clientSecret);
-    this.#storeKey = derivedKey.then((key) => {
-      options.store.bindClientSecret?.(key, options.clientSecret);
+    const binding = options.storeIsPrivate
+      ? Promise.resolve({ key: PRIVATE_STORE_KEY, entrySecret: options.clientSecret })
+      : storeBinding(options.authUrl, options.clientId, options.clientSecret);
+    this.#storeKey = binding.then(({ key, entrySecret }) => {
+      options.store.bindClientSecret?.(key, entrySecret);
       return key;
     });
     // Awaited inside #storeCall, where a failure degrades to the in-process cache.

@@ -1,16 +1,7 @@
 import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { attachServiceTitanAuth, createServiceTitanClient, isServiceTitanAuthError } from '../src';
-import { startSandbox } from '../src/testing';
-import { recordingLogger } from './helpers/logger';
-import {
-  authOptions,
-  customersPath,
-  startForeignServer,
-  useFakeClock,
-  useSandbox,
-  type ForeignServer,
-} from './helpers/sandbox';
+import { authOptions, customersPath, startForeignServer, useSandbox, type ForeignServer } from './helpers/sandbox';
 
 describe('renewal on 401 and replay', () => {
   const sandbox = useSandbox();
