@@ -52,11 +52,6 @@ export class TokenProvider {
     this.#storeKey.catch(() => undefined);
   }
 
-  /** The key under which this client's token lives in the store. */
-  storeKey(): Promise<string> {
-    return this.#storeKey;
-  }
-
   /** True while a token obtained for a 401 waits for the API to accept it (see {@link accepted}). */
   get awaitingAcceptance(): boolean {
     return this.#renewal.awaitingAcceptance;

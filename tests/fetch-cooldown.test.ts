@@ -1,4 +1,6 @@
+import axios from 'axios';
 import {
+  attachServiceTitanAuth,
   createServiceTitanClient,
   isServiceTitanAuthError,
   MemoryTokenStore,
@@ -68,6 +70,16 @@ describe('rejected credentials back off exponentially (invalid_client)', () => {
     clock.advance(1_001); // 1 s again, not the 8 s the streak would have reached
     await expect(client.auth.getToken({ forceRefresh: true })).resolves.toEqual(expect.any(String));
     expect(sandbox().token.count).toBe(6);
+  });
+
+  test.each([-1, Number.NaN, '300000'])('maxInvalidClientCooldownMs %p is refused at attach, naming it', (bad) => {
+    const attach = () =>
+      attachServiceTitanAuth(axios.create(), {
+        ...authOptions(sandbox()),
+        maxInvalidClientCooldownMs: bad as number,
+      });
+    expect(attach).toThrow(expect.objectContaining({ code: 'invalid_config' }));
+    expect(attach).toThrow(/maxInvalidClientCooldownMs/);
   });
 
   test('maxInvalidClientCooldownMs caps the backoff', async () => {
