@@ -16,6 +16,11 @@ export interface FetchCooldownOptions {
  * Rejected credentials (`invalid_client`) do not heal by themselves, and a fleet retrying them
  * every second may get the client locked out: their cooldown doubles with each rejection in a
  * row, from `failureCooldownMs` up to `maxInvalidClientCooldownMs`, and a successful fetch resets it.
+ *
+ * @example
+ * const cooldown = new FetchCooldown(options);
+ * if (cooldown.error) throw cooldown.error;
+ * try { token = await requestToken(); cooldown.succeeded(); } catch (e) { cooldown.failed(e); throw e; }
  */
 export class FetchCooldown {
   readonly #options: FetchCooldownOptions;

@@ -13,6 +13,11 @@ export const FIRST_HOLD_BACK_MS = 1_000;
  * endpoint. The hold-back is bounded and grows (1 s, 2 s, 4 s … up to `maxHoldBackMs`) while
  * renewals keep failing to be accepted, and any accepted response resets it, so a real
  * revocation can never be shut out for longer than one hold-back.
+ *
+ * @example
+ * const policy = new RenewalPolicy(options.renewalCooldownMs, logger);
+ * if (!policy.holdsBack(failedToken)) policy.renewedFor401({ accessToken, renewAt }); // after renewing
+ * policy.accepted(tokenOfA200); // from the response interceptor
  */
 export class RenewalPolicy {
   readonly #maxHoldBackMs: number;
