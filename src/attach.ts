@@ -1,6 +1,6 @@
 import type { AxiosInstance } from 'axios';
 import { invalidConfig } from './errors';
-import { createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
+import { createAcceptanceRecorder, createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
 import { resolveOptions, type ServiceTitanAuthOptions } from './options';
 import { OriginPolicy } from './origin-policy';
 import { TokenProvider, type GetTokenOptions } from './token-provider';
@@ -53,7 +53,10 @@ export function attachServiceTitanAuth(instance: AxiosInstance, options: Service
   const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins) };
 
   const requestId = instance.interceptors.request.use(createRequestInterceptor(context));
-  const responseId = instance.interceptors.response.use(undefined, createResponseErrorInterceptor(context));
+  const responseId = instance.interceptors.response.use(
+    createAcceptanceRecorder(context),
+    createResponseErrorInterceptor(context),
+  );
   attachedInstances.add(instance);
 
   let attached = true;

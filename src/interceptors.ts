@@ -53,6 +53,36 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
 }
 
 /**
+ * The response interceptor for answers: tells the provider that the API accepted the token a
+ * request carried (DESIGN guarantee 3). Only while a renewed token awaits its first acceptance,
+ * and then one compare: the hot path stays cheap.
+ */
+export function createAcceptanceRecorder({ options, provider, policy }: InterceptorContext) {
+  return (response: AxiosResponse): AxiosResponse => {
+    if (provider.awaitingAcceptance) recordAcceptance(response, options, provider, policy);
+    return response;
+  };
+}
+
+/**
+ * A status that is not a rejection of the token (2xx, and 403/404 and the like: authentication
+ * passed) from an allowed origin is an acceptance. 429 and 5xx are not: a gateway or the rate
+ * limit may answer before authentication.
+ */
+function recordAcceptance(
+  response: AxiosResponse,
+  options: ResolvedOptions,
+  provider: TokenProvider,
+  policy: OriginPolicy,
+): void {
+  const { status, config } = response;
+  if (status >= 500 || status === 429 || options.renewOnStatus.has(status)) return;
+  const finalUrl = (response.request as { res?: { responseUrl?: string } } | undefined)?.res?.responseUrl;
+  if (finalUrl !== undefined && !policy.allowsUrl(finalUrl)) return;
+  provider.accepted(bearerToken(config));
+}
+
+/**
  * The response error interceptor: on a 401 (or another `renewOnStatus`) for a request that
  * carried our token, renews the token only if the failed one is still current, then replays the
  * request once through the same instance. Everything that goes back to the caller is redacted.
@@ -60,6 +90,9 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
 export function createResponseErrorInterceptor({ instance, options, provider, policy }: InterceptorContext) {
   return async (error: unknown): Promise<AxiosResponse> => {
     if (!(error instanceof AxiosError)) throw error;
+    if (error.response !== undefined && provider.awaitingAcceptance) {
+      recordAcceptance(error.response, options, provider, policy);
+    }
     const config = error.config;
     if (config === undefined || !shouldRenewAndReplay(error, config, options, policy)) throw redactAxiosError(error);
 

@@ -66,9 +66,19 @@ export interface ServiceTitanAuthOptions {
    * After any other failed token fetch (rejected credentials, 5xx or network errors after
    * retries, a malformed answer), new fetches fail fast with the same error for this long, so a
    * stream of requests cannot turn one failure into a stream of token requests. `0` disables it.
+   * Rejected credentials (`invalid_client`) double it with each rejection in a row, up to
+   * `maxInvalidClientCooldownMs`; a token obtained resets that.
    * @default 1_000
    */
   failureCooldownMs?: number;
+  /**
+   * The longest cooldown after rejected credentials (`invalid_client`): 1 s, 2 s, 4 s … up to
+   * this, so a wrong or revoked secret costs a few token requests per process per few minutes,
+   * not one per second that could get the client locked out.
+   * @example maxInvalidClientCooldownMs: 60_000
+   * @default 300_000 (5 minutes)
+   */
+  maxInvalidClientCooldownMs?: number;
   /**
    * Limits concurrent token requests. Pass one `pLimit(n)` to many handles (one per tenant) to
    * keep a cold start of hundreds of tenants from stampeding the token endpoint.
@@ -76,10 +86,12 @@ export interface ServiceTitanAuthOptions {
    */
   tokenLimiter?: LimitFunction;
   /**
-   * After a 401 made the library renew the token, a 401 for that new token within this many ms
-   * is not renewed again and goes to the caller without a replay: the API is rejecting something
-   * other than the token (the app key, a permission), and renewing for every request would
-   * hammer ServiceTitan's throttled token endpoint. `0` renews on every such 401.
+   * A 401 for a token the API has accepted is always renewed. A 401 for a token that was itself
+   * obtained for a 401 and that the API has not accepted since goes to the caller without a
+   * renewal for 1 s, then 2 s, 4 s … up to this many ms per renewal in a row (any accepted
+   * response starts over at 1 s): the API is probably rejecting something a new token does not
+   * cure (the app key, a permission), and renewing for every request would hammer ServiceTitan's
+   * throttled token endpoint. `0` renews on every 401.
    * @default 10_000
    */
   renewalCooldownMs?: number;
@@ -103,6 +115,8 @@ export interface ResolvedOptions {
   appKey: string;
   refreshBufferMs: number;
   store: TokenStore;
+  /** The store is the default one, made for this handle alone: no other client can read it. */
+  storeIsPrivate: boolean;
   renewOnStatus: ReadonlySet<number>;
   tokenTimeoutMs: number;
   tokenRetries: number;
@@ -110,6 +124,7 @@ export interface ResolvedOptions {
   maxRetryAfterMs: number;
   rateLimitCooldownMs: number;
   failureCooldownMs: number;
+  maxInvalidClientCooldownMs: number;
   renewalCooldownMs: number;
   tokenLimiter: LimitFunction;
   fleetWaitMs: number;
@@ -143,6 +158,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
         's',
       ) * 1000,
     store: resolveStore(options.store),
+    storeIsPrivate: options.store === undefined,
     renewOnStatus: resolveStatuses(options.renewOnStatus),
     tokenTimeoutMs,
     tokenRetries,
@@ -150,6 +166,11 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     maxRetryAfterMs: timerOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
     rateLimitCooldownMs: timerOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
     failureCooldownMs: timerOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
+    maxInvalidClientCooldownMs: timerOption(
+      options.maxInvalidClientCooldownMs,
+      'maxInvalidClientCooldownMs',
+      300_000,
+    ),
     renewalCooldownMs: timerOption(options.renewalCooldownMs, 'renewalCooldownMs', 10_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
     // The default is derived, so it is capped rather than refused.

@@ -1,8 +1,10 @@
-import { createHash } from 'node:crypto';
 import { abortable } from './abort';
 import { isServiceTitanAuthError, type ServiceTitanAuthError } from './errors';
+import { FetchCooldown } from './fetch-cooldown';
 import { tokenFingerprint } from './logger';
 import type { ResolvedOptions } from './options';
+import { RenewalPolicy } from './renewal-policy';
+import { storeBinding } from './store-key';
 import type { StoredToken } from './stores/types';
 import { createTokenRequester, type TokenRequester } from './token-request';
 
@@ -22,27 +24,42 @@ export interface GetTokenOptions {
 export class TokenProvider {
   readonly #options: ResolvedOptions;
   readonly #requestToken: TokenRequester;
-  readonly #storeKey: string;
+  /** Derived from the secret off the event loop (see `storeBinding`); bound to the store before first use. */
+  readonly #storeKey: Promise<string>;
+  readonly #renewal: RenewalPolicy;
+  readonly #cooldown: FetchCooldown;
   #current: StoredToken | undefined;
   #inflight: Promise<StoredToken> | undefined;
   /** A token the API rejected: never adopted again from the store. */
   #rejected: string | undefined;
-  /** The token last obtained because of a 401, and when: not renewed again for a 401 too soon. */
-  #renewedForRejection: { token: StoredToken; at: number; warned: boolean } | undefined;
-  #cooldown: { until: number; error: ServiceTitanAuthError } | undefined;
   #storeFailing = false;
   #storeRetryAt = 0;
 
   constructor(options: ResolvedOptions, requestToken: TokenRequester = createTokenRequester(options)) {
     this.#options = options;
     this.#requestToken = requestToken;
-    this.#storeKey = tokenStoreKey(options.authUrl, options.clientId);
-    options.store.bindClientSecret?.(this.#storeKey, options.clientSecret);
+    this.#renewal = new RenewalPolicy(options.renewalCooldownMs, options.logger);
+    this.#cooldown = new FetchCooldown(options);
+    // A store of this handle alone holds nobody else's token: no need to pay for a derivation.
+    const binding = options.storeIsPrivate
+      ? Promise.resolve({ key: PRIVATE_STORE_KEY, entrySecret: options.clientSecret })
+      : storeBinding(options.authUrl, options.clientId, options.clientSecret);
+    this.#storeKey = binding.then(({ key, entrySecret }) => {
+      options.store.bindClientSecret?.(key, entrySecret);
+      return key;
+    });
+    // Awaited inside #storeCall, where a failure degrades to the in-process cache.
+    this.#storeKey.catch(() => undefined);
   }
 
-  /** The key under which this client's token lives in the store. */
-  get storeKey(): string {
-    return this.#storeKey;
+  /** True while a token obtained for a 401 waits for the API to accept it (see {@link accepted}). */
+  get awaitingAcceptance(): boolean {
+    return this.#renewal.awaitingAcceptance;
+  }
+
+  /** The API answered a request that carried `accessToken` with a status that is not a rejection. */
+  accepted(accessToken: string | undefined): void {
+    this.#renewal.accepted(accessToken);
   }
 
   /**
@@ -71,15 +88,15 @@ export class TokenProvider {
   /**
    * Called when the API rejected `failedToken`. Renews only if it is still the current token;
    * if another request already renewed, returns the newer one (M concurrent 401s, one renewal).
-   * Resolves to `undefined` (do not replay) when a new token would not cure the 401: see
-   * `#rejectedAgainTooSoon`.
+   * Resolves to `undefined` (do not replay) when a new token would probably not cure the 401:
+   * see {@link RenewalPolicy}.
    */
   async renewAfterRejection(failedToken: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
     const current = this.#current;
     if (current !== undefined && current.accessToken !== failedToken && Date.now() < current.expiresAt) {
       return current.accessToken;
     }
-    if (this.#rejectedAgainTooSoon(failedToken)) return undefined;
+    if (this.#renewal.holdsBack(failedToken)) return undefined;
     if (failedToken !== undefined && current?.accessToken === failedToken) {
       this.#rejected = failedToken;
       this.#current = undefined;
@@ -88,49 +105,22 @@ export class TokenProvider {
     let token = await abortable(this.#obtain(false), signal);
     // A fetch already in flight may have adopted the rejected token from the store: go once more.
     if (token.accessToken === failedToken) token = await abortable(this.#obtain(true), signal);
-    if (this.#renewedForRejection?.token !== token) {
-      this.#renewedForRejection = { token, at: Date.now(), warned: false };
-    }
+    this.#renewal.renewedFor401({
+      accessToken: token.accessToken,
+      renewAt: renewAt(token, this.#options.refreshBufferMs),
+    });
     return token.accessToken;
-  }
-
-  /**
-   * True when `failedToken` was itself obtained for a 401 less than `renewalCooldownMs` ago and
-   * is not yet in its renewal window: the API is rejecting something a new token does not cure
-   * (the app key, a permission), and renewing for every such request would hammer the token
-   * endpoint. Near expiry a 401 may just mean "expired" (the server's clock, whole-second `exp`):
-   * then it is renewed. Warns once per token.
-   */
-  #rejectedAgainTooSoon(failedToken: string | undefined): boolean {
-    const recent = this.#renewedForRejection;
-    const now = Date.now();
-    if (
-      recent === undefined ||
-      recent.token.accessToken !== failedToken ||
-      now - recent.at >= this.#options.renewalCooldownMs ||
-      now >= renewAt(recent.token, this.#options.refreshBufferMs)
-    ) {
-      return false;
-    }
-    if (!recent.warned) {
-      recent.warned = true;
-      this.#options.logger.warn?.(
-        'a token obtained for a 401 was rejected again: not renewing it (the API may be rejecting the app key or a permission)',
-        { token: tokenFingerprint(recent.token.accessToken), renewalCooldownMs: this.#options.renewalCooldownMs },
-      );
-    }
-    return true;
   }
 
   /** Forgets the cached token here and in the store; the next request fetches a new one. */
   async invalidate(): Promise<void> {
     this.#current = undefined;
-    await this.#storeCall(() => this.#options.store.delete(this.#storeKey));
+    await this.#storeCall(async () => this.#options.store.delete(await this.#storeKey));
   }
 
   #renewInBackground(): void {
     // During a cooldown the current token is still good: no fetch, and no warning per request.
-    if (this.#inflight !== undefined || this.#inCooldown()) return;
+    if (this.#inflight !== undefined || this.#cooldown.error !== undefined) return;
     this.#obtain(false).catch((error: unknown) => {
       this.#options.logger.warn?.('background token renewal failed; the current token is still used', {
         code: isServiceTitanAuthError(error) ? error.code : undefined,
@@ -148,15 +138,9 @@ export class TokenProvider {
     return this.#inflight;
   }
 
-  #inCooldown(): boolean {
-    if (this.#cooldown === undefined) return false;
-    if (Date.now() < this.#cooldown.until) return true;
-    this.#cooldown = undefined;
-    return false;
-  }
-
   async #obtainHoldingSlot(force: boolean): Promise<StoredToken> {
-    if (this.#inCooldown()) throw this.#cooldown!.error;
+    const cooling = this.#cooldown.error;
+    if (cooling !== undefined) throw cooling;
     if (!force) {
       const reusable = await this.#adoptFromStore();
       if (reusable !== undefined) return reusable;
@@ -175,7 +159,7 @@ export class TokenProvider {
     const { store, fleetWaitMs } = this.#options;
     const deadline = Date.now() + fleetWaitMs;
     for (;;) {
-      const lock = await this.#storeCall(() => store.acquireLock!(this.#storeKey, fleetWaitMs));
+      const lock = await this.#storeCall(async () => store.acquireLock!(await this.#storeKey, fleetWaitMs));
       if (this.#storeFailing) return this.#fetch();
       if (lock !== undefined) {
         try {
@@ -188,8 +172,11 @@ export class TokenProvider {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return this.#fetch();
       const except = this.#rejected ?? this.#current?.accessToken;
-      const published = await this.#storeCall(() =>
-        store.waitForToken!(this.#storeKey, { timeoutMs: remaining, ...(except === undefined ? {} : { except }) }),
+      const published = await this.#storeCall(async () =>
+        store.waitForToken!(await this.#storeKey, {
+          timeoutMs: remaining,
+          ...(except === undefined ? {} : { except }),
+        }),
       );
       if (this.#storeFailing) return this.#fetch();
       if (published !== undefined && this.#isAdoptable(published)) return this.#adopt(published);
@@ -197,7 +184,7 @@ export class TokenProvider {
   }
 
   async #adoptFromStore(): Promise<StoredToken | undefined> {
-    const stored = await this.#storeCall(() => this.#options.store.get(this.#storeKey));
+    const stored = await this.#storeCall(async () => this.#options.store.get(await this.#storeKey));
     return stored !== undefined && this.#isAdoptable(stored) ? this.#adopt(stored) : undefined;
   }
 
@@ -206,40 +193,36 @@ export class TokenProvider {
   }
 
   #adopt(token: StoredToken): StoredToken {
+    // Under a key bound to our secret: these credentials work, so their backoff starts over.
+    this.#cooldown.succeeded();
     this.#current = token;
     this.#options.logger.debug?.('token taken from the store', { token: tokenFingerprint(token.accessToken) });
     return token;
   }
 
   async #fetch(): Promise<StoredToken> {
+    // Every path to the endpoint passes here, the fleet path's fallbacks included: none may
+    // bypass a cooldown.
+    const cooling = this.#cooldown.error;
+    if (cooling !== undefined) throw cooling;
     const { logger } = this.#options;
     logger.debug?.('requesting a token', { authUrl: this.#options.authUrl, clientId: this.#options.clientId });
     let token: StoredToken;
     try {
       token = await this.#requestToken();
     } catch (error) {
-      this.#startCooldown(error as ServiceTitanAuthError);
+      this.#cooldown.failed(error as ServiceTitanAuthError);
       throw error;
     }
+    this.#cooldown.succeeded();
     this.#current = token;
     this.#rejected = undefined;
     logger.info?.('token obtained', {
       token: tokenFingerprint(token.accessToken),
       expiresInSeconds: Math.round((token.expiresAt - Date.now()) / 1000),
     });
-    await this.#storeCall(() => this.#options.store.set(this.#storeKey, token));
+    await this.#storeCall(async () => this.#options.store.set(await this.#storeKey, token));
     return token;
-  }
-
-  /**
-   * Failed token requests count toward ServiceTitan's throttle: after one, every fetch fails fast
-   * with the same error until the cooldown (`Retry-After` for a 429) is over.
-   */
-  #startCooldown(error: ServiceTitanAuthError): void {
-    const { logger, rateLimitCooldownMs, failureCooldownMs } = this.#options;
-    const wait = error.code === 'rate_limited' ? (error.retryAfterMs ?? rateLimitCooldownMs) : failureCooldownMs;
-    logger.error?.('token request failed', { code: error.code, status: error.status, cooldownMs: wait });
-    if (wait > 0) this.#cooldown = { until: Date.now() + wait, error };
   }
 
   /**
@@ -267,6 +250,9 @@ export class TokenProvider {
   }
 }
 
+/** The key in a store that only this handle uses (the default `MemoryTokenStore`). */
+const PRIVATE_STORE_KEY = 'servicetitan-token:private';
+
 /** How long a failed store is left alone before it is tried again. */
 const STORE_RETRY_AFTER_MS = 5_000;
 
@@ -277,9 +263,4 @@ const STORE_RETRY_AFTER_MS = 5_000;
 function renewAt(token: StoredToken, refreshBufferMs: number): number {
   const lifetime = token.expiresAt - token.obtainedAt;
   return token.expiresAt - Math.min(refreshBufferMs, lifetime / 2);
-}
-
-/** Store key: a hash of token URL + client id (never the secret), so keys reveal nothing. */
-export function tokenStoreKey(authUrl: string, clientId: string): string {
-  return `servicetitan-token:${createHash('sha256').update(`${authUrl}\n${clientId}`).digest('hex').slice(0, 32)}`;
 }

@@ -1,16 +1,7 @@
 import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { attachServiceTitanAuth, createServiceTitanClient, isServiceTitanAuthError } from '../src';
-import { startSandbox } from '../src/testing';
-import { recordingLogger } from './helpers/logger';
-import {
-  authOptions,
-  customersPath,
-  startForeignServer,
-  useFakeClock,
-  useSandbox,
-  type ForeignServer,
-} from './helpers/sandbox';
+import { authOptions, customersPath, startForeignServer, useSandbox, type ForeignServer } from './helpers/sandbox';
 
 describe('renewal on 401 and replay', () => {
   const sandbox = useSandbox();
@@ -210,72 +201,5 @@ describe('origins that receive the token', () => {
       authorization: expect.stringMatching(/^Bearer /),
       appKey: sandbox().appKey,
     });
-  });
-});
-
-describe('401s that a new token does not cure', () => {
-  const sandbox = useSandbox();
-  const clock = useFakeClock();
-
-  test('a wrong app key: one renewal, then 401s go to the caller without a token request each', async () => {
-    const { logger, lines } = recordingLogger();
-    const client = createServiceTitanClient(authOptions(sandbox(), { appKey: 'ak1.wrong', logger }));
-    for (let i = 0; i < 20; i += 1) {
-      const error = (await client.get(customersPath(sandbox())).catch((e: unknown) => e)) as AxiosError;
-      expect(error.response?.status).toBe(401);
-    }
-    // tok-1, renewed once to tok-2 (the first request's replay), then no more renewals.
-    expect(sandbox().token.count).toBe(2);
-    expect(sandbox().api.count).toBe(21);
-    expect(lines.filter((l) => l.level === 'warn' && l.message.startsWith('a token obtained for a 401'))).toHaveLength(
-      1,
-    );
-
-    clock.advance(10_001); // past renewalCooldownMs: a 401 may mean a revocation again
-    await client.get(customersPath(sandbox())).catch(() => undefined);
-    expect(sandbox().token.count).toBe(3);
-  });
-
-  test('a second revocation within renewalCooldownMs of the first reaches the caller; then renewals resume', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox()));
-    await client.get(customersPath(sandbox()));
-    sandbox().revokeAllTokens();
-    await client.get(customersPath(sandbox())); // renewed for a 401: tok-2
-    sandbox().revokeAllTokens();
-    // tok-2 was obtained for a 401 moments ago, so this 401 goes to the caller…
-    const error = (await client.get(customersPath(sandbox())).catch((e: unknown) => e)) as AxiosError;
-    expect(error.response?.status).toBe(401);
-    expect(sandbox().token.count).toBe(2);
-    // …until the cooldown has passed.
-    clock.advance(10_001);
-    expect((await client.get(customersPath(sandbox()))).status).toBe(200);
-    expect(sandbox().token.count).toBe(3);
-  });
-
-  test('near its expiry, a token obtained for a 401 is renewed for a 401 (it may just have expired)', async () => {
-    const short = await startSandbox({ tokenLifetimeSeconds: 20 });
-    try {
-      // renewAt = half the 20 s lifetime; the cooldown is longer than that.
-      const client = createServiceTitanClient(authOptions(short, { renewalCooldownMs: 60_000 }));
-      await client.get(customersPath(short));
-      short.revokeAllTokens();
-      await client.get(customersPath(short)); // tok-2, obtained for a 401
-      clock.advance(11_000); // inside tok-2's renewal window, well inside the cooldown
-      short.revokeAllTokens();
-      const hold = short.token.hold(); // keeps the background renewal from replacing tok-2 first
-      const request = client.get(customersPath(short));
-      await hold.untilWaiting(1);
-      hold.release();
-      expect((await request).status).toBe(200);
-      expect(short.token.count).toBe(3);
-    } finally {
-      await short.close();
-    }
-  });
-
-  test('renewalCooldownMs: 0 renews for every 401', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { appKey: 'ak1.wrong', renewalCooldownMs: 0 }));
-    for (let i = 0; i < 3; i += 1) await client.get(customersPath(sandbox())).catch(() => undefined);
-    expect(sandbox().token.count).toBe(4);
   });
 });

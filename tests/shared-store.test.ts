@@ -1,5 +1,5 @@
 import { MemoryTokenStore, createServiceTitanClient, type ServiceTitanClient, type TokenStore } from '../src';
-import { tokenStoreKey } from '../src/token-provider';
+import { tokenStoreKey } from '../src/store-key';
 import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
 import type { Sandbox } from '../src/testing';
 
@@ -46,7 +46,7 @@ describe('a shared store with a lock: one token fetch for the whole fleet', () =
       createServiceTitanClient({ ...authOptions(sandbox(), { store, fleetWaitMs: 200 }), rateLimit: false }),
     );
     // A "dead process" holds the fetch lock for this client's key and never releases it.
-    await store.acquireLock(tokenStoreKey(sandbox().authUrl, sandbox().clientId), 60_000);
+    await store.acquireLock(await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret), 60_000);
     const started = Date.now();
     const responses = await burst(clients, sandbox(), 5);
     expect(responses.every((r) => r.status === 200)).toBe(true);

@@ -20,7 +20,8 @@ export interface RedisTokenStoreOptions {
    * Secret from which the AES-256-GCM key that encrypts tokens at rest is derived (HKDF-SHA256).
    * At least 16 bytes of high-entropy material, e.g. `randomBytes(32)` kept in your secret
    * manager, the same on every process of the fleet. Tokens are never stored in clear.
-   * @default derived, per client, from the client secret of each client that uses the store
+   * @default derived, per client, from the client secret of each client that uses the store (by
+   * the same scrypt derivation as its store key)
    */
   encryptionKey?: string | Uint8Array;
   /**

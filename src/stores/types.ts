@@ -12,7 +12,9 @@ export interface StoredToken {
 
 /**
  * Where tokens are kept between requests (and, for shared stores, between processes).
- * Keys are derived from the token URL and the client id, never from the secret.
+ * Keys are derived (scrypt, salted with the token URL and client id) from the client secret, so
+ * a client is served only the entries of clients that hold the same secret (DESIGN guarantee 14),
+ * and a key reveals neither the secret nor the client id.
  *
  * Implementations may fail (a network store going down): the library then falls back to its
  * in-process cache and logs a warning, so a store outage never fails requests.
@@ -37,9 +39,10 @@ export interface TokenStore {
    */
   waitForToken?(key: string, options: WaitForTokenOptions): Promise<StoredToken | undefined>;
   /**
-   * Optional: called by each client before it uses `key`, with the client secret of that key,
-   * for stores that derive an encryption key from it (so each client's tokens are readable only
-   * by processes that know its secret). The store must never persist or log the secret.
+   * Optional: called by each client before it uses `key`, with key material derived from its
+   * client secret (by the same scrypt derivation as the key, never the secret itself), for
+   * stores that encrypt entries with it (so each client's tokens are readable only by processes
+   * that know its secret). The store must never persist or log it.
    */
   bindClientSecret?(key: string, clientSecret: string): void;
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
 import type { StoredToken, TokenStore } from '../../src/stores/types';
+import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 
 /** A store with the optional fleet methods, as the contract suite needs it. */
 export type FleetStore = Required<Omit<TokenStore, 'bindClientSecret'>>;
@@ -183,6 +185,27 @@ export function tokenStoreContract(name: string, makeStore: () => FleetStore): v
         await sleep(50);
         await makeStore().set(freshKey(), token('tok-other'));
         await expect(wait).resolves.toBeUndefined();
+      });
+    });
+    describe('G14: a stored token is served only to a client that holds the same secret', () => {
+      const sandbox = useSandbox();
+      const client = (view: TokenStore, clientSecret = sandbox().clientSecret) =>
+        createServiceTitanClient({ ...authOptions(sandbox(), { store: view, clientSecret }), rateLimit: false });
+
+      test('the right client id with a wrong secret misses the entry and is rejected by ServiceTitan', async () => {
+        expect((await client(store).get(customersPath(sandbox()))).status).toBe(200);
+        const wrong = client(makeStore(), `${sandbox().clientSecret}-rotated`);
+        const error = await wrong.get(customersPath(sandbox())).catch((e: unknown) => e);
+        expect(isServiceTitanAuthError(error) && error.code).toBe('invalid_client');
+        expect(sandbox().token.count).toBe(2); // its own request, refused
+        expect(sandbox().api.count).toBe(1); // the other client's token never left the store
+      });
+
+      test('clients holding the same secret share one entry, across views of the store', async () => {
+        expect((await client(store).get(customersPath(sandbox()))).status).toBe(200);
+        expect((await client(makeStore()).get(customersPath(sandbox()))).status).toBe(200);
+        expect(sandbox().token.count).toBe(1);
+        expect(sandbox().api.requests.map((r) => r.tokenId)).toEqual(['tok-1', 'tok-1']);
       });
     });
   });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
-import { createServiceTitanClient } from '../../src';
+import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
-import { tokenStoreKey } from '../../src/token-provider';
+import { tokenStoreKey } from '../../src/store-key';
 import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 import { tokenStoreContract } from './contract';
@@ -56,7 +56,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       await client.get(customersPath(sandbox()));
       const accessToken = await client.auth.getToken();
       // Hold a lock too, so its key is inspected as well.
-      const storeKey = tokenStoreKey(sandbox().authUrl, sandbox().clientId);
+      const storeKey = await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
       const lock = await store.acquireLock(storeKey, 5_000);
 
       const keys = await redis.keys('*');
@@ -70,6 +70,29 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       for (const part of accessToken.split('.')) expect(everything).not.toContain(part);
       expect(await redis.get(`st-auth:${storeKey}`)).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
       await lock!.release();
+    });
+
+    test('G14 in one process: one store without encryptionKey, a wrong secret misses and is rejected', async () => {
+      const redis = connect();
+      await redis.flushall();
+      const store = new RedisTokenStore(redis, { commandTimeoutMs: 1_000 });
+      stores.push(store);
+      const client = (clientSecret: string) =>
+        createServiceTitanClient({ ...authOptions(sandbox(), { store, clientSecret }), rateLimit: false });
+      expect((await client(sandbox().clientSecret).get(customersPath(sandbox()))).status).toBe(200);
+      const error = await client(`${sandbox().clientSecret}-old`)
+        .get(customersPath(sandbox()))
+        .catch((e: unknown) => e);
+      expect(isServiceTitanAuthError(error) && error.code).toBe('invalid_client');
+      expect(sandbox().api.count).toBe(1);
+      // Same secret, another process: the one entry, under a key that names neither id nor secret.
+      const key = await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
+      expect(await redis.keys('*')).toEqual([`st-auth:${key}`]);
+      const other = new RedisTokenStore(connect(), { commandTimeoutMs: 1_000 });
+      stores.push(other);
+      const sibling = createServiceTitanClient({ ...authOptions(sandbox(), { store: other }), rateLimit: false });
+      expect((await sibling.get(customersPath(sandbox()))).status).toBe(200);
+      expect(sandbox().tokensSeen).toEqual(['tok-1']);
     });
 
     test('the entry expires in Redis with the token (PX)', async () => {
