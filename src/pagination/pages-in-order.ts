@@ -24,15 +24,19 @@ export interface PagesInOrderOptions<P extends PageEnd> {
  * gives the last page number (`lastPageOf`), nothing past it is requested unless a page there
  * still says `hasMore`.
  *
- * Every fetch runs under one AbortController, aborted when the iteration ends for any reason
- * (`break`, an error, the end, the caller's `signal`), so nothing stays in flight; and every
+ * Every fetch runs under its own AbortController; those still in flight are aborted when the
+ * iteration ends for any reason (`break`, an error, the end, the caller's `signal`); and every
  * fetch gets a rejection handler at once, so a page that fails after the consumer left (or
  * while an earlier page is awaited) is never an unhandled rejection.
  */
 export async function* pagesInOrder<P extends PageEnd>(options: PagesInOrderOptions<P>): AsyncGenerator<P, void> {
   const { fetchPage, startPage, concurrency, signal, lastPageOf } = options;
-  const controller = new AbortController();
-  const abortAll = (): void => controller.abort();
+  // One controller per page (not one shared signal): layers below (the rate limit's queue) keep
+  // an abort listener per request for a while, and a long iteration must not pile them up.
+  const inFlight = new Set<AbortController>();
+  const abortAll = (): void => {
+    for (const controller of inFlight) controller.abort();
+  };
   signal?.addEventListener('abort', abortAll, { once: true });
   const ahead: Promise<P>[] = [];
   let next = startPage;
@@ -42,8 +46,15 @@ export async function* pagesInOrder<P extends PageEnd>(options: PagesInOrderOpti
       // Past the announced last page, fetch one at a time: only a page saying hasMore asks for it.
       while (ahead.length < concurrency && (next <= lastPage || ahead.length === 0)) {
         throwIfAborted(signal);
+        const controller = new AbortController();
+        inFlight.add(controller);
         const fetched = fetchPage(next, controller.signal);
-        fetched.catch(() => undefined);
+        const settled = (): void => {
+          inFlight.delete(controller);
+        };
+        // Handled at once: a page that fails while an earlier one is awaited, or after the
+        // consumer left, must never be an unhandled rejection.
+        fetched.then(settled, settled);
         ahead.push(fetched);
         next += 1;
       }
@@ -56,6 +67,6 @@ export async function* pagesInOrder<P extends PageEnd>(options: PagesInOrderOpti
     }
   } finally {
     signal?.removeEventListener('abort', abortAll);
-    controller.abort();
+    abortAll();
   }
 }
