@@ -1,17 +1,9 @@
 import type { AxiosInstance } from 'axios';
-import { ServiceTitanResponseError, invalidConfig } from '../errors';
+import { invalidConfig } from '../errors';
 import { describe } from '../urls';
-import {
-  checkClient,
-  checkOptionsObject,
-  checkPageNumber,
-  checkSignal,
-  integerOption,
-  isRecord,
-  shapeOf,
-  throwIfAborted,
-} from './checks';
+import { checkClient, checkOptionsObject, checkSignal, integerOption, isRecord, throwIfAborted } from './checks';
 import { pagesInOrder } from './pages-in-order';
+import { checkReportPage, checkSameFields, type ReportPage } from './report-page';
 
 /** ServiceTitan's largest `pageSize` on report data. */
 const MAX_REPORT_PAGE_SIZE = 25_000;
@@ -55,14 +47,6 @@ export interface ReportRowsOptions {
 
 /** A report row: values keyed by the report's field `name`s. */
 export type ReportRow = Record<string, unknown>;
-
-interface ReportPage {
-  page: number;
-  hasMore: boolean;
-  totalCount: number | null;
-  names: string[];
-  data: unknown[][];
-}
 
 /**
  * Runs a ServiceTitan report and iterates over its rows, each as an object keyed by the report's
@@ -164,53 +148,5 @@ function isParameterValue(value: unknown): value is ReportParameter['value'] {
   if (value instanceof Date) return !Number.isNaN(value.getTime());
   return (
     Array.isArray(value) && value.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))
-  );
-}
-
-function checkReportPage(body: unknown, url: string, page: number): ReportPage {
-  const what = `reportRows: POST ${url}`;
-  const fields = isRecord(body) ? body['fields'] : undefined;
-  if (
-    !isRecord(body) ||
-    !Array.isArray(fields) ||
-    !Array.isArray(body['data']) ||
-    typeof body['hasMore'] !== 'boolean'
-  ) {
-    throw new ServiceTitanResponseError(
-      url,
-      `${what} page ${page} did not answer report data ({ fields: [...], data: [[...]], hasMore: boolean }); got ${shapeOf(body)}`,
-    );
-  }
-  checkPageNumber(body, page, what, url);
-  const names = fields.map((field: unknown, index) => {
-    const fieldName = isRecord(field) ? field['name'] : undefined;
-    if (typeof fieldName !== 'string' || fieldName === '') {
-      throw new ServiceTitanResponseError(url, `${what} page ${page}: fields[${index}] has no name`);
-    }
-    return fieldName;
-  });
-  if (new Set(names).size !== names.length) {
-    throw new ServiceTitanResponseError(url, `${what} page ${page}: fields repeat a name, rows cannot be keyed by it`);
-  }
-  const data = body['data'] as unknown[];
-  data.forEach((row, index) => {
-    if (!Array.isArray(row) || row.length !== names.length) {
-      const got = Array.isArray(row) ? `${row.length} values` : describe(row);
-      throw new ServiceTitanResponseError(
-        url,
-        `${what} page ${page}: row ${index} has ${got}, the report has ${names.length} fields`,
-      );
-    }
-  });
-  const totalCount = typeof body['totalCount'] === 'number' ? body['totalCount'] : null;
-  return { page, hasMore: body['hasMore'], totalCount, names, data: data as unknown[][] };
-}
-
-/** Throws unless a page's field names are the first page's, in the same order. */
-function checkSameFields(first: readonly string[], page: ReportPage, url: string): void {
-  if (page.names.length === first.length && page.names.every((name, index) => name === first[index])) return;
-  throw new ServiceTitanResponseError(
-    url,
-    `reportRows: POST ${url} page ${page.page} has fields (${page.names.join(', ')}) unlike the first page's (${first.join(', ')}); the report changed shape mid-run`,
   );
 }
