@@ -54,7 +54,8 @@ export type ReportRow = Record<string, unknown>;
  * (`POST /reporting/v2/tenant/{tenant}/report-category/{category}/reports/{reportId}/data`,
  * body `{ parameters }`, query `page`, `pageSize`, `includeTotal`) through `client`: use a
  * client from `createServiceTitanClient` with a `tenantId`, whose reporting limit (5 calls of a
- * report per minute) makes later pages wait instead of failing with 429. Options are validated
+ * report per minute) makes later pages wait instead of failing with 429 (a client `timeout`
+ * counts that wait: leave it unset or above 60 s for reports of more than 5 pages). Options are validated
  * when `reportRows` is called (`invalid_config` naming the option or parameter). Throws
  * `ServiceTitanResponseError` when a page is malformed, its `fields` differ from the first
  * page's, or a row's length differs from the fields'.
