@@ -15,6 +15,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import {
+  paginationSection,
+  paginationWorkload,
+  type PaginationConfig,
+  type PaginationRun,
+} from './pagination-workload';
 import { BenchServer } from './server-control';
 import { fixed, mb, median, table, thousands } from './stats';
 import { VARIANT_LABELS, type VariantName } from './variants';
@@ -52,6 +58,7 @@ interface Mode {
   memoryVariants: VariantName[];
   memoryCheckpoints: [number, number];
   fleet: { workers: number; seconds: number };
+  pagination: PaginationConfig;
 }
 
 const FULL: Mode = {
@@ -68,6 +75,7 @@ const FULL: Mode = {
   memoryVariants: ['library', 'axios'],
   memoryCheckpoints: [10_000, 100_000],
   fleet: { workers: 8, seconds: 20 },
+  pagination: { pages: 100, pageSize: 50, latencyMs: 300, concurrencies: [1, 8] },
 };
 
 const QUICK: Mode = {
@@ -84,6 +92,7 @@ const QUICK: Mode = {
   memoryVariants: ['library'],
   memoryCheckpoints: [5_000, 20_000],
   fleet: { workers: 4, seconds: 6 },
+  pagination: { pages: 16, pageSize: 50, latencyMs: 300, concurrencies: [1, 8] },
 };
 
 // The renewal starts 3 s before expiry, well clear of the server's own expiry check (JWT `exp`
@@ -439,6 +448,8 @@ async function main(): Promise<number> {
     await Promise.all([server.close(), rotationServer.close()]);
   }
   const fleetResult = await fleet(mode.fleet.workers, mode.fleet.seconds);
+  progress('parallel pages');
+  const paginationRuns: PaginationRun[] = await paginationWorkload(mode.pagination);
   const wallSeconds = (performance.now() - started) / 1000;
 
   const targets: Target[] = [];
@@ -460,6 +471,7 @@ async function main(): Promise<number> {
     rotationSection(rotationRuns, judged, targets),
     memorySection(memoryRuns, judged, targets),
     fleetSection(fleetResult, targets),
+    paginationSection(paginationRuns, mode.pagination, targets),
   ];
   const correctnessFailed = targets.filter((t) => t.kind === 'correctness' && !t.met);
   const timingFailed = targets.filter((t) => t.kind === 'timing' && !t.met);
@@ -496,6 +508,7 @@ async function main(): Promise<number> {
     rotation: rotationRuns,
     memory: memoryRuns,
     fleet: fleetResult,
+    pagination: paginationRuns,
   };
   writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   process.stderr.write(`wrote bench/results/latest.json (${wallSeconds.toFixed(1)} s)\n`);

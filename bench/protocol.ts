@@ -17,6 +17,7 @@ export type ControlCommand =
   | { cmd: 'release' }
   | { cmd: 'revokeAll' }
   | { cmd: 'delayNextToken'; delayMs: number }
+  | { cmd: 'apiLatency'; delayMs: number }
   | { cmd: 'close' };
 
 export type ControlRequest = ControlCommand & { id: number };

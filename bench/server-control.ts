@@ -67,6 +67,10 @@ export class BenchServer {
   delayNextToken(delayMs: number): Promise<void> {
     return this.#call({ cmd: 'delayNextToken', delayMs });
   }
+  /** Every later API request is answered `delayMs` after it arrives (server-side latency). */
+  apiLatency(delayMs: number): Promise<void> {
+    return this.#call({ cmd: 'apiLatency', delayMs });
+  }
 
   async close(): Promise<void> {
     const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));

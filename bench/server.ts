@@ -53,6 +53,10 @@ async function handle(request: ControlRequest): Promise<unknown> {
     case 'delayNextToken':
       sandbox.token.enqueue({ delayMs: request.delayMs });
       return null;
+    case 'apiLatency':
+      // A delay-only fault answers normally after the delay: a server-side latency for every API call.
+      sandbox.api.enqueue({ delayMs: request.delayMs, times: Number.MAX_SAFE_INTEGER });
+      return null;
     case 'close':
       hold?.release();
       await sandbox.close();

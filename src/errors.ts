@@ -97,7 +97,7 @@ export function invalidConfig(message: string): ServiceTitanAuthError {
 }
 
 /**
- * The error `paginate` and `exportPages` throw when the server answers a body that is
+ * The error `paginate`, `exportPages` and `reportRows` throw when the server answers a body that is
  * not a ServiceTitan list page or export batch, or an export feed stops advancing. The message
  * names the URL (without its query string) and the page or position; it never contains the body.
  */

@@ -17,8 +17,16 @@ export type { ServiceTitanLogger } from './logger';
 export type { ServiceTitanAuthOptions } from './options';
 export type { RedactedRequest } from './redaction';
 export type { ServiceTitanRequestOptions } from './request-options';
-export { exportPages, paginate, paginatePages } from './pagination';
-export type { ExportBatch, ExportPagesOptions, ListPage, PaginateOptions } from './pagination';
+export { exportPages, paginate, paginatePages, reportRows } from './pagination';
+export type {
+  ExportBatch,
+  ExportPagesOptions,
+  ListPage,
+  PaginateOptions,
+  ReportParameter,
+  ReportRow,
+  ReportRowsOptions,
+} from './pagination';
 export { MemoryTokenStore } from './stores/memory';
 export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';
 export type { GetTokenOptions } from './token-provider';

@@ -200,6 +200,36 @@ describe('paginate', () => {
     expect(sandbox().api.count).toBe(1);
   });
 
+  it('throws instead of looping when the server does not advance page', async () => {
+    sandbox().api.enqueue({
+      status: 200,
+      body: { page: 1, pageSize: 50, hasMore: true, totalCount: null, data: [{ id: 1 }] },
+      times: 10,
+    });
+    const seen: unknown[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const item of paginate(clientFor(sandbox()), CUSTOMERS)) seen.push(item);
+      })(),
+    );
+    expect(error).toBeInstanceOf(ServiceTitanResponseError);
+    expect((error as Error).message).toMatch(/page 2 answered page 1; the server does not advance pages/);
+    expect(seen).toEqual([{ id: 1 }]);
+    expect(sandbox().api.count).toBe(2);
+  });
+
+  it('throws instead of looping when the server answers page 0 with hasMore', async () => {
+    sandbox().api.enqueue({
+      status: 200,
+      body: { page: 0, pageSize: 50, hasMore: true, totalCount: null, data: [{ id: 1 }] },
+      times: 10,
+    });
+    const error = await rejection(collect(paginate(clientFor(sandbox()), CUSTOMERS, { concurrency: 3 })));
+    expect(error).toBeInstanceOf(ServiceTitanResponseError);
+    expect((error as Error).message).toMatch(/page 1 answered page 0/);
+    expect(sandbox().api.count).toBeLessThanOrEqual(3);
+  });
+
   it('passes HTTP errors through as axios errors', async () => {
     sandbox().api.enqueue({ status: 404 });
     const error = await rejection(collect(paginate(clientFor(sandbox()), CUSTOMERS)));
@@ -268,6 +298,34 @@ describe('exportPages', () => {
     expect(error).toBeInstanceOf(ServiceTitanResponseError);
     expect((error as Error).message).toMatch(/did not advance continueFrom/);
     expect(batches).toHaveLength(1);
+    expect(sandbox().api.count).toBe(2);
+  });
+
+  it('throws when continueFrom cycles (A -> B -> A) instead of looping forever', async () => {
+    const batch = (continueFrom: string, id: number) => ({
+      status: 200,
+      body: { hasMore: true, continueFrom, data: [{ id }] },
+    });
+    sandbox().api.enqueue(batch('A', 1), batch('B', 2), batch('A', 3), batch('B', 4), batch('A', 5));
+    const batches: ExportBatch<unknown>[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const b of exportPages(clientFor(sandbox()), EXPORT)) batches.push(b);
+      })(),
+    );
+    expect(error).toBeInstanceOf(ServiceTitanResponseError);
+    expect((error as Error).message).toMatch(/batch 3 .*sent a continueFrom already followed; stopping/);
+    expect(batches.map((b) => b.continueFrom)).toEqual(['A', 'B']);
+    expect(sandbox().api.requests.map((r) => r.query['from'])).toEqual([undefined, 'A', 'B']);
+  });
+
+  it('throws when the feed cycles back to the from it started at', async () => {
+    sandbox().api.enqueue(
+      { status: 200, body: { hasMore: true, continueFrom: 'B', data: [] } },
+      { status: 200, body: { hasMore: true, continueFrom: 'A', data: [] } },
+    );
+    const error = await rejection(collect(exportPages(clientFor(sandbox()), EXPORT, { from: 'A' })));
+    expect((error as Error).message).toMatch(/batch 2 .*already followed/);
     expect(sandbox().api.count).toBe(2);
   });
 

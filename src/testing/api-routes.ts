@@ -3,6 +3,7 @@ import {
   decodeFrom,
   exportBatch,
   generateReportRows,
+  MAX_REPORT_PAGE_SIZE,
   pageOf,
   parsePageQuery,
   REPORT_CATEGORIES,
@@ -120,7 +121,11 @@ function reportParametersError(body: unknown): string | undefined {
   const parameters = (body as { parameters?: unknown }).parameters;
   if (!Array.isArray(parameters)) return 'The parameters field is required and must be an array.';
   const bad = parameters.some(
-    (p: unknown) => p === null || typeof p !== 'object' || typeof (p as { name?: unknown }).name !== 'string',
+    (p: unknown) =>
+      p === null ||
+      typeof p !== 'object' ||
+      typeof (p as { name?: unknown }).name !== 'string' ||
+      (p as { value?: unknown }).value === undefined,
   );
   return bad ? 'Each parameter must be an object with a string name and a value.' : undefined;
 }
@@ -131,7 +136,7 @@ const reportData: Route = (ctx, settings, path, claims) => {
     return;
   }
   const reportId = /^report-category\/[^/]+\/reports\/(\d+)\/data$/.exec(path.rest)?.[1] ?? '';
-  const query = parsePageQuery(ctx.url.searchParams);
+  const query = parsePageQuery(ctx.url.searchParams, MAX_REPORT_PAGE_SIZE);
   if (!query.ok) {
     validationProblem(ctx, query.errors);
     return;

@@ -66,6 +66,8 @@ export type PageQuery =
   { ok: true; page: number; pageSize: number; includeTotal: boolean } | { ok: false; errors: Record<string, string[]> };
 
 export const MAX_PAGE_SIZE = 5000;
+/** ServiceTitan's largest `pageSize` on report data (reporting spec: 1–25 000). */
+export const MAX_REPORT_PAGE_SIZE = 25_000;
 export const DEFAULT_PAGE_SIZE = 50;
 
 function positiveInteger(value: string | null, fallback: number): number | undefined {
@@ -75,16 +77,16 @@ function positiveInteger(value: string | null, fallback: number): number | undef
   return n >= 1 ? n : undefined;
 }
 
-/** Reads the list parameters as ServiceTitan documents them. */
-export function parsePageQuery(params: URLSearchParams): PageQuery {
+/** Reads the list parameters as ServiceTitan documents them (`maxPageSize`: 25 000 on report data). */
+export function parsePageQuery(params: URLSearchParams, maxPageSize = MAX_PAGE_SIZE): PageQuery {
   const page = positiveInteger(params.get('page'), 1);
   const pageSize = positiveInteger(params.get('pageSize'), DEFAULT_PAGE_SIZE);
-  const validSize = pageSize !== undefined && pageSize <= MAX_PAGE_SIZE;
+  const validSize = pageSize !== undefined && pageSize <= maxPageSize;
   if (page === undefined || !validSize) {
     const errors: Record<string, string[]> = {};
     if (page === undefined) errors['page'] = ['The field page must be an integer of at least 1.'];
     if (!validSize) {
-      errors['pageSize'] = [`The field pageSize must be between 1 and ${MAX_PAGE_SIZE}.`];
+      errors['pageSize'] = [`The field pageSize must be between 1 and ${maxPageSize}.`];
     }
     return { ok: false, errors };
   }

@@ -70,7 +70,13 @@ export interface SandboxOptions {
    * @default { perMinute: 5 } (ServiceTitan's documented limit)
    */
   reportRateLimit?: { perMinute?: number } | false;
-  /** Number of rows in every report's data (`…/reports/{id}/data`). @default 75 */
+  /**
+   * Number of rows in every report's data. The route follows ServiceTitan's reporting spec:
+   * `POST …/reports/{id}/data` only (`405` with `Allow: POST` otherwise), query `page`,
+   * `pageSize` 1–25 000 and `includeTotal`, body `{ parameters: [{ name, value }] }` (`400` with
+   * `errors` otherwise), answer `{ fields: [{ name, label }], page, pageSize, hasMore, totalCount,
+   * data: [[…], …] }` with deterministic rows. @default 75
+   */
   reportRowCount?: number;
 }
 

@@ -911,14 +911,42 @@ describe('reporting', () => {
     const get = await callApi(sandbox, reportPath('1000', 1), { token });
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
-    for (const body of [{}, { parameters: 'x' }, [1], { parameters: [{ value: 1 }] }]) {
+    const badBodies = [
+      {},
+      { parameters: 'x' },
+      [1],
+      { parameters: [{ value: 1 }] },
+      { parameters: [{ name: 'From' }] },
+    ];
+    for (const body of badBodies) {
       const res = await runReport(sandbox, token, reportPath('1000', 1), body);
       expect(res.status).toBe(400);
       expect((await json(res))['errors']).toEqual({ parameters: [expect.any(String)] });
     }
-    expect((await runReport(sandbox, token, reportPath('1000', 1, '?pageSize=5001'))).status).toBe(400);
+    for (const pageSize of ['0', '25001', 'x']) {
+      const res = await runReport(sandbox, token, reportPath('1000', 1, `?pageSize=${pageSize}`));
+      expect(res.status).toBe(400);
+      expect((await json(res))['errors']).toEqual({ pageSize: ['The field pageSize must be between 1 and 25000.'] });
+    }
     expect((await runReport(sandbox, token, reportPath('1000', 'abc'))).status).toBe(404);
     expect((await runReport(sandbox, token, reportPath('1000', 1), { parameters: [] })).status).toBe(200);
+  });
+
+  it('takes report pageSize up to 25 000 (lists stay at 5000)', async () => {
+    const sandbox = await sandboxWith({ reportRowCount: 25_001 });
+    const token = await getToken(sandbox);
+    const first = await json<ReportBody>(
+      await runReport(sandbox, token, reportPath('1000', 3, '?pageSize=25000&includeTotal=true')),
+    );
+    expect(first).toMatchObject({ page: 1, pageSize: 25_000, hasMore: true, totalCount: 25_001 });
+    expect(first.data).toHaveLength(25_000);
+    const last = await json<ReportBody>(
+      await runReport(sandbox, token, reportPath('1000', 3, '?page=2&pageSize=25000')),
+    );
+    expect(last).toMatchObject({ page: 2, hasMore: false });
+    expect((last.data as unknown[][])[0]?.[0]).toBe('3-25001');
+    const list = await callApi(sandbox, '/crm/v2/tenant/1000/customers?pageSize=5001', { token });
+    expect(list.status).toBe(400);
   });
 
   it('allows 5 calls of the same report per minute per tenant (Date-based), then 429', async () => {
