@@ -4,6 +4,7 @@ import { isServiceTitanAuthError, type ServiceTitanAuthError } from './errors';
 import { tokenFingerprint } from './logger';
 import type { ResolvedOptions } from './options';
 import type { StoredToken } from './stores/types';
+import type { TokenRequestReason } from './telemetry/attributes';
 import { createTokenRequester, type TokenRequester } from './token-request';
 
 /** Options of {@link ServiceTitanAuth.getToken}. */
@@ -64,7 +65,7 @@ export class TokenProvider {
       const cached = this.peek();
       if (cached !== undefined) return cached;
     }
-    const token = await abortable(this.#obtain(forceRefresh), signal);
+    const token = await abortable(this.#obtain(forceRefresh, forceRefresh ? 'forced' : 'cold'), signal);
     return token.accessToken;
   }
 
@@ -85,9 +86,9 @@ export class TokenProvider {
       this.#current = undefined;
       this.#options.logger.info?.('token rejected by the API; renewing', { token: tokenFingerprint(failedToken) });
     }
-    let token = await abortable(this.#obtain(false), signal);
+    let token = await abortable(this.#obtain(false, 'after_401'), signal);
     // A fetch already in flight may have adopted the rejected token from the store: go once more.
-    if (token.accessToken === failedToken) token = await abortable(this.#obtain(true), signal);
+    if (token.accessToken === failedToken) token = await abortable(this.#obtain(true, 'after_401'), signal);
     if (this.#renewedForRejection?.token !== token) {
       this.#renewedForRejection = { token, at: Date.now(), warned: false };
     }
@@ -131,7 +132,7 @@ export class TokenProvider {
   #renewInBackground(): void {
     // During a cooldown the current token is still good: no fetch, and no warning per request.
     if (this.#inflight !== undefined || this.#inCooldown()) return;
-    this.#obtain(false).catch((error: unknown) => {
+    this.#obtain(false, 'ahead_of_expiry').catch((error: unknown) => {
       this.#options.logger.warn?.('background token renewal failed; the current token is still used', {
         code: isServiceTitanAuthError(error) ? error.code : undefined,
       });
@@ -139,7 +140,8 @@ export class TokenProvider {
   }
 
   /** Single flight: joins the fetch in progress, or starts one through the shared limiter. */
-  #obtain(force: boolean): Promise<StoredToken> {
+  #obtain(force: boolean, reason: TokenRequestReason): Promise<StoredToken> {
+    if (this.#inflight === undefined) this.#options.telemetry.tokenFetchStarting(reason);
     this.#inflight ??= this.#options
       .tokenLimiter(() => this.#obtainHoldingSlot(force))
       .finally(() => {
@@ -216,7 +218,7 @@ export class TokenProvider {
     logger.debug?.('requesting a token', { authUrl: this.#options.authUrl, clientId: this.#options.clientId });
     let token: StoredToken;
     try {
-      token = await this.#requestToken();
+      token = await this.#options.telemetry.traceTokenRequest(this.#requestToken);
     } catch (error) {
       this.#startCooldown(error as ServiceTitanAuthError);
       throw error;
@@ -255,6 +257,7 @@ export class TokenProvider {
       this.#storeFailing = false;
       return result;
     } catch (error) {
+      this.#options.telemetry.storeFallback('token_store');
       if (!this.#storeFailing) {
         this.#options.logger.warn?.('token store failed; using the in-process cache', {
           error: error instanceof Error ? error.message : String(error),

@@ -47,6 +47,7 @@ function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
     retries: options.tokenRetries,
     shouldResetTimeout: true,
     retryCondition: (error) => isRetryableTokenError(error, options),
+    onRetry: (_retryCount, error) => options.telemetry.tokenRequestRetried(error),
     retryDelay: (retryCount, error) =>
       Math.max(backoffDelay(retryCount, options.tokenRetryDelayMs), retryAfterMs(error) ?? 0),
   });

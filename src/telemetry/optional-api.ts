@@ -1,0 +1,26 @@
+import { createRequire } from 'node:module';
+
+/** The parts of `@opentelemetry/api` the library uses (its own types, so they compile without it). */
+export type OpenTelemetryApi = typeof import('@opentelemetry/api');
+
+let loaded: OpenTelemetryApi | null | undefined;
+
+/**
+ * `@opentelemetry/api` if the application has it installed, else `undefined`: it is an optional
+ * peer dependency, and a static `import` would make the whole package fail to load without it.
+ * `require` works in both builds: the CommonJS build has it, the ESM build makes one from
+ * `import.meta.url` (so the package resolves from where this library is installed). Two copies
+ * of the API interoperate through its global registry, so whichever copy resolves here sees the
+ * SDK the application registered.
+ */
+export function loadOpenTelemetryApi(): OpenTelemetryApi | undefined {
+  if (loaded === undefined) {
+    try {
+      const load = typeof require === 'function' ? require : createRequire(import.meta.url);
+      loaded = load('@opentelemetry/api') as OpenTelemetryApi;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded ?? undefined;
+}
