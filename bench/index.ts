@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { BenchServer } from './server-control';
 import { fixed, mb, median, table, thousands } from './stats';
+import { telemetryCost, telemetryCostSection, type TelemetryCostRun } from './telemetry-cost';
 import { VARIANT_LABELS, type VariantName } from './variants';
 import {
   coldBurst,
@@ -47,6 +48,7 @@ interface Mode {
   stormRequests: number;
   pipelineRounds: number;
   pipelineRequests: number;
+  telemetry: { rounds: number; requests: number };
   rotationRounds: number;
   rotationVariants: VariantName[];
   memoryVariants: VariantName[];
@@ -59,6 +61,7 @@ const FULL: Mode = {
   throughput: { rounds: 6, requestsPerRound: 4_000, warmupRequests: 6_000, concurrency: 32 },
   pipelineRounds: 5,
   pipelineRequests: 30_000,
+  telemetry: { rounds: 5, requests: 20_000 },
   burstRounds: 3,
   burstRequests: 1_000,
   stormRounds: 3,
@@ -75,6 +78,7 @@ const QUICK: Mode = {
   throughput: { rounds: 2, requestsPerRound: 2_000, warmupRequests: 2_000, concurrency: 32 },
   pipelineRounds: 2,
   pipelineRequests: 20_000,
+  telemetry: { rounds: 2, requests: 10_000 },
   burstRounds: 1,
   burstRequests: 1_000,
   stormRounds: 1,
@@ -412,6 +416,7 @@ async function main(): Promise<number> {
   const rotationServer = await BenchServer.start({ tokenLifetimeSeconds: ROTATION.tokenLifetimeSeconds });
   let throughputRuns: ThroughputRun[];
   let pipelineRuns: PipelineRun[];
+  let telemetryRuns: TelemetryCostRun[];
   let burstRuns: TokenCountRun[];
   let stormRuns: TokenCountRun[];
   let memoryRuns: MemoryRun[];
@@ -421,6 +426,8 @@ async function main(): Promise<number> {
     throughputRuns = await throughput(server, { variants: ALL, ...mode.throughput });
     progress('pipeline (no network)');
     pipelineRuns = await pipeline(server, ALL, mode.pipelineRounds, mode.pipelineRequests, 32);
+    progress('telemetry cost (no network)');
+    telemetryRuns = await telemetryCost(server, { ...mode.telemetry, concurrency: 32 });
     progress('cold burst');
     burstRuns = await coldBurst(server, ['library', 'client', 'peer'], mode.burstRounds, mode.burstRequests);
     progress('revocation storm');
@@ -445,6 +452,7 @@ async function main(): Promise<number> {
   const sections = [
     throughputSection(throughputRuns, mode, judged, targets),
     pipelineSection(pipelineRuns),
+    telemetryCostSection(telemetryRuns, targets),
     tokenCountSection(
       `### Cold burst: ${thousands(mode.burstRequests)} concurrent requests on a client without a token, ${mode.burstRounds} round(s)`,
       burstRuns,
@@ -491,6 +499,7 @@ async function main(): Promise<number> {
     targets,
     throughput: throughputRuns,
     pipeline: pipelineRuns,
+    telemetryCost: telemetryRuns,
     coldBurst: burstRuns,
     revocationStorm: stormRuns,
     rotation: rotationRuns,
