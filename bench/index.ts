@@ -23,6 +23,7 @@ import {
 } from './pagination-workload';
 import { BenchServer } from './server-control';
 import { fixed, mb, median, table, thousands } from './stats';
+import { telemetryCost, telemetryCostSection, type TelemetryCostRun } from './telemetry-cost';
 import { VARIANT_LABELS, type VariantName } from './variants';
 import {
   coldBurst,
@@ -53,6 +54,7 @@ interface Mode {
   stormRequests: number;
   pipelineRounds: number;
   pipelineRequests: number;
+  telemetry: { rounds: number; requests: number };
   rotationRounds: number;
   rotationVariants: VariantName[];
   memoryVariants: VariantName[];
@@ -66,6 +68,7 @@ const FULL: Mode = {
   throughput: { rounds: 6, requestsPerRound: 4_000, warmupRequests: 6_000, concurrency: 32 },
   pipelineRounds: 5,
   pipelineRequests: 30_000,
+  telemetry: { rounds: 5, requests: 20_000 },
   burstRounds: 3,
   burstRequests: 1_000,
   stormRounds: 3,
@@ -83,6 +86,7 @@ const QUICK: Mode = {
   throughput: { rounds: 2, requestsPerRound: 2_000, warmupRequests: 2_000, concurrency: 32 },
   pipelineRounds: 2,
   pipelineRequests: 20_000,
+  telemetry: { rounds: 2, requests: 10_000 },
   burstRounds: 1,
   burstRequests: 1_000,
   stormRounds: 1,
@@ -421,6 +425,7 @@ async function main(): Promise<number> {
   const rotationServer = await BenchServer.start({ tokenLifetimeSeconds: ROTATION.tokenLifetimeSeconds });
   let throughputRuns: ThroughputRun[];
   let pipelineRuns: PipelineRun[];
+  let telemetryRuns: TelemetryCostRun[];
   let burstRuns: TokenCountRun[];
   let stormRuns: TokenCountRun[];
   let memoryRuns: MemoryRun[];
@@ -430,6 +435,8 @@ async function main(): Promise<number> {
     throughputRuns = await throughput(server, { variants: ALL, ...mode.throughput });
     progress('pipeline (no network)');
     pipelineRuns = await pipeline(server, ALL, mode.pipelineRounds, mode.pipelineRequests, 32);
+    progress('telemetry cost (no network)');
+    telemetryRuns = await telemetryCost(server, { ...mode.telemetry, concurrency: 32 });
     progress('cold burst');
     burstRuns = await coldBurst(server, ['library', 'client', 'peer'], mode.burstRounds, mode.burstRequests);
     progress('revocation storm');
@@ -456,6 +463,7 @@ async function main(): Promise<number> {
   const sections = [
     throughputSection(throughputRuns, mode, judged, targets),
     pipelineSection(pipelineRuns),
+    telemetryCostSection(telemetryRuns, targets),
     tokenCountSection(
       `### Cold burst: ${thousands(mode.burstRequests)} concurrent requests on a client without a token, ${mode.burstRounds} round(s)`,
       burstRuns,
@@ -503,6 +511,7 @@ async function main(): Promise<number> {
     targets,
     throughput: throughputRuns,
     pipeline: pipelineRuns,
+    telemetryCost: telemetryRuns,
     coldBurst: burstRuns,
     revocationStorm: stormRuns,
     rotation: rotationRuns,

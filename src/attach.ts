@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { invalidConfig } from './errors';
 import { createAcceptanceRecorder, createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
-import { resolveOptions, type ServiceTitanAuthOptions } from './options';
+import { resolveOptions, type ResolvedOptions, type ServiceTitanAuthOptions } from './options';
 import { OriginPolicy } from './origin-policy';
 import { TokenProvider, type GetTokenOptions } from './token-provider';
 import './request-options';
@@ -48,7 +48,11 @@ export function attachServiceTitanAuth(instance: AxiosInstance, options: Service
       'this axios instance already has ServiceTitan auth attached; call detach() on the first handle before attaching again',
     );
   }
-  const resolved = resolveOptions(options);
+  return attachResolved(instance, resolveOptions(options));
+}
+
+/** {@link attachServiceTitanAuth} with options already resolved (the client shares them with its rate limit). */
+export function attachResolved(instance: AxiosInstance, resolved: ResolvedOptions): ServiceTitanAuth {
   const provider = new TokenProvider(resolved);
   const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins) };
 

@@ -1,9 +1,9 @@
 import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { installApiRetries, type ApiRetryOptions } from './api-retry';
-import { attachServiceTitanAuth, type ServiceTitanAuth } from './attach';
+import { attachResolved, type ServiceTitanAuth } from './attach';
 import { environments } from './environments';
 import { ServiceTitanAuthError, invalidConfig } from './errors';
-import type { ServiceTitanAuthOptions } from './options';
+import { resolveOptions, type ServiceTitanAuthOptions } from './options';
 import { installRateLimit, type RateLimitOptions, type ReportLimitOptions } from './rate-limit';
 import { describe } from './urls';
 
@@ -69,9 +69,10 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
   const instance = axios.create({ ...axiosDefaults, ...(baseURL === undefined ? {} : { baseURL }) });
   // Order matters: retries see errors before the auth interceptor redacts them, and axios runs
   // request interceptors in reverse, so {tenant} is filled first and the token added before retries.
-  installRateLimit(instance, rateLimit, reportLimit);
+  const resolved = resolveOptions(authOptions);
+  installRateLimit(instance, rateLimit, reportLimit, resolved.telemetry);
   installApiRetries(instance, retry);
-  const auth = attachServiceTitanAuth(instance, authOptions);
+  const auth = attachResolved(instance, resolved);
   instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
   return Object.assign(instance, { auth });
 }

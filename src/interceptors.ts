@@ -105,7 +105,11 @@ export function createResponseErrorInterceptor({ instance, options, provider, po
       redactAxiosError(error);
       throw isServiceTitanAuthError(renewError) ? renewError : canceled(config);
     }
-    if (renewed === undefined) throw redactAxiosError(error);
+    if (renewed === undefined) {
+      options.telemetry.renewalHeldBack();
+      throw redactAxiosError(error);
+    }
+    options.telemetry.replayed();
     options.logger.debug?.('replaying request after token renewal', { method: config.method, url: config.url });
     return instance.request({ ...config, serviceTitanAuth: { ...config.serviceTitanAuth, replayed: true } });
   };

@@ -5,6 +5,7 @@ import { silentLogger, type ServiceTitanLogger } from './logger';
 import { MemoryTokenStore } from './stores/memory';
 import type { TokenStore } from './stores/types';
 import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';
+import { createClientTelemetry, type ClientTelemetry } from './telemetry/client-telemetry';
 import { describe, parseSecureUrl } from './urls';
 
 /**
@@ -103,6 +104,14 @@ export interface ServiceTitanAuthOptions {
   fleetWaitMs?: number;
   /** Receives debug/info/warn/error events (token fetches, renewals, replays). @default silent */
   logger?: ServiceTitanLogger;
+  /**
+   * OpenTelemetry metrics and spans (token requests, renewals, replays, rate-limit waits, store
+   * fallbacks) through `@opentelemetry/api`, recorded only when the application has installed it
+   * and registered an SDK; without one every hook is a no-op. `false` turns it off for this client.
+   * See the README's "Observability" section for the instruments.
+   * @default true
+   */
+  telemetry?: boolean;
 }
 
 /** Options after validation, with every default applied. */
@@ -129,6 +138,7 @@ export interface ResolvedOptions {
   tokenLimiter: LimitFunction;
   fleetWaitMs: number;
   logger: ServiceTitanLogger;
+  telemetry: ClientTelemetry;
 }
 
 /**
@@ -181,6 +191,11 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
       { min: 1 },
     ),
     logger: resolveLogger(options.logger),
+    telemetry: createClientTelemetry(options.telemetry, {
+      environment: typeof options.environment === 'string' ? options.environment : 'custom',
+      clientId: options.clientId,
+      authUrl,
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 import axios, { CanceledError, getAdapter, isAxiosError, type AxiosAdapter, type AxiosInstance } from 'axios';
 import PQueue from 'p-queue';
 import { invalidConfig } from './errors';
+import { noopTelemetry, type ClientTelemetry } from './telemetry/client-telemetry';
 import { describe } from './urls';
 
 /** Client-side rate limiting of API requests; `false` turns it off. */
@@ -67,6 +68,7 @@ export function installRateLimit(
   instance: AxiosInstance,
   rateLimit: RateLimitOptions | false | undefined,
   reportLimit: ReportLimitOptions | false | undefined,
+  telemetry: ClientTelemetry = noopTelemetry,
 ): void {
   const reportQueueFor = reportLimit === false ? undefined : createReportQueues(reportLimit ?? {});
   const generalQueues = rateLimit === false ? [] : createGeneralQueues(rateLimit ?? {});
@@ -75,15 +77,20 @@ export function installRateLimit(
 
   instance.defaults.adapter = async (config) => {
     const signal = config.signal as AbortSignal | undefined;
+    const wait = telemetry.rateLimitWait();
     const reportQueue = reportQueueFor?.(config.url);
     const queues = reportQueue === undefined ? generalQueues : [reportQueue, ...generalQueues];
     const exchange = queues.reduceRight<() => ReturnType<AxiosAdapter>>(
       (inner, queue) => () => queue.run(inner, signal),
-      () => adapter(config),
+      () => {
+        wait.sent();
+        return adapter(config);
+      },
     );
     try {
       return await exchange();
     } catch (error) {
+      wait.abandoned();
       if (signal?.aborted && !isAxiosError(error)) throw new CanceledError(undefined, config);
       throw error;
     }

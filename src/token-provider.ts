@@ -6,6 +6,7 @@ import type { ResolvedOptions } from './options';
 import { RenewalPolicy } from './renewal-policy';
 import { storeBinding } from './store-key';
 import type { StoredToken } from './stores/types';
+import type { TokenRequestReason } from './telemetry/attributes';
 import { createTokenRequester, type TokenRequester } from './token-request';
 
 /** Options of {@link ServiceTitanAuth.getToken}. */
@@ -81,7 +82,7 @@ export class TokenProvider {
       const cached = this.peek();
       if (cached !== undefined) return cached;
     }
-    const token = await abortable(this.#obtain(forceRefresh), signal);
+    const token = await abortable(this.#obtain(forceRefresh, forceRefresh ? 'forced' : 'cold'), signal);
     return token.accessToken;
   }
 
@@ -102,9 +103,9 @@ export class TokenProvider {
       this.#current = undefined;
       this.#options.logger.info?.('token rejected by the API; renewing', { token: tokenFingerprint(failedToken) });
     }
-    let token = await abortable(this.#obtain(false), signal);
+    let token = await abortable(this.#obtain(false, 'after_401'), signal);
     // A fetch already in flight may have adopted the rejected token from the store: go once more.
-    if (token.accessToken === failedToken) token = await abortable(this.#obtain(true), signal);
+    if (token.accessToken === failedToken) token = await abortable(this.#obtain(true, 'after_401'), signal);
     this.#renewal.renewedFor401({
       accessToken: token.accessToken,
       renewAt: renewAt(token, this.#options.refreshBufferMs),
@@ -121,7 +122,7 @@ export class TokenProvider {
   #renewInBackground(): void {
     // During a cooldown the current token is still good: no fetch, and no warning per request.
     if (this.#inflight !== undefined || this.#cooldown.error !== undefined) return;
-    this.#obtain(false).catch((error: unknown) => {
+    this.#obtain(false, 'ahead_of_expiry').catch((error: unknown) => {
       this.#options.logger.warn?.('background token renewal failed; the current token is still used', {
         code: isServiceTitanAuthError(error) ? error.code : undefined,
       });
@@ -129,7 +130,8 @@ export class TokenProvider {
   }
 
   /** Single flight: joins the fetch in progress, or starts one through the shared limiter. */
-  #obtain(force: boolean): Promise<StoredToken> {
+  #obtain(force: boolean, reason: TokenRequestReason): Promise<StoredToken> {
+    if (this.#inflight === undefined) this.#options.telemetry.tokenFetchStarting(reason);
     this.#inflight ??= this.#options
       .tokenLimiter(() => this.#obtainHoldingSlot(force))
       .finally(() => {
@@ -209,7 +211,7 @@ export class TokenProvider {
     logger.debug?.('requesting a token', { authUrl: this.#options.authUrl, clientId: this.#options.clientId });
     let token: StoredToken;
     try {
-      token = await this.#requestToken();
+      token = await this.#options.telemetry.traceTokenRequest(this.#requestToken);
     } catch (error) {
       this.#cooldown.failed(error as ServiceTitanAuthError);
       throw error;
@@ -238,6 +240,7 @@ export class TokenProvider {
       this.#storeFailing = false;
       return result;
     } catch (error) {
+      this.#options.telemetry.storeFallback('token_store');
       if (!this.#storeFailing) {
         this.#options.logger.warn?.('token store failed; using the in-process cache', {
           error: error instanceof Error ? error.message : String(error),

@@ -73,8 +73,9 @@ function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
       Math.min(Math.max(backoffDelay(retryCount, options.tokenRetryDelayMs), retryAfterMs(error) ?? 0), MAX_TIMER_MS),
     // axios-retry skips its backoff when the config's signal has aborted: drop the spent
     // deadline, the next attempt gets a fresh one.
-    onRetry: (_retryCount, _error, config) => {
+    onRetry: (_retryCount, error, config) => {
       delete config.signal;
+      options.telemetry.tokenRequestRetried(error);
     },
   });
   return http;
