@@ -8,6 +8,8 @@ export { debugLogger } from './debug-logger';
 export type { DebugFactory } from './debug-logger';
 export { createTenantClients } from './tenant-clients';
 export type { TenantClients, TenantClientsOptions, TenantCredentials } from './tenant-clients';
+export { clientOptionsFromEnv } from './env-options';
+export type { ClientOptionsFromEnvOptions } from './env-options';
 export { environments } from './environments';
 export type { ServiceTitanEnvironment, ServiceTitanEnvironmentName } from './environments';
 export { ServiceTitanAuthError, ServiceTitanResponseError, isServiceTitanAuthError } from './errors';
