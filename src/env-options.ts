@@ -37,6 +37,11 @@ export interface ClientOptionsFromEnvOptions {
    */
   optional?: boolean;
   /**
+   * The environment when neither `<prefix>ENVIRONMENT` nor the URL pair is set.
+   * @default 'integration'
+   */
+  defaultEnvironment?: ServiceTitanEnvironmentName;
+  /**
    * Throw when `<prefix>TENANT_ID` is missing (for clients that fill `{tenant}` in URLs).
    * @default false
    */
@@ -97,7 +102,7 @@ export function clientOptionsFromEnv(options: ClientOptionsFromEnvOptions = {}):
     clientId: read('clientId')!,
     clientSecret: read('clientSecret')!,
     appKey: read('appKey')!,
-    environment: environmentFromEnv(env, options.prefix).environment,
+    environment: environmentFromEnv(env, options.prefix, options.defaultEnvironment).environment,
     ...(tenantId === undefined ? {} : { tenantId }),
   };
 }
@@ -112,9 +117,20 @@ export interface EnvEnvironment {
 
 /**
  * Where to connect, from `ST_AUTH_URL` + `ST_API_URL` (both, winning over a name) or
- * `ST_ENVIRONMENT` (default `integration`). Internal: the CLI layers its flags over it.
+ * `ST_ENVIRONMENT` (default `integration`), for programs that take credentials from elsewhere
+ * (a vault, one set per tenant). The CLI layers its flags over it. Throws `invalid_config` like
+ * {@link clientOptionsFromEnv}.
+ *
+ * @example
+ * import { createTenantClients, environmentFromEnv } from 'axios-servicetitan-auth';
+ *
+ * const tenants = createTenantClients({ environment: environmentFromEnv().environment, appKey, credentials });
  */
-export function environmentFromEnv(env: Readonly<Record<string, string | undefined>>, prefix = 'ST_'): EnvEnvironment {
+export function environmentFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  prefix = 'ST_',
+  defaultEnvironment: ServiceTitanEnvironmentName = 'integration',
+): EnvEnvironment {
   const names = envVariableNames(prefix);
   const authUrl = nonEmpty(env[names.authUrl]);
   const apiUrl = nonEmpty(env[names.apiUrl]);
@@ -123,7 +139,7 @@ export function environmentFromEnv(env: Readonly<Record<string, string | undefin
     if (apiUrl === undefined) throw invalidConfig(`${names.authUrl} needs ${names.apiUrl} (the API origin) too`);
     return { name: 'custom', environment: { authUrl, apiUrl }, authUrl, apiUrl };
   }
-  const name = nonEmpty(env[names.environment]) ?? 'integration';
+  const name = nonEmpty(env[names.environment]) ?? defaultEnvironment;
   if (name !== 'integration' && name !== 'production') {
     throw invalidConfig(`${names.environment} must be "integration" or "production", got "${name}"`);
   }
