@@ -6,6 +6,8 @@ export type { ApiRetryOptions, ApiRetryRequestOptions } from './api-retry';
 export type { RateLimitOptions, ReportLimitOptions } from './rate-limit';
 export { debugLogger } from './debug-logger';
 export type { DebugFactory } from './debug-logger';
+export { pinoLogger } from './pino-logger';
+export type { PinoLike, PinoLogMethod } from './pino-logger';
 export { createTenantClients } from './tenant-clients';
 export type { TenantClients, TenantClientsOptions, TenantCredentials } from './tenant-clients';
 export { clientOptionsFromEnv, environmentFromEnv } from './env-options';

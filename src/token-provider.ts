@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { abortable } from './abort';
 import { isServiceTitanAuthError, type ServiceTitanAuthError } from './errors';
-import { tokenFingerprint } from './logger';
+import { tokenFingerprint, warnDegraded } from './logger';
 import type { ResolvedOptions } from './options';
 import type { StoredToken } from './stores/types';
 import { createTokenRequester, type TokenRequester } from './token-request';
@@ -256,7 +256,7 @@ export class TokenProvider {
       return result;
     } catch (error) {
       if (!this.#storeFailing) {
-        this.#options.logger.warn?.('token store failed; using the in-process cache', {
+        warnDegraded(this.#options.logger, 'token_store', 'token store failed; using the in-process cache', {
           error: error instanceof Error ? error.message : String(error),
         });
       }
