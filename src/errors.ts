@@ -25,6 +25,14 @@ export interface ServiceTitanAuthErrorDetails {
 /**
  * The one error class of this library. Messages name what is wrong (the option, the endpoint,
  * the client id) and never contain the client secret, a token or the app key.
+ *
+ * @example
+ * try {
+ *   await client.get('/crm/v2/tenant/{tenant}/customers');
+ * } catch (error) {
+ *   if (error instanceof ServiceTitanAuthError && error.code === 'invalid_client') alertOps('check the ServiceTitan credentials');
+ *   else throw error;
+ * }
  */
 export class ServiceTitanAuthError extends Error {
   override readonly name = 'ServiceTitanAuthError';
@@ -45,6 +53,14 @@ export class ServiceTitanAuthError extends Error {
 /**
  * True for errors of this library, including ones thrown by another copy of it (an ESM and a
  * CommonJS copy loaded side by side), so it is checked by shape, not only by `instanceof`.
+ *
+ * @example
+ * try {
+ *   await client.get('/crm/v2/tenant/{tenant}/customers');
+ * } catch (error) {
+ *   if (!isServiceTitanAuthError(error)) throw error; // an API error: an AxiosError
+ *   if (error.code === 'rate_limited') await sleep(error.retryAfterMs ?? 5_000);
+ * }
  */
 export function isServiceTitanAuthError(error: unknown): error is ServiceTitanAuthError {
   return (
@@ -64,6 +80,14 @@ export function invalidConfig(message: string): ServiceTitanAuthError {
  * The error `paginate` and `exportPages` throw when the server answers a body that is
  * not a ServiceTitan list page or export batch, or an export feed stops advancing. The message
  * names the URL (without its query string) and the page or position; it never contains the body.
+ *
+ * @example
+ * try {
+ *   for await (const customer of paginate(client, '/crm/v2/tenant/{tenant}/customers')) save(customer);
+ * } catch (error) {
+ *   if (error instanceof ServiceTitanResponseError) console.error(error.message); // URL and page, never the body
+ *   else throw error;
+ * }
  */
 export class ServiceTitanResponseError extends Error {
   override readonly name = 'ServiceTitanResponseError';

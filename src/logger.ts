@@ -17,6 +17,9 @@ export const silentLogger: ServiceTitanLogger = Object.freeze({});
 /**
  * A short, stable, non-reversible name for a token (8 hex chars of its SHA-256), so logs can
  * tell tokens apart without containing one.
+ *
+ * @example
+ * console.log(`using token ${tokenFingerprint(await client.auth.getToken())}`); // "using token 1f2e3d4c"
  */
 export function tokenFingerprint(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 8);

@@ -84,6 +84,15 @@ export function paginate<T = unknown>(
 /**
  * Like {@link paginate}, but yields whole pages (`{ page, hasMore, totalCount, data }`), e.g. to
  * write them in bulk or to read `totalCount` (pass `params: { includeTotal: true }`).
+ *
+ * @example
+ * for await (const page of paginatePages<Customer>(client, '/crm/v2/tenant/{tenant}/customers', {
+ *   pageSize: 500,
+ *   params: { includeTotal: true },
+ * })) {
+ *   await db.insertMany(page.data);
+ *   console.log(`page ${page.page}: ${page.data.length} of ${page.totalCount}`);
+ * }
  */
 export function paginatePages<T = unknown>(
   client: AxiosInstance,

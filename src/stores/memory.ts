@@ -5,6 +5,11 @@ import type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './
  * The default store: a Map in this process. Share one instance between several attached
  * instances or clients to let them share tokens (same token URL + client id); its lock gives
  * them one token fetch at a time, as a Redis store does across processes.
+ *
+ * @example
+ * const store = new MemoryTokenStore();
+ * const reports = createServiceTitanClient({ ...options, store });
+ * const sync = createServiceTitanClient({ ...options, store }); // same credentials: one token for both
  */
 export class MemoryTokenStore implements TokenStore {
   readonly #entries = new Map<string, StoredToken>();
