@@ -2,6 +2,13 @@ import { defineConfig } from 'tsup';
 
 const entry = { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', redis: 'src/redis.ts' };
 
+// Source maps point into src/, which the package ships once, instead of embedding the whole
+// source in every map (ESM and CJS: twice, half of the unpacked size). Stack traces under
+// `node --enable-source-maps` and debuggers still show src/ files and lines.
+const withoutSourcesContent = (options: { sourcesContent?: boolean }) => {
+  options.sourcesContent = false;
+};
+
 // p-limit and p-queue are ESM only, and axios-retry's default export does not survive CommonJS interop
 // (`(0, import_axios_retry.default) is not a function`): the CommonJS build bundles them.
 export default defineConfig([
@@ -10,6 +17,7 @@ export default defineConfig([
     format: ['esm'],
     dts: true,
     sourcemap: true,
+    esbuildOptions: withoutSourcesContent,
     clean: true,
     target: 'node20',
     platform: 'node',
@@ -19,6 +27,7 @@ export default defineConfig([
     format: ['cjs'],
     dts: true,
     sourcemap: true,
+    esbuildOptions: withoutSourcesContent,
     target: 'node20',
     platform: 'node',
     noExternal: ['p-limit', 'yocto-queue', 'p-queue', 'p-timeout', 'eventemitter3', 'axios-retry', 'is-retry-allowed'],

@@ -3,28 +3,31 @@
  * interceptors, and telling the library's errors apart.
  *
  *   npx tsx examples/attach-to-existing-instance.ts
- *     against the embedded sandbox (a local ServiceTitan emulator);
+ *     against an embedded sandbox (a local ServiceTitan emulator);
  *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npx tsx examples/attach-to-existing-instance.ts
- *     against real ServiceTitan (integration by default).
+ *     against real ServiceTitan (integration by default), or against `npx axios-servicetitan-auth sandbox`
+ *     with the ST_* lines it prints (they include ST_AUTH_URL and ST_API_URL).
  */
 import { randomUUID } from 'node:crypto';
 import axios, { type InternalAxiosRequestConfig } from 'axios';
-import { attachServiceTitanAuth, environments, isServiceTitanAuthError } from '../src';
-import { startSandbox } from '../src/testing';
+import {
+  attachServiceTitanAuth,
+  clientOptionsFromEnv,
+  environments,
+  isServiceTitanAuthError,
+} from 'axios-servicetitan-auth';
+import { startSandbox } from 'axios-servicetitan-auth/testing';
 
-// Where to connect: the sandbox unless ST_CLIENT_ID is set.
-const sandbox = process.env.ST_CLIENT_ID ? undefined : await startSandbox();
-const settings = sandbox ?? {
-  clientId: process.env.ST_CLIENT_ID ?? '',
-  clientSecret: process.env.ST_CLIENT_SECRET ?? '',
-  appKey: process.env.ST_APP_KEY ?? '',
-  tenantId: process.env.ST_TENANT_ID ?? '',
-  environment: environments[process.env.ST_ENVIRONMENT === 'production' ? 'production' : 'integration'],
-};
+// Where to connect: the ST_* variables when they are set, an embedded sandbox otherwise.
+const fromEnv = clientOptionsFromEnv({ optional: true, requireTenantId: true });
+const sandbox = fromEnv ? undefined : await startSandbox();
+const settings = fromEnv ?? sandbox!.clientOptions;
+const { environment } = settings;
+const apiUrl = typeof environment === 'string' ? environments[environment].apiUrl : environment.apiUrl;
 
 // The instance your application already has: its own base URL, headers and interceptors.
 const crm = axios.create({
-  baseURL: `${settings.environment.apiUrl}/crm/v2/tenant/${settings.tenantId}`,
+  baseURL: `${apiUrl}/crm/v2/tenant/${settings.tenantId}`,
   timeout: 30_000,
   headers: { 'User-Agent': 'acme-sync/1.0' },
 });
@@ -56,7 +59,7 @@ try {
     clientId: settings.clientId,
     clientSecret: settings.clientSecret,
     appKey: settings.appKey,
-    environment: settings.environment,
+    environment,
   });
 
   const { data } = await crm.get<{ data: { id: number; name: string }[]; hasMore: boolean }>('/customers', {

@@ -6,21 +6,21 @@
  *     runs against the embedded sandbox (a local ServiceTitan emulator); nothing to set up.
  *
  *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npm run demo
- *     runs against real ServiceTitan (integration unless ST_ENVIRONMENT=production); it only
- *     reads customers. No token or secret is ever printed.
+ *     runs against real ServiceTitan (integration unless ST_ENVIRONMENT=production), or against
+ *     whatever ST_AUTH_URL / ST_API_URL point at (e.g. `npx axios-servicetitan-auth sandbox`);
+ *     it only reads customers. No token or secret is ever printed.
  */
 import {
+  clientOptionsFromEnv,
   createServiceTitanClient,
   isServiceTitanAuthError,
   type ServiceTitanClient,
   type ServiceTitanClientOptions,
   type ServiceTitanLogger,
-} from '../src';
-import { startSandbox, type Sandbox } from '../src/testing';
+} from 'axios-servicetitan-auth';
+import { startSandbox, type Sandbox } from 'axios-servicetitan-auth/testing';
 
 const CUSTOMERS = '/crm/v2/tenant/{tenant}/customers';
-const ST_VARS = ['ST_CLIENT_ID', 'ST_CLIENT_SECRET', 'ST_APP_KEY', 'ST_TENANT_ID'] as const;
-const env = (name: (typeof ST_VARS)[number]) => process.env[name] ?? '';
 
 /** Counts the library's 'token obtained' events: one per token request that succeeded. */
 function tokenCounter() {
@@ -56,16 +56,10 @@ const ok = (responses: { status: number }[]) =>
 const tokenIds = (sandbox: Sandbox) => [...new Set(sandbox.api.requests.map((r) => r.tokenId))].join(' → ');
 
 async function main(): Promise<void> {
-  const set = ST_VARS.filter((name) => env(name) !== '');
-  if (set.length > 0 && set.length < ST_VARS.length) {
-    console.error(
-      `Missing ${ST_VARS.filter((name) => env(name) === '').join(', ')} (set all four, or none for the sandbox).`,
-    );
-    process.exitCode = 2;
-    return;
-  }
-  if (set.length === 0) await sandboxDemo();
-  else await liveDemo();
+  // The ST_* variables when any is set (all of them, or a typed error naming what is missing).
+  const fromEnv = clientOptionsFromEnv({ optional: true, requireTenantId: true });
+  if (fromEnv === undefined) await sandboxDemo();
+  else await liveDemo(fromEnv);
   console.log('\ndemo OK');
 }
 
@@ -130,21 +124,12 @@ async function sandboxDemo(): Promise<void> {
   }
 }
 
-async function liveDemo(): Promise<void> {
-  const environment = process.env.ST_ENVIRONMENT ?? 'integration';
-  if (environment !== 'integration' && environment !== 'production') {
-    throw new Error(`ST_ENVIRONMENT must be integration or production, got ${JSON.stringify(environment)}`);
-  }
+async function liveDemo(options: ServiceTitanClientOptions): Promise<void> {
   const tokens = tokenCounter();
-  const client = createServiceTitanClient({
-    clientId: env('ST_CLIENT_ID'),
-    clientSecret: env('ST_CLIENT_SECRET'),
-    appKey: env('ST_APP_KEY'),
-    tenantId: env('ST_TENANT_ID'),
-    environment,
-    logger: tokens.logger,
-  });
-  console.log(`axios-servicetitan-auth demo: ServiceTitan ${environment}, tenant ${env('ST_TENANT_ID')}`);
+  const client = createServiceTitanClient({ ...options, logger: tokens.logger });
+  const target =
+    typeof options.environment === 'string' ? `ServiceTitan ${options.environment}` : options.environment.apiUrl;
+  console.log(`axios-servicetitan-auth demo: ${target}, tenant ${String(options.tenantId)}`);
 
   console.log('\na. Burst: 25 concurrent GETs on a cold client');
   const started = performance.now();

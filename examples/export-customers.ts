@@ -10,7 +10,8 @@
  *     against the embedded sandbox (a local ServiceTitan emulator: 120 customers, batches of 50).
  *
  *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npx tsx examples/export-customers.ts
- *     against real ServiceTitan (integration unless ST_ENVIRONMENT=production).
+ *     against real ServiceTitan (integration unless ST_ENVIRONMENT=production), or against
+ *     whatever ST_AUTH_URL / ST_API_URL point at (e.g. `npx axios-servicetitan-auth sandbox`).
  *
  * Options: --checkpoint <file> (default: a JSON file in the OS temp directory, one per target),
  * --max-batches <n>, --reset.
@@ -19,9 +20,14 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createServiceTitanClient, isServiceTitanAuthError, type ServiceTitanClientOptions } from '../src';
-import { exportPages } from '../src/pagination';
-import { startSandbox, type Sandbox } from '../src/testing';
+import {
+  clientOptionsFromEnv,
+  createServiceTitanClient,
+  exportPages,
+  isServiceTitanAuthError,
+  type ServiceTitanClientOptions,
+} from 'axios-servicetitan-auth';
+import { startSandbox, type Sandbox } from 'axios-servicetitan-auth/testing';
 
 interface Customer {
   id: number;
@@ -36,9 +42,6 @@ interface Checkpoint {
   exported: number;
   savedAt: string;
 }
-
-const ST_VARS = ['ST_CLIENT_ID', 'ST_CLIENT_SECRET', 'ST_APP_KEY', 'ST_TENANT_ID'] as const;
-const env = (name: (typeof ST_VARS)[number]) => process.env[name] ?? '';
 
 async function readCheckpoint(file: string, target: string): Promise<Checkpoint | undefined> {
   let text: string;
@@ -78,35 +81,19 @@ async function main(): Promise<void> {
     throw new Error(`--max-batches must be a positive integer, got ${values['max-batches']}`);
   }
 
-  const set = ST_VARS.filter((name) => env(name) !== '');
-  if (set.length > 0 && set.length < ST_VARS.length) {
-    console.error(
-      `Missing ${ST_VARS.filter((name) => env(name) === '').join(', ')} (set all four, or none for the sandbox).`,
-    );
-    process.exitCode = 2;
-    return;
-  }
+  // The ST_* variables when any is set (all of them, or a typed error naming what is missing).
+  const fromEnv = clientOptionsFromEnv({ optional: true, requireTenantId: true });
   let sandbox: Sandbox | undefined;
   let options: ServiceTitanClientOptions;
-  let target: string;
-  if (set.length === 0) {
+  if (fromEnv === undefined) {
     sandbox = await startSandbox();
     options = { ...sandbox.clientOptions };
-    target = `sandbox:${sandbox.tenantId}`;
   } else {
-    const environment = process.env.ST_ENVIRONMENT ?? 'integration';
-    if (environment !== 'integration' && environment !== 'production') {
-      throw new Error(`ST_ENVIRONMENT must be integration or production, got ${JSON.stringify(environment)}`);
-    }
-    options = {
-      clientId: env('ST_CLIENT_ID'),
-      clientSecret: env('ST_CLIENT_SECRET'),
-      appKey: env('ST_APP_KEY'),
-      environment,
-      tenantId: env('ST_TENANT_ID'),
-    };
-    target = `${environment}:${env('ST_TENANT_ID')}`;
+    options = fromEnv;
   }
+  const { environment } = options;
+  const where = typeof environment === 'string' ? environment : sandbox ? 'sandbox' : new URL(environment.apiUrl).host;
+  const target = `${where}:${String(options.tenantId)}`;
   const file =
     values.checkpoint ??
     join(tmpdir(), `axios-servicetitan-auth-export-customers-${target.replace(/[^\w-]/g, '_')}.json`);

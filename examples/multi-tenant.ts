@@ -6,11 +6,17 @@
  *     runs against the embedded sandbox with 20 generated tenants.
  *
  *   ST_APP_KEY=… ST_ENVIRONMENT=production ST_TENANTS_FILE=tenants.json npx tsx examples/multi-tenant.ts
- *     runs against real ServiceTitan; tenants.json is [{ "tenantId": "…", "clientId": "…", "clientSecret": "…" }].
+ *     runs against real ServiceTitan (or ST_AUTH_URL / ST_API_URL, read like every example);
+ *     tenants.json is [{ "tenantId": "…", "clientId": "…", "clientSecret": "…" }].
  */
 import { readFile } from 'node:fs/promises';
-import { createTenantClients, isServiceTitanAuthError, type ServiceTitanEnvironment } from '../src';
-import { startSandbox, type Sandbox, type SandboxCredentials } from '../src/testing';
+import {
+  createTenantClients,
+  environmentFromEnv,
+  isServiceTitanAuthError,
+  type ServiceTitanEnvironment,
+} from 'axios-servicetitan-auth';
+import { startSandbox, type Sandbox, type SandboxCredentials } from 'axios-servicetitan-auth/testing';
 
 async function main(): Promise<void> {
   const live = process.env.ST_TENANTS_FILE !== undefined;
@@ -20,8 +26,9 @@ async function main(): Promise<void> {
   let appKey: string;
   if (live) {
     tenants = JSON.parse(await readFile(process.env.ST_TENANTS_FILE!, 'utf8')) as SandboxCredentials[];
-    environment = process.env.ST_ENVIRONMENT === 'production' ? 'production' : 'integration';
+    environment = environmentFromEnv().environment; // ST_AUTH_URL + ST_API_URL, or ST_ENVIRONMENT
     appKey = process.env.ST_APP_KEY ?? '';
+    if (appKey === '') throw new Error('ST_TENANTS_FILE is set: set ST_APP_KEY too');
   } else {
     tenants = Array.from({ length: 20 }, (_, i) => ({
       tenantId: String(2000 + i),

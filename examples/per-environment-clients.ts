@@ -8,19 +8,34 @@
  *   ST_INTEGRATION_CLIENT_ID=… ST_INTEGRATION_CLIENT_SECRET=… ST_INTEGRATION_APP_KEY=… ST_INTEGRATION_TENANT_ID=… \
  *   ST_PRODUCTION_CLIENT_ID=…  ST_PRODUCTION_CLIENT_SECRET=…  ST_PRODUCTION_APP_KEY=…  ST_PRODUCTION_TENANT_ID=… \
  *   npx tsx examples/per-environment-clients.ts
- *     against real ServiceTitan (it only reads customers).
+ *     against real ServiceTitan (it only reads customers). Each set is read by
+ *     clientOptionsFromEnv with its prefix, so ST_INTEGRATION_AUTH_URL / …_API_URL work too.
  */
 import {
+  clientOptionsFromEnv,
   createServiceTitanClient,
   environments,
   tokenFingerprint,
   type ServiceTitanClient,
+  type ServiceTitanClientOptions,
   type ServiceTitanEnvironmentName,
-} from '../src';
-import { startSandbox, type Sandbox } from '../src/testing';
+} from 'axios-servicetitan-auth';
+import { startSandbox, type Sandbox } from 'axios-servicetitan-auth/testing';
 
 const names: ServiceTitanEnvironmentName[] = ['integration', 'production'];
-const live = Boolean(process.env.ST_INTEGRATION_CLIENT_ID || process.env.ST_PRODUCTION_CLIENT_ID);
+// Each environment's ST_<NAME>_* variables, when any of them is set.
+const fromEnv = Object.fromEntries(
+  names.map((name) => [
+    name,
+    clientOptionsFromEnv({
+      prefix: `ST_${name.toUpperCase()}_`,
+      defaultEnvironment: name, // 'integration' or 'production': the right token endpoint and API host
+      optional: true,
+      requireTenantId: true,
+    }),
+  ]),
+) as Record<ServiceTitanEnvironmentName, ServiceTitanClientOptions | undefined>;
+const live = names.some((name) => fromEnv[name] !== undefined);
 
 // Without credentials, two sandboxes play the two environments, each with its own client and tenant.
 const sandboxes: Partial<Record<ServiceTitanEnvironmentName, Sandbox>> = {};
@@ -34,22 +49,15 @@ if (!live) {
 }
 
 function createClient(name: ServiceTitanEnvironmentName): ServiceTitanClient {
-  const sandbox = sandboxes[name];
-  if (sandbox) {
-    const { clientId, clientSecret, appKey, tenantId, environment } = sandbox;
-    return createServiceTitanClient({ clientId, clientSecret, appKey, tenantId, environment });
-  }
-  const env = (key: string) => process.env[`ST_${name.toUpperCase()}_${key}`] ?? '';
-  return createServiceTitanClient({
-    clientId: env('CLIENT_ID'),
-    clientSecret: env('CLIENT_SECRET'),
-    appKey: env('APP_KEY'),
-    tenantId: env('TENANT_ID'),
-    environment: name, // 'integration' or 'production': the right token endpoint and API host
-  });
+  const options = sandboxes[name]?.clientOptions ?? fromEnv[name];
+  if (options === undefined) throw new Error(`set the ST_${name.toUpperCase()}_* variables too (or none at all)`);
+  return createServiceTitanClient(options);
 }
 
-const apiUrl = (name: ServiceTitanEnvironmentName) => sandboxes[name]?.apiUrl ?? environments[name].apiUrl;
+function apiUrl(name: ServiceTitanEnvironmentName): string {
+  const environment = sandboxes[name]?.environment ?? fromEnv[name]?.environment ?? name;
+  return typeof environment === 'string' ? environments[environment].apiUrl : environment.apiUrl;
+}
 
 try {
   const clients = { integration: createClient('integration'), production: createClient('production') };

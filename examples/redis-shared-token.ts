@@ -5,16 +5,17 @@
  *
  *   REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/redis-shared-token.ts
  *     runs against the embedded sandbox. Without REDIS_URL, or with no Redis answering there,
- *     it says so and exits 0 — except on CI (CI set), where Redis must be there.
+ *     it says so and exits 0 — except on CI (CI set), where Redis must be there. With the ST_*
+ *     variables set (e.g. the lines `npx axios-servicetitan-auth sandbox` prints), it uses them.
  *
- * In production: one `new Redis(...)` and one `RedisTokenStore` per process, the same
- * client secret (or `encryptionKey`) on every process, and `store.close()` + `redis.quit()` at
- * shutdown.
+ * In production: one `new Redis(...)` with an 'error' listener and one `RedisTokenStore` per
+ * process, the same client secret (or `encryptionKey`) on every process, and `store.close()` +
+ * `redis.disconnect()` at shutdown (`quit()` waits for a Redis that may be down).
  */
 import { Redis } from 'ioredis';
-import { createServiceTitanClient } from '../src';
-import { RedisTokenStore } from '../src/redis';
-import { startSandbox } from '../src/testing';
+import { clientOptionsFromEnv, createServiceTitanClient, type ServiceTitanLogger } from 'axios-servicetitan-auth';
+import { RedisTokenStore } from 'axios-servicetitan-auth/redis';
+import { startSandbox } from 'axios-servicetitan-auth/testing';
 
 const WORKERS = 3;
 
@@ -47,16 +48,21 @@ async function main(): Promise<void> {
     return;
   }
 
-  const sandbox = await startSandbox();
+  const fromEnv = clientOptionsFromEnv({ optional: true, requireTenantId: true });
+  const sandbox = fromEnv ? undefined : await startSandbox();
+  const options = fromEnv ?? sandbox!.clientOptions;
+  // Counts successful token requests across the fleet (the library logs 'token obtained' once each).
+  let tokenRequests = 0;
+  const logger: ServiceTitanLogger = { info: (message) => void (message === 'token obtained' && (tokenRequests += 1)) };
   const workers = Array.from({ length: WORKERS }, () => {
     const redis = new Redis(url);
+    // Without a listener, ioredis prints "Unhandled error event" on every failed reconnect.
+    // The library already degrades to per-process tokens while Redis is down.
+    redis.on('error', (error: Error) => console.warn(`redis: ${error.message}`));
     // Tokens are encrypted in Redis with a key derived from each client's secret, which every
     // worker of that client has (or pass `encryptionKey` to choose the key yourself).
     const store = new RedisTokenStore(redis, { keyPrefix: 'example:st-auth:' });
-    const client = createServiceTitanClient({
-      ...sandbox.clientOptions,
-      store,
-    });
+    const client = createServiceTitanClient({ ...options, store, logger });
     return { redis, store, client };
   });
 
@@ -67,20 +73,21 @@ async function main(): Promise<void> {
         Array.from({ length: 10 }, () => client.get<{ data: unknown[] }>('/crm/v2/tenant/{tenant}/customers')),
       ),
     );
-    console.log(`${pages.length} requests from ${WORKERS} workers → ${sandbox.token.count} token request(s)`);
+    console.log(`${pages.length} requests from ${WORKERS} workers → ${tokenRequests} token request(s)`);
 
     const { redis } = workers[0]!;
     const keys = await redis.keys('example:st-auth:*');
     const stored = keys.length > 0 ? ((await redis.get(keys[0]!)) ?? '') : '';
     console.log(`in Redis: ${keys.join(', ')} = ${stored.slice(0, 24)}… (AES-256-GCM; no token in clear)`);
-    if (sandbox.token.count !== 1) throw new Error(`expected one token request, saw ${sandbox.token.count}`);
+    if (tokenRequests !== 1) throw new Error(`expected one token request, saw ${tokenRequests}`);
+    if (sandbox && sandbox.token.count !== 1) throw new Error(`the sandbox saw ${sandbox.token.count} token requests`);
     await redis.del(...keys);
   } finally {
     for (const { store, redis } of workers) {
-      await store.close(); // the store's pub/sub connection
-      await redis.quit(); // yours
+      await store.close(); // the store's pub/sub connection (bounded by commandTimeoutMs)
+      redis.disconnect(); // yours: disconnect() returns at once, quit() would wait for a Redis that is down
     }
-    await sandbox.close();
+    await sandbox?.close();
   }
 }
 

@@ -3,7 +3,12 @@
 #  (a) require() and (b) import() it and make real calls against the sandbox it ships;
 #  (c) type-check a consumer under moduleResolution nodenext (ESM and CJS files) and bundler,
 #      with the repo's TypeScript, including the typed per-request option;
-#  (d) run the installed `axios-servicetitan-auth` bin: sandbox, check and token.
+#  (d) run the installed `axios-servicetitan-auth` bin: sandbox, check and token;
+#  (e) type-check the examples as copied into the project, and run them against that bin's
+#      sandbox through the ST_* variables it prints;
+#  (f) type-check every ```ts block of the README, and run the ones marked `run` against it;
+#  (g) bundle an app with esbuild (ESM and CJS) and run the bundles (scripts/check-bundles.sh).
+# One consumer project for all of it: one install.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -15,11 +20,24 @@ cleanup() {
 trap cleanup EXIT
 
 cd "$root"
-tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+# `npm pack` would run prepack (a full build); CI has just built, so pack what is in dist/ —
+# after checking that it is not older than the source.
+if [ ! -f dist/index.js ] || [ -n "$(find src package.json tsup.config.ts -newer dist/index.js -type f | head -n 1)" ]; then
+  echo "dist/ is missing or older than src/: run npm run build first"; exit 1
+fi
+started=$SECONDS
+tarball=$(npm pack --silent --ignore-scripts --pack-destination "$work" | tail -n 1)
 cd "$work"
 npm init -y >/dev/null
+npm pkg set type=module # examples and README snippets are ES modules with top-level await
 version_of() { node -p "require('$root/node_modules/$1/package.json').version"; }
-npm install --silent --no-audit --no-fund "./$tarball" "axios@$(version_of axios)" "@types/node@$(version_of @types/node)" "ioredis@$(version_of ioredis)" >/dev/null
+# What a user adds next to the package: axios (peer), ioredis (optional peer), tsx to run
+# TypeScript, pino / debug for the Logging section. Same versions as the repository's, so the
+# npm cache serves them.
+npm install --silent --prefer-offline --no-audit --no-fund "./$tarball" "axios@$(version_of axios)" "@types/node@$(version_of @types/node)" \
+  "ioredis@$(version_of ioredis)" "tsx@$(version_of tsx)" "pino@$(version_of pino)" "debug@$(version_of debug)" \
+  "@types/debug@$(version_of @types/debug)" >/dev/null
+echo "consumer project installed in $((SECONDS - started)) s"
 
 cat > check.cjs <<'JS'
 const { createServiceTitanClient, isServiceTitanAuthError } = require('axios-servicetitan-auth');
@@ -168,9 +186,28 @@ ST_CLIENT_SECRET=wrong "$bin" check >/dev/null 2>&1
 bad_secret=$?
 set -e
 [ "$bad_secret" -eq 3 ] || { echo "bin: a bad secret exited $bad_secret, expected 3"; exit 1; }
+
+# (e) The examples, copied into the project as a user would: type-checked against the installed
+# package (no paths, no src/), then run from the project with tsx, pointed at the bin's sandbox.
+cp -R "$root/examples" ./examples
+cat > tsconfig.examples.json <<JSON
+{ "compilerOptions": { "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022", "lib": ["es2023"],
+  "types": ["node"], "strict": true, "exactOptionalPropertyTypes": true, "noUncheckedIndexedAccess": true,
+  "noEmit": true, "skipLibCheck": true }, "include": ["examples/*.ts"] }
+JSON
+"$root/node_modules/.bin/tsc" -p tsconfig.examples.json
+echo "examples type-check in the consumer project"
+node "$root/scripts/run-examples.mjs" --cwd . --use-st-env
+
+# (f) The README's TypeScript blocks.
+node "$root/scripts/check-readme-snippets.mjs" --project . --run
+
 kill -TERM "$sandbox_pid"
 wait "$sandbox_pid"
 sandbox_pid=
 echo "bin ok (sandbox, check, token, exit code 3 on a bad secret, clean stop on SIGTERM)"
 
-echo "package check: require() and import() of $tarball work, its types check, its bin runs"
+# (g) Bundles.
+bash "$root/scripts/check-bundles.sh" .
+
+echo "package check: require() and import() of $tarball work, its types check, its bin runs, the examples and README snippets type-check and run in a consumer project, and its bundles run"

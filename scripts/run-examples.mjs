@@ -1,21 +1,36 @@
-// Runs every examples/*.ts, one after the other, against the embedded sandbox (the ST_*
-// variables are removed, so no example reaches real ServiceTitan). `npm run examples`.
+// Runs every examples/*.ts, one after the other, with tsx. `npm run examples`.
+//
+//   node scripts/run-examples.mjs                  in the repository (tsconfig `paths` map the
+//                                                  package name to src/), against embedded
+//                                                  sandboxes: the ST_* variables are removed, so no
+//                                                  example reaches real ServiceTitan;
+//   node scripts/run-examples.mjs --use-st-env     keeps the ST_* variables (e.g. the lines
+//                                                  `npx axios-servicetitan-auth sandbox` prints);
+//   node scripts/run-examples.mjs --cwd <project>  runs <project>/examples/*.ts from <project>, a
+//                                                  consumer project that installed the tarball
+//                                                  (scripts/check-package.sh).
 // Prints `ok <file> (<ms> ms)` per example; on a non-zero exit or a 60 s timeout it prints the
 // example's output and the run fails with exit code 1.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
+import { parseArgs } from 'node:util';
 import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 
 const TIMEOUT_MS = 60_000;
-const root = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: { cwd: { type: 'string' }, 'use-st-env': { type: 'boolean', default: false } },
+});
+const root = args.cwd === undefined ? fileURLToPath(new URL('..', import.meta.url)) : resolve(args.cwd);
 const files = readdirSync(join(root, 'examples'))
   .filter((name) => name.endsWith('.ts'))
   .sort()
   .map((name) => join('examples', name));
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ST_')));
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => args['use-st-env'] || !name.startsWith('ST_')),
+);
 
 function run(file) {
   return new Promise((resolve) => {

@@ -100,6 +100,14 @@ export function invalidConfig(message: string): ServiceTitanAuthError {
  * The error `paginate`, `exportPages` and `reportRows` throw when the server answers a body that is
  * not a ServiceTitan list page or export batch, or an export feed stops advancing. The message
  * names the URL (without its query string) and the page or position; it never contains the body.
+ *
+ * @example
+ * try {
+ *   for await (const customer of paginate(client, '/crm/v2/tenant/{tenant}/customers')) save(customer);
+ * } catch (error) {
+ *   if (error instanceof ServiceTitanResponseError) console.error(error.message); // URL and page, never the body
+ *   else throw error;
+ * }
  */
 export class ServiceTitanResponseError extends Error {
   override readonly name = 'ServiceTitanResponseError';

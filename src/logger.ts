@@ -17,7 +17,39 @@ export const silentLogger: ServiceTitanLogger = Object.freeze({});
 /**
  * A short, stable, non-reversible name for a token (8 hex chars of its SHA-256), so logs can
  * tell tokens apart without containing one.
+ *
+ * @example
+ * console.log(`using token ${tokenFingerprint(await client.auth.getToken())}`); // "using token 1f2e3d4c"
  */
 export function tokenFingerprint(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 8);
+}
+
+/** What can degrade: a shared store is down and the library falls back to per-process state. */
+export type DegradedCause = 'token_store' | 'rate_limit_store';
+
+const warnedCauses = new Set<DegradedCause>();
+
+/**
+ * Reports degraded operation (a shared store is down; the library carries on per process) so it
+ * is visible without configuring anything: to `logger.warn` when the user gave a logger,
+ * otherwise as one `process.emitWarning` per cause per process (type `ServiceTitanAuthWarning`,
+ * code `ST_AUTH_DEGRADED_<CAUSE>`), which Node prints once to stderr.
+ */
+export function warnDegraded(
+  logger: ServiceTitanLogger,
+  cause: DegradedCause,
+  message: string,
+  details: Record<string, unknown> = {},
+): void {
+  if (logger !== silentLogger) {
+    logger.warn?.(message, details);
+    return;
+  }
+  if (warnedCauses.has(cause)) return;
+  warnedCauses.add(cause);
+  process.emitWarning(`${message} (pass a logger to see recoveries and details)`, {
+    type: 'ServiceTitanAuthWarning',
+    code: `ST_AUTH_DEGRADED_${cause.toUpperCase()}`,
+  });
 }

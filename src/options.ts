@@ -176,11 +176,7 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     maxRetryAfterMs: timerOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
     rateLimitCooldownMs: timerOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
     failureCooldownMs: timerOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
-    maxInvalidClientCooldownMs: timerOption(
-      options.maxInvalidClientCooldownMs,
-      'maxInvalidClientCooldownMs',
-      300_000,
-    ),
+    maxInvalidClientCooldownMs: timerOption(options.maxInvalidClientCooldownMs, 'maxInvalidClientCooldownMs', 300_000),
     renewalCooldownMs: timerOption(options.renewalCooldownMs, 'renewalCooldownMs', 10_000),
     tokenLimiter: resolveLimiter(options.tokenLimiter),
     // The default is derived, so it is capped rather than refused.

@@ -1,7 +1,7 @@
 import { abortable } from './abort';
 import { isServiceTitanAuthError, type ServiceTitanAuthError } from './errors';
 import { FetchCooldown } from './fetch-cooldown';
-import { tokenFingerprint } from './logger';
+import { tokenFingerprint, warnDegraded } from './logger';
 import type { ResolvedOptions } from './options';
 import { RenewalPolicy } from './renewal-policy';
 import { storeBinding } from './store-key';
@@ -242,7 +242,7 @@ export class TokenProvider {
     } catch (error) {
       this.#options.telemetry.storeFallback('token_store');
       if (!this.#storeFailing) {
-        this.#options.logger.warn?.('token store failed; using the in-process cache', {
+        warnDegraded(this.#options.logger, 'token_store', 'token store failed; using the in-process cache', {
           error: error instanceof Error ? error.message : String(error),
         });
       }

@@ -1,4 +1,6 @@
+import { environmentFromEnv, envVariableNames } from '../env-options';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from '../index';
+import { isServiceTitanAuthError } from '../errors';
 import { integerFlag, stringFlag, type Flags } from './args';
 import { CliError, ExitCode, usageError } from './exit-codes';
 
@@ -20,16 +22,9 @@ export interface ConnectionConfig {
 /** `--timeout`: what `check` and `token` may take in all, retries included. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** The environment variables the CLI reads, by what they hold. */
-export const ENV = {
-  clientId: 'ST_CLIENT_ID',
-  clientSecret: 'ST_CLIENT_SECRET',
-  appKey: 'ST_APP_KEY',
-  tenant: 'ST_TENANT_ID',
-  environment: 'ST_ENVIRONMENT',
-  authUrl: 'ST_AUTH_URL',
-  apiUrl: 'ST_API_URL',
-} as const;
+/** The environment variables the CLI reads, by what they hold: the library's `clientOptionsFromEnv` names. */
+const { tenantId: tenant, ...names } = envVariableNames();
+export const ENV = { ...names, tenant } as const;
 
 /**
  * Resolves flags over environment variables. Throws a usage error (exit 2) naming every
@@ -71,11 +66,13 @@ function resolveEnvironment(flags: Flags, env: Record<string, string | undefined
     return customEnvironment(flagAuth, flagApi, '--auth-url', '--api-url');
   }
   if (flagName !== undefined) return namedEnvironment(flagName, '--environment');
-  const envAuth = nonEmpty(env[ENV.authUrl]);
-  const envApi = nonEmpty(env[ENV.apiUrl]);
-  if (envAuth !== undefined || envApi !== undefined) return customEnvironment(envAuth, envApi, ENV.authUrl, ENV.apiUrl);
-  const envName = nonEmpty(env[ENV.environment]);
-  return namedEnvironment(envName ?? 'integration', ENV.environment);
+  // No flag: the variables, read by the same helper as the library's clientOptionsFromEnv.
+  try {
+    const { name, ...choice } = environmentFromEnv(env);
+    return { environmentName: name, ...choice };
+  } catch (error) {
+    throw isServiceTitanAuthError(error) ? usageError(error.message) : error;
+  }
 }
 
 function namedEnvironment(name: string, source: string): EnvironmentChoice {

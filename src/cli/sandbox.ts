@@ -1,3 +1,4 @@
+import { envVariableNames } from '../env-options';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../testing';
 import { integerFlag, stringFlag, type Flags } from './args';
 import { CliError, ExitCode } from './exit-codes';
@@ -62,15 +63,19 @@ function sandboxOptions(flags: Flags): SandboxOptions {
 /** What `sandbox --json` prints: everything needed to point a client at it. */
 export type SandboxSettings = Pick<Sandbox, 'authUrl' | 'apiUrl' | 'clientId' | 'clientSecret' | 'appKey' | 'tenantId'>;
 
-/** The `ST_*` variables that point `check` and `token` at a sandbox. */
+/**
+ * The `ST_*` variables that point `check`, `token`, the examples and any program using
+ * `clientOptionsFromEnv` at a sandbox (the names come from that helper).
+ */
 export function sandboxEnvironment(settings: SandboxSettings): Record<string, string> {
+  const names = envVariableNames();
   return {
-    ST_AUTH_URL: settings.authUrl,
-    ST_API_URL: settings.apiUrl,
-    ST_CLIENT_ID: settings.clientId,
-    ST_CLIENT_SECRET: settings.clientSecret,
-    ST_APP_KEY: settings.appKey,
-    ST_TENANT_ID: settings.tenantId,
+    [names.authUrl]: settings.authUrl,
+    [names.apiUrl]: settings.apiUrl,
+    [names.clientId]: settings.clientId,
+    [names.clientSecret]: settings.clientSecret,
+    [names.appKey]: settings.appKey,
+    [names.tenantId]: settings.tenantId,
   };
 }
 
@@ -104,7 +109,7 @@ function banner(sandbox: Sandbox): string {
     '  npx axios-servicetitan-auth check\n' +
     '  curl -s -H "Authorization: Bearer $(npx axios-servicetitan-auth token)" -H "ST-App-Key: $ST_APP_KEY" \\\n' +
     '    "$ST_API_URL/crm/v2/tenant/$ST_TENANT_ID/customers?pageSize=2"\n' +
-    '\nIn code: createServiceTitanClient({ environment: { authUrl, apiUrl }, clientId, clientSecret, appKey, tenantId })\n'
+    '\nIn code (reads these variables): createServiceTitanClient(clientOptionsFromEnv())\n'
   );
 }
 

@@ -59,6 +59,18 @@ type Event = 'set' | 'released';
  * Waiting uses a second connection (`redis.duplicate()`), opened on first need. Call
  * {@link RedisTokenStore.close} when done (it is also closed when your client ends for good),
  * or it keeps the process alive.
+ *
+ * @example
+ * import { Redis } from 'ioredis';
+ * import { RedisTokenStore } from 'axios-servicetitan-auth/redis';
+ *
+ * const redis = new Redis(process.env.REDIS_URL!);
+ * redis.on('error', (error) => log.warn(error.message)); // else ioredis prints "Unhandled error event"
+ * const store = new RedisTokenStore(redis);
+ * const client = createServiceTitanClient({ ...options, store });
+ * // at shutdown (promptly, even with Redis down):
+ * await store.close();
+ * redis.disconnect();
  */
 export class RedisTokenStore implements TokenStore {
   readonly #redis: Redis;

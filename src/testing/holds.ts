@@ -1,5 +1,8 @@
 import type { RequestContext } from './http';
-import type { Hold, SandboxRequestRecord } from './types';
+import type { Hold, SandboxRequestRecord, UntilWaitingOptions } from './types';
+
+/** Default of `untilWaiting`'s `timeoutMs`: far above any local round trip, short enough to notice. */
+export const DEFAULT_UNTIL_WAITING_TIMEOUT_MS = 5_000;
 
 interface WaitingCount {
   count: number;
@@ -30,12 +33,41 @@ export class RequestHold implements Hold {
     return this.#active && (this.#match?.(record) ?? true);
   }
 
-  untilWaiting(count: number): Promise<void> {
+  untilWaiting(count: number, options: UntilWaitingOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_UNTIL_WAITING_TIMEOUT_MS;
+    if (!Number.isInteger(count) || count < 0) {
+      return Promise.reject(new TypeError(`untilWaiting: count must be a non-negative integer, got ${count}`));
+    }
+    if (!(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      return Promise.reject(new TypeError(`untilWaiting: timeoutMs must be a finite number ≥ 0, got ${timeoutMs}`));
+    }
     if (this.#waiting.size >= count) return Promise.resolve();
     if (!this.#active) {
       return Promise.reject(new Error(`hold released before ${count} requests were waiting`));
     }
-    return new Promise((resolve, reject) => this.#countWaiters.add({ count, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter: WaitingCount = {
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#countWaiters.delete(waiter);
+        reject(
+          new Error(
+            `untilWaiting(${count}) timed out after ${timeoutMs} ms with ${this.#waiting.size} request(s) waiting: ` +
+              'start the requests before waiting for them',
+          ),
+        );
+      }, timeoutMs);
+      this.#countWaiters.add(waiter);
+    });
   }
 
   release(): void {

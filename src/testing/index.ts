@@ -10,4 +10,5 @@ export type {
   SandboxOptions,
   SandboxRequestRecord,
   TokenErrorStyle,
+  UntilWaitingOptions,
 } from './types';

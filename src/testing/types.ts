@@ -149,6 +149,16 @@ export interface SandboxRequestRecord {
   at: number;
 }
 
+/** Options of {@link Hold.untilWaiting}. */
+export interface UntilWaitingOptions {
+  /**
+   * Give up (reject) after this many milliseconds. The timer is not `unref`'d: an `await` at
+   * the top level of a script settles instead of ending the process silently.
+   * @default 5000
+   */
+  timeoutMs?: number;
+}
+
 /**
  * Requests held in flight: while a hold is active, matching requests wait (counted in `waiting`)
  * until `release()`; they are then processed normally (faults and all).
@@ -156,8 +166,19 @@ export interface SandboxRequestRecord {
 export interface Hold {
   /** Requests currently waiting on this hold. */
   readonly waiting: number;
-  /** Resolves once at least `count` requests are waiting on this hold. */
-  untilWaiting(count: number): Promise<void>;
+  /**
+   * Resolves once at least `count` requests are waiting on this hold. Rejects when the hold is
+   * released (or the sandbox closed) first, or after `timeoutMs`, saying how many were waiting:
+   * a test that forgot to start its requests fails instead of hanging.
+   *
+   * @example
+   * const hold = sandbox.api.hold();
+   * const calls = Promise.all([client.get(url), client.get(url)]); // start them first…
+   * await hold.untilWaiting(2);                                     // …then wait until both are held
+   * hold.release();
+   * await calls;
+   */
+  untilWaiting(count: number, options?: UntilWaitingOptions): Promise<void>;
   /** Let every waiting and future request through; the hold is over. */
   release(): void;
 }

@@ -680,6 +680,40 @@ describe('holds', () => {
     await expect(waiting).rejects.toThrow(/released/);
   });
 
+  it('untilWaiting gives up after 5 s by default, saying how many were waiting', async () => {
+    const sandbox = await sandboxWith();
+    const hold = sandbox.api.hold();
+    jest.useFakeTimers();
+    try {
+      let settled = false;
+      const waiting = hold.untilWaiting(10).finally(() => (settled = true));
+      const rejected = expect(waiting).rejects.toThrow(
+        'untilWaiting(10) timed out after 5000 ms with 0 request(s) waiting: start the requests before waiting for them',
+      );
+      await jest.advanceTimersByTimeAsync(4_999);
+      expect(settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(1);
+      await rejected;
+    } finally {
+      jest.useRealTimers();
+    }
+    hold.release();
+  });
+
+  it('untilWaiting takes a timeoutMs, and its timer ends when the count is reached', async () => {
+    const sandbox = await sandboxWith();
+    const hold = sandbox.api.hold();
+    await expect(hold.untilWaiting(1, { timeoutMs: 20 })).rejects.toThrow(/timed out after 20 ms with 0 request/);
+    const pending = callApi(sandbox, '/x');
+    const clearTimeoutSpy = jest.spyOn(global, 'clearTimeout');
+    await hold.untilWaiting(1, { timeoutMs: 60_000 });
+    expect(clearTimeoutSpy).toHaveBeenCalled();
+    hold.release();
+    await pending;
+    await expect(hold.untilWaiting(1.5)).rejects.toThrow(/count must be a non-negative integer/);
+    await expect(sandbox.api.hold().untilWaiting(1, { timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be/);
+  });
+
   it('ends held requests on close()', async () => {
     const sandbox = await startSandbox();
     const hold = sandbox.api.hold();

@@ -1,0 +1,151 @@
+import type { ServiceTitanClientOptions } from './client';
+import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
+import { invalidConfig } from './errors';
+
+/**
+ * The environment variables {@link clientOptionsFromEnv} reads, by what they hold (shown with
+ * the default prefix `ST_`). `npx axios-servicetitan-auth sandbox` prints all of them.
+ */
+export const ENV_VARIABLE_SUFFIXES = {
+  clientId: 'CLIENT_ID',
+  clientSecret: 'CLIENT_SECRET',
+  appKey: 'APP_KEY',
+  tenantId: 'TENANT_ID',
+  environment: 'ENVIRONMENT',
+  authUrl: 'AUTH_URL',
+  apiUrl: 'API_URL',
+} as const;
+
+type VariableKey = keyof typeof ENV_VARIABLE_SUFFIXES;
+
+/** Where and how {@link clientOptionsFromEnv} reads. */
+export interface ClientOptionsFromEnvOptions {
+  /**
+   * The variables to read.
+   * @default process.env
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Prefix of every variable name, e.g. `'ST_PRODUCTION_'` for `ST_PRODUCTION_CLIENT_ID`, ….
+   * @default 'ST_'
+   */
+  prefix?: string;
+  /**
+   * When no variable with the prefix is set at all, return `undefined` (so the caller can fall
+   * back to a sandbox) instead of throwing. Half-set variables throw either way.
+   * @default false
+   */
+  optional?: boolean;
+  /**
+   * The environment when neither `<prefix>ENVIRONMENT` nor the URL pair is set.
+   * @default 'integration'
+   */
+  defaultEnvironment?: ServiceTitanEnvironmentName;
+  /**
+   * Throw when `<prefix>TENANT_ID` is missing (for clients that fill `{tenant}` in URLs).
+   * @default false
+   */
+  requireTenantId?: boolean;
+}
+
+/** The variable names for a prefix: `{ clientId: 'ST_CLIENT_ID', … }`. */
+export function envVariableNames(prefix = 'ST_'): Record<VariableKey, string> {
+  const names = {} as Record<VariableKey, string>;
+  for (const key of Object.keys(ENV_VARIABLE_SUFFIXES) as VariableKey[]) {
+    names[key] = `${prefix}${ENV_VARIABLE_SUFFIXES[key]}`;
+  }
+  return names;
+}
+
+/**
+ * Options for {@link createServiceTitanClient} (or `attachServiceTitanAuth`) from `ST_*`
+ * environment variables, read the same way by the examples, the demo and the CLI:
+ * `ST_CLIENT_ID`, `ST_CLIENT_SECRET` and `ST_APP_KEY` (required), `ST_TENANT_ID` (optional unless
+ * `requireTenantId`), and where to connect: `ST_AUTH_URL` + `ST_API_URL` (both, e.g. printed by
+ * `npx axios-servicetitan-auth sandbox`) win over `ST_ENVIRONMENT` (`integration`, the default,
+ * or `production`). Values are trimmed; an empty variable counts as unset.
+ *
+ * Throws `ServiceTitanAuthError` `invalid_config` naming every missing variable (never a value),
+ * a URL variable set without its pair, or an unknown `ST_ENVIRONMENT`.
+ *
+ * @example
+ * import { clientOptionsFromEnv, createServiceTitanClient } from 'axios-servicetitan-auth';
+ *
+ * const client = createServiceTitanClient(clientOptionsFromEnv({ requireTenantId: true }));
+ * const { data } = await client.get('/crm/v2/tenant/{tenant}/customers');
+ */
+export function clientOptionsFromEnv(
+  options?: ClientOptionsFromEnvOptions & { optional?: false },
+): ServiceTitanClientOptions;
+export function clientOptionsFromEnv(
+  options: ClientOptionsFromEnvOptions & { optional: true },
+): ServiceTitanClientOptions | undefined;
+export function clientOptionsFromEnv(options?: ClientOptionsFromEnvOptions): ServiceTitanClientOptions | undefined;
+export function clientOptionsFromEnv(options: ClientOptionsFromEnvOptions = {}): ServiceTitanClientOptions | undefined {
+  const env = options.env ?? process.env;
+  const names = envVariableNames(options.prefix ?? 'ST_');
+  const read = (key: VariableKey) => nonEmpty(env[names[key]]);
+  if (options.optional === true && (Object.keys(names) as VariableKey[]).every((key) => read(key) === undefined)) {
+    return undefined;
+  }
+  const required: VariableKey[] = ['clientId', 'clientSecret', 'appKey'];
+  if (options.requireTenantId === true) required.push('tenantId');
+  const missing = required.filter((key) => read(key) === undefined).map((key) => names[key]);
+  if (missing.length > 0) {
+    throw invalidConfig(
+      `missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
+        `(set ${required.map((key) => names[key]).join(', ')}${options.optional === true ? ', or none of them for the sandbox' : ''})`,
+    );
+  }
+  const tenantId = read('tenantId');
+  return {
+    clientId: read('clientId')!,
+    clientSecret: read('clientSecret')!,
+    appKey: read('appKey')!,
+    environment: environmentFromEnv(env, options.prefix, options.defaultEnvironment).environment,
+    ...(tenantId === undefined ? {} : { tenantId }),
+  };
+}
+
+/** Where the `ST_*` variables point: a named environment, or `custom` for explicit URLs. */
+export interface EnvEnvironment {
+  name: ServiceTitanEnvironmentName | 'custom';
+  environment: ServiceTitanEnvironmentName | ServiceTitanEnvironment;
+  authUrl: string;
+  apiUrl: string;
+}
+
+/**
+ * Where to connect, from `ST_AUTH_URL` + `ST_API_URL` (both, winning over a name) or
+ * `ST_ENVIRONMENT` (default `integration`), for programs that take credentials from elsewhere
+ * (a vault, one set per tenant). The CLI layers its flags over it. Throws `invalid_config` like
+ * {@link clientOptionsFromEnv}.
+ *
+ * @example
+ * import { createTenantClients, environmentFromEnv } from 'axios-servicetitan-auth';
+ *
+ * const tenants = createTenantClients({ environment: environmentFromEnv().environment, appKey, credentials });
+ */
+export function environmentFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  prefix = 'ST_',
+  defaultEnvironment: ServiceTitanEnvironmentName = 'integration',
+): EnvEnvironment {
+  const names = envVariableNames(prefix);
+  const authUrl = nonEmpty(env[names.authUrl]);
+  const apiUrl = nonEmpty(env[names.apiUrl]);
+  if (authUrl !== undefined || apiUrl !== undefined) {
+    if (authUrl === undefined) throw invalidConfig(`${names.apiUrl} needs ${names.authUrl} (the token endpoint) too`);
+    if (apiUrl === undefined) throw invalidConfig(`${names.authUrl} needs ${names.apiUrl} (the API origin) too`);
+    return { name: 'custom', environment: { authUrl, apiUrl }, authUrl, apiUrl };
+  }
+  const name = nonEmpty(env[names.environment]) ?? defaultEnvironment;
+  if (name !== 'integration' && name !== 'production') {
+    throw invalidConfig(`${names.environment} must be "integration" or "production", got "${name}"`);
+  }
+  return { name, environment: name, ...environments[name] };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

@@ -1,0 +1,95 @@
+import { clientOptionsFromEnv, createServiceTitanClient, environments, ServiceTitanAuthError } from '../src';
+import { sandboxEnvironment } from '../src/cli/sandbox';
+import { useSandbox } from './helpers/sandbox';
+
+const credentials = { ST_CLIENT_ID: 'cid', ST_CLIENT_SECRET: 'very-secret-value', ST_APP_KEY: 'ak.secret-key' };
+
+function configError(read: () => unknown): ServiceTitanAuthError {
+  try {
+    read();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ServiceTitanAuthError);
+    expect((error as ServiceTitanAuthError).code).toBe('invalid_config');
+    return error as ServiceTitanAuthError;
+  }
+  throw new Error('expected an invalid_config error');
+}
+
+describe('clientOptionsFromEnv: the ST_* variables, read one way', () => {
+  const sandbox = useSandbox();
+
+  test('the variables the sandbox command prints reach that sandbox, not ServiceTitan', async () => {
+    const env = { ...sandboxEnvironment(sandbox()), ST_ENVIRONMENT: 'production' };
+    const client = createServiceTitanClient(clientOptionsFromEnv({ env, requireTenantId: true }));
+    const { data } = await client.get<{ data: unknown[] }>('/crm/v2/tenant/{tenant}/customers');
+    expect(data.data.length).toBeGreaterThan(0);
+    expect(sandbox().token.count).toBe(1);
+    expect(sandbox().api.requests.map((r) => r.status)).toEqual([200]);
+  });
+
+  test('credentials alone mean integration; ST_ENVIRONMENT=production picks production; values are trimmed', () => {
+    expect(clientOptionsFromEnv({ env: credentials })).toEqual({
+      clientId: 'cid',
+      clientSecret: 'very-secret-value',
+      appKey: 'ak.secret-key',
+      environment: 'integration',
+    });
+    const options = clientOptionsFromEnv({
+      env: { ...credentials, ST_ENVIRONMENT: ' production ', ST_TENANT_ID: '42' },
+    });
+    expect(options.environment).toBe('production');
+    expect(options.tenantId).toBe('42');
+  });
+
+  test('half-set credentials throw naming every missing variable and no value', () => {
+    const error = configError(() =>
+      clientOptionsFromEnv({ env: { ST_CLIENT_SECRET: 'very-secret-value', ST_APP_KEY: ' ' }, optional: true }),
+    );
+    expect(error.message).toContain('ST_CLIENT_ID, ST_APP_KEY');
+    expect(error.message).not.toContain('very-secret-value');
+    expect(configError(() => clientOptionsFromEnv({ env: credentials, requireTenantId: true })).message).toContain(
+      'missing environment variable ST_TENANT_ID',
+    );
+  });
+
+  test('optional: nothing set gives undefined; a lone ST_ENVIRONMENT is not nothing', () => {
+    expect(clientOptionsFromEnv({ env: {}, optional: true })).toBeUndefined();
+    expect(clientOptionsFromEnv({ env: { ST_CLIENT_ID: '' }, optional: true })).toBeUndefined();
+    expect(() => clientOptionsFromEnv({ env: {} })).toThrow(/ST_CLIENT_ID, ST_CLIENT_SECRET, ST_APP_KEY/);
+    expect(() => clientOptionsFromEnv({ env: { ST_ENVIRONMENT: 'production' }, optional: true })).toThrow(
+      /missing environment variables ST_CLIENT_ID/,
+    );
+  });
+
+  test('ST_AUTH_URL and ST_API_URL come as a pair and win over ST_ENVIRONMENT', () => {
+    const urls = { ST_AUTH_URL: 'https://auth.example/connect/token', ST_API_URL: 'https://api.example' };
+    expect(
+      clientOptionsFromEnv({ env: { ...credentials, ...urls, ST_ENVIRONMENT: 'production' } }).environment,
+    ).toEqual({
+      authUrl: urls.ST_AUTH_URL,
+      apiUrl: urls.ST_API_URL,
+    });
+    expect(
+      configError(() => clientOptionsFromEnv({ env: { ...credentials, ST_AUTH_URL: urls.ST_AUTH_URL } })).message,
+    ).toBe('ST_AUTH_URL needs ST_API_URL (the API origin) too');
+    expect(
+      configError(() => clientOptionsFromEnv({ env: { ...credentials, ST_API_URL: urls.ST_API_URL } })).message,
+    ).toBe('ST_API_URL needs ST_AUTH_URL (the token endpoint) too');
+    expect(
+      configError(() => clientOptionsFromEnv({ env: { ...credentials, ST_ENVIRONMENT: 'staging' } })).message,
+    ).toBe('ST_ENVIRONMENT must be "integration" or "production", got "staging"');
+  });
+
+  test('a prefix reads another set, e.g. ST_PRODUCTION_*', () => {
+    const env = {
+      ST_PRODUCTION_CLIENT_ID: 'p-cid',
+      ST_PRODUCTION_CLIENT_SECRET: 'p-secret',
+      ST_PRODUCTION_APP_KEY: 'p-key',
+      ST_PRODUCTION_ENVIRONMENT: 'production',
+    };
+    const options = clientOptionsFromEnv({ env, prefix: 'ST_PRODUCTION_' });
+    expect(options).toMatchObject({ clientId: 'p-cid', environment: 'production' });
+    expect(environments[options.environment as 'production'].apiUrl).toBe('https://api.servicetitan.io');
+    expect(clientOptionsFromEnv({ env, prefix: 'ST_INTEGRATION_', optional: true })).toBeUndefined();
+  });
+});
