@@ -19,8 +19,8 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { createServiceTitanClient } from '../src';
-import { startSandbox } from '../src/testing';
+import { clientOptionsFromEnv, createServiceTitanClient } from 'axios-servicetitan-auth';
+import { startSandbox } from 'axios-servicetitan-auth/testing';
 
 // 1. The application's SDK setup (usually in its instrumentation file).
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -33,18 +33,24 @@ const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpan
 trace.setGlobalTracerProvider(tracerProvider);
 
 // 2. The integration, unchanged.
-const sandbox = await startSandbox();
-const client = createServiceTitanClient({ ...sandbox.clientOptions, rateLimit: { requestsPerSecond: 20 } });
+// The ST_* variables when set (real ServiceTitan, or `npx axios-servicetitan-auth sandbox`);
+// otherwise an embedded sandbox, which can also revoke tokens to show a renewal.
+const fromEnv = clientOptionsFromEnv({ optional: true, requireTenantId: true });
+const sandbox = fromEnv === undefined ? await startSandbox() : undefined;
+const options = fromEnv ?? sandbox!.clientOptions;
+const client = createServiceTitanClient({ ...options, rateLimit: { requestsPerSecond: 20 } });
 const tracer = trace.getTracer('acme-sync');
 await tracer.startActiveSpan('sync customers', async (span) => {
   // A cold burst: one token request; the rest of the burst waits in the rate limiter.
   await Promise.all(Array.from({ length: 30 }, () => client.get('/crm/v2/tenant/{tenant}/customers')));
-  // The token is revoked: one renewal after the 401, and a replay per rejected request.
-  sandbox.revokeAllTokens();
-  await Promise.all(Array.from({ length: 5 }, () => client.get('/crm/v2/tenant/{tenant}/customers')));
+  if (sandbox !== undefined) {
+    // The token is revoked: one renewal after the 401, and a replay per rejected request.
+    sandbox.revokeAllTokens();
+    await Promise.all(Array.from({ length: 5 }, () => client.get('/crm/v2/tenant/{tenant}/customers')));
+  }
   span.end();
 });
-await sandbox.close();
+await sandbox?.close();
 
 // 3. What the exporters received.
 await metricReader.forceFlush();

@@ -32,11 +32,14 @@ npm init -y >/dev/null
 npm pkg set type=module # examples and README snippets are ES modules with top-level await
 version_of() { node -p "require('$root/node_modules/$1/package.json').version"; }
 # What a user adds next to the package: axios (peer), ioredis (optional peer), tsx to run
-# TypeScript, pino / debug for the Logging section. Same versions as the repository's, so the
-# npm cache serves them.
+# TypeScript, pino / debug for the Logging section, the OpenTelemetry API and SDK for the
+# Observability section. Same versions as the repository's, so the npm cache serves them.
 npm install --silent --prefer-offline --no-audit --no-fund "./$tarball" "axios@$(version_of axios)" "@types/node@$(version_of @types/node)" \
   "ioredis@$(version_of ioredis)" "tsx@$(version_of tsx)" "pino@$(version_of pino)" "debug@$(version_of debug)" \
-  "@types/debug@$(version_of @types/debug)" >/dev/null
+  "@types/debug@$(version_of @types/debug)" \
+  "@opentelemetry/api@$(version_of @opentelemetry/api)" "@opentelemetry/sdk-metrics@$(version_of @opentelemetry/sdk-metrics)" \
+  "@opentelemetry/sdk-trace-base@$(version_of @opentelemetry/sdk-trace-base)" \
+  "@opentelemetry/context-async-hooks@$(version_of @opentelemetry/context-async-hooks)" >/dev/null
 echo "consumer project installed in $((SECONDS - started)) s"
 
 cat > check.cjs <<'JS'
