@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import type { ServiceTitanLogger } from '../logger';
 import { abortReason } from './sliding-window';
 import type { RateLimitStore } from './store';
@@ -10,8 +9,9 @@ const STORE_CALL_BOUND_MS = 2000;
 
 /**
  * The fleet's share of the budget: a request goes on once the {@link RateLimitStore} recorded
- * it. One request of this process asks the store at a time (in order), so a full window costs
- * one store call per wait, not one per queued request. When the store fails the request goes on
+ * it. Requests ask the store in parallel (the client's own window already bounds how many: at
+ * most `requestsPerSecond` hold a place while they ask); a refused one sleeps until the store
+ * says a place frees, then asks again. When the store fails the request goes on
  * under the client's own limiter alone: one warning per outage, the store is tried again every
  * second and used again as soon as it answers.
  */
@@ -22,7 +22,6 @@ export class SharedBudget {
   readonly #windowMs: number;
   readonly #warn: (message: string) => void;
   readonly #logger: ServiceTitanLogger;
-  readonly #turns = new PQueue({ concurrency: 1 });
   #degradedUntil = Number.NEGATIVE_INFINITY;
   #degraded = false;
 
@@ -44,10 +43,6 @@ export class SharedBudget {
 
   /** Resolves once the store recorded this request (or is failing); rejects with the signal's reason on abort. */
   async take(signal: AbortSignal): Promise<void> {
-    await this.#turns.add(() => this.#takeTurn(signal), { signal });
-  }
-
-  async #takeTurn(signal: AbortSignal): Promise<void> {
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
       if (performance.now() < this.#degradedUntil) return;
