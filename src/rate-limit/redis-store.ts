@@ -16,7 +16,7 @@ export interface RedisRateLimitStoreOptions {
   /**
    * Every command fails after this long, so an unreachable Redis makes the client fall back to
    * its own limiter instead of stalling requests, even while ioredis queues commands offline.
-   * @default 200
+   * @default 500
    */
   commandTimeoutMs?: number;
 }
@@ -76,7 +76,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#redis = redis;
     this.#prefix = options.keyPrefix ?? 'st-rate:';
     if (typeof this.#prefix !== 'string') throw invalidConfig('RedisRateLimitStore: keyPrefix must be a string');
-    this.#timeoutMs = msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 200, 1);
+    this.#timeoutMs = msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 500, 1);
   }
 
   async take(key: string, limit: number, windowMs: number): Promise<number> {
