@@ -21,7 +21,9 @@ describeWithRedis('RedisRateLimitStore', () => {
     server = await startRedisServer();
   });
   afterEach(async () => {
-    for (const redis of connections.splice(0)) redis.disconnect();
+    await Promise.all(
+      connections.splice(0).map((redis) => (redis.status === 'ready' ? redis.quit() : redis.disconnect())),
+    );
     await server.stop();
   });
 
@@ -69,6 +71,8 @@ describeWithRedis('RedisRateLimitStore', () => {
     const started = performance.now();
     await expect(store.take('k', 1, 1000)).rejects.toThrow(/RedisRateLimitStore: take (timed out|failed)/);
     expect(performance.now() - started).toBeLessThan(1000);
+    // ioredis leaves a handle open when disconnected while reconnecting: end connected.
+    await server.restart();
   });
 
   test('bad arguments fail at construction, naming them; inspect shows no internals', () => {
@@ -82,12 +86,14 @@ describeWithRedis('RedisRateLimitStore', () => {
       expect(isServiceTitanAuthError(error) && error.code === 'invalid_config').toBe(true);
       expect((error as Error).message).toContain(text);
     };
+    // Never connects: construction must not need Redis.
+    const idle = new Redis({ lazyConnect: true });
     fails(() => new RedisRateLimitStore({} as Redis), 'ioredis client');
-    fails(() => new RedisRateLimitStore(connect(), { commandTimeoutMs: 0 }), 'commandTimeoutMs');
-    fails(() => new RedisRateLimitStore(connect(), { commandTimeoutMs: 2 ** 31 }), 'commandTimeoutMs');
-    fails(() => new RedisRateLimitStore(connect(), { keyPrefix: 1 as unknown as string }), 'keyPrefix');
-    expect(JSON.stringify(new RedisRateLimitStore(connect()))).toBe('{"keyPrefix":"st-rate:"}');
-    expect(inspect(new RedisRateLimitStore(connect()))).not.toContain('Redis {');
+    fails(() => new RedisRateLimitStore(idle, { commandTimeoutMs: 0 }), 'commandTimeoutMs');
+    fails(() => new RedisRateLimitStore(idle, { commandTimeoutMs: 2 ** 31 }), 'commandTimeoutMs');
+    fails(() => new RedisRateLimitStore(idle, { keyPrefix: 1 as unknown as string }), 'keyPrefix');
+    expect(JSON.stringify(new RedisRateLimitStore(idle))).toBe('{"keyPrefix":"st-rate:"}');
+    expect(inspect(new RedisRateLimitStore(idle))).not.toContain('Redis {');
   });
 });
 
@@ -112,7 +118,9 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     server = await startRedisServer();
   });
   afterEach(async () => {
-    for (const redis of connections.splice(0)) redis.disconnect();
+    await Promise.all(
+      connections.splice(0).map((redis) => (redis.status === 'ready' ? redis.quit() : redis.disconnect())),
+    );
     await server.stop();
   });
 
@@ -165,6 +173,7 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
       await client.get(customersPath(sandbox()));
       const messages = emitWarning.mock.calls.map(([message]) => String(message));
       expect(messages.filter((m) => m.startsWith('rate-limit store failed'))).toHaveLength(1);
+      // ioredis leaves a handle open when disconnected while reconnecting: end connected.
       await server.restart();
     } finally {
       emitWarning.mockRestore();
