@@ -15,6 +15,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import {
+  limiterSection,
+  limiterVsLatency,
+  rateLimitFleet,
+  rateLimitFleetSection,
+  rateLimitSettings,
+} from './rate-limit-workloads';
 import { BenchServer } from './server-control';
 import { fixed, mb, median, table, thousands } from './stats';
 import { VARIANT_LABELS, type VariantName } from './variants';
@@ -439,6 +446,11 @@ async function main(): Promise<number> {
     await Promise.all([server.close(), rotationServer.close()]);
   }
   const fleetResult = await fleet(mode.fleet.workers, mode.fleet.seconds);
+  const limits = rateLimitSettings(mode.name);
+  progress('rate limiter vs latency');
+  const limiterRuns = await limiterVsLatency(limits.latencies, limits.seconds);
+  progress('rate-limit fleet');
+  const limitFleetRuns = await rateLimitFleet(limits.fleet.workers, limits.fleet.seconds);
   const wallSeconds = (performance.now() - started) / 1000;
 
   const targets: Target[] = [];
@@ -460,6 +472,8 @@ async function main(): Promise<number> {
     rotationSection(rotationRuns, judged, targets),
     memorySection(memoryRuns, judged, targets),
     fleetSection(fleetResult, targets),
+    limiterSection(limiterRuns, targets),
+    rateLimitFleetSection(limitFleetRuns, targets),
   ];
   const correctnessFailed = targets.filter((t) => t.kind === 'correctness' && !t.met);
   const timingFailed = targets.filter((t) => t.kind === 'timing' && !t.met);
@@ -496,6 +510,8 @@ async function main(): Promise<number> {
     rotation: rotationRuns,
     memory: memoryRuns,
     fleet: fleetResult,
+    rateLimiter: limiterRuns,
+    rateLimitFleet: limitFleetRuns,
   };
   writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   process.stderr.write(`wrote bench/results/latest.json (${wallSeconds.toFixed(1)} s)\n`);
