@@ -7,7 +7,9 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import axios, { getAdapter } from 'axios';
 import { createServiceTitanClient, type ServiceTitanClientOptions } from '../src';
+import { maxInAnyWindow } from '../src/testing/rate-limit';
 import { startRedisServer } from '../tests/helpers/redis-server';
 import { fixed, table } from './stats';
 
@@ -83,6 +85,8 @@ export interface LatencyRun {
   perSecond: number;
   ofBudget: number;
   maxArrivals: number;
+  /** The most requests the client sent in any 1.05 s window: the limiter's own guarantee. */
+  maxSent: number;
   rateLimited: number;
 }
 
@@ -92,7 +96,19 @@ export async function limiterVsLatency(latencies: readonly number[], seconds: nu
   for (const latencyMs of latencies) {
     const server = await RateLimitServer.start(latencyMs);
     try {
-      const client = createServiceTitanClient({ ...server.options, retry: false });
+      // The limiter wraps this adapter, so it runs at the moment each request is sent.
+      const http = getAdapter(axios.defaults.adapter);
+      const sentAt: number[] = [];
+      const client = createServiceTitanClient({
+        ...server.options,
+        retry: false,
+        axios: {
+          adapter: (config) => {
+            sentAt.push(performance.now());
+            return http(config);
+          },
+        },
+      });
       await client.auth.getToken();
       let failed = 0;
       const until = performance.now() + seconds * 1000;
@@ -115,6 +131,7 @@ export async function limiterVsLatency(latencies: readonly number[], seconds: nu
         perSecond,
         ofBudget: perSecond / BUDGET,
         maxArrivals: stats.maxArrivals,
+        maxSent: maxInAnyWindow(sentAt, 1050),
         rateLimited: stats.rateLimited,
       });
     } finally {
@@ -227,6 +244,7 @@ export function limiterSection(runs: LatencyRun[], targets: Target[]): string {
         String(run.requests),
         fixed(run.perSecond, 1),
         `${fixed(run.ofBudget * 100, 1)} %`,
+        String(run.maxSent),
         String(run.maxArrivals),
         String(run.rateLimited),
         String(run.failed),
