@@ -160,8 +160,9 @@ export async function rateLimitFleet(workers: number, seconds: number): Promise<
   try {
     for (const store of ['none', 'RedisRateLimitStore'] as const) {
       const server = await RateLimitServer.start(20);
+      let children: ChildProcess[] = [];
       try {
-        const children = Array.from({ length: workers }, () =>
+        children = Array.from({ length: workers }, () =>
           spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT], {
             env: {
               ...process.env,
@@ -172,17 +173,34 @@ export async function rateLimitFleet(workers: number, seconds: number): Promise<
             stdio: ['pipe', 'pipe', 'inherit'],
           }),
         );
+        // Every wait is bounded: a worker that exits, or does not answer in time, fails the run.
+        const deadlineMs = seconds * 1000 + 120_000;
         const outputs = children.map((child) => {
           const lines = createInterface({ input: child.stdout! });
           const seen: string[] = [];
-          const waiters: ((line: string) => void)[] = [];
+          const waiters: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
           lines.on('line', (line) => {
             const waiter = waiters.shift();
-            if (waiter) waiter(line);
+            if (waiter) waiter.resolve(line);
             else seen.push(line);
           });
+          child.once('exit', (code) => {
+            for (const waiter of waiters.splice(0))
+              waiter.reject(new Error(`fleet worker exited with ${String(code)}`));
+          });
           return () =>
-            new Promise<string>((resolve) => (seen.length > 0 ? resolve(seen.shift()!) : waiters.push(resolve)));
+            new Promise<string>((resolve, reject) => {
+              if (seen.length > 0) return resolve(seen.shift()!);
+              const timer = setTimeout(() => reject(new Error('fleet worker did not answer in time')), deadlineMs);
+              timer.unref();
+              waiters.push({
+                resolve: (line) => {
+                  clearTimeout(timer);
+                  resolve(line);
+                },
+                reject,
+              });
+            });
         });
         await Promise.all(outputs.map((next) => next()));
         for (const child of children) child.stdin!.write('go\n');
@@ -201,6 +219,7 @@ export async function rateLimitFleet(workers: number, seconds: number): Promise<
           failed: results.reduce((sum, r) => sum + r.failed, 0),
         });
       } finally {
+        for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
         await server.close();
       }
     }
@@ -235,7 +254,8 @@ export function limiterSection(runs: LatencyRun[], targets: Target[]): string {
         'requests',
         'sustained req/s',
         'of the budget',
-        'max arrivals in any rolling second',
+        'max sent in any 1.05 s (client)',
+        'max arrivals in any rolling second (server)',
         '429s',
         'failed',
       ],
