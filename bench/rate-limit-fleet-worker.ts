@@ -4,7 +4,7 @@
  * own limiter only), then prints one JSON line `{ ok, failed }` and exits. Prints `ready` once
  * it has a token, and starts on the first line it reads on stdin.
  */
-import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { createServiceTitanClient } from '../src';
 import { RedisRateLimitStore } from '../src/redis';
@@ -21,8 +21,9 @@ const client = createServiceTitanClient({
 await client.auth.getToken();
 await redis?.ping();
 process.stdout.write('ready\n');
-await once(process.stdin, 'data');
-process.stdin.pause();
+const input = createInterface({ input: process.stdin });
+await new Promise((resolve) => input.once('line', resolve));
+input.close();
 
 let ok = 0;
 let failed = 0;
