@@ -22,8 +22,10 @@ interface Waiter {
  * ({@link WindowSlot.commit}): a reserved place counts and cannot expire, so a request that waits
  * for other limits after this one never makes the window undercount. Waiters are served in
  * order; an aborted waiter leaves at once. {@link SendTimeWindow.pauseUntil} holds every waiter
- * back (a 429's `Retry-After`). The one timer is unref'd: a waiting request never keeps the
- * process alive by itself.
+ * back (a 429's `Retry-After`). The one timer exists only while a request waits (it is cleared
+ * when the last waiter leaves), and it is not unref'd on purpose: a program awaiting a queued
+ * request must not exit under it (Node ends a process whose only pending work is an unref'd
+ * timer), while nothing is left running once no request waits.
  */
 export class SendTimeWindow {
   readonly #limit: number;
@@ -142,7 +144,6 @@ export class SendTimeWindow {
       },
       Math.max(0, Math.ceil(at - now)),
     );
-    this.#timer.unref();
   }
 
   /** When a place may free up: a pause's end or the expiry that makes room; undefined: only a cancel can. */

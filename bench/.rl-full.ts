@@ -1,0 +1,10 @@
+import { limiterSection, limiterVsLatency, rateLimitFleet, rateLimitFleetSection, rateLimitSettings } from './rate-limit-workloads';
+import { loadavg } from 'node:os';
+const s = rateLimitSettings('full');
+const targets: { name: string; value: string; met: boolean; kind: 'correctness' | 'timing' }[] = [];
+console.log(`load at start ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+console.log(limiterSection(await limiterVsLatency(s.latencies, s.seconds), targets));
+console.log(rateLimitFleetSection(await rateLimitFleet(s.fleet.workers, s.fleet.seconds), targets));
+console.log(targets.map((t) => `${t.name}: ${t.value} ${t.met ? 'met' : 'NOT met'}`).join('\n'));
+console.log(`load at end ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+process.exit(0);
