@@ -1,7 +1,0 @@
-import { rateLimitFleet, rateLimitFleetSection, rateLimitSettings } from './rate-limit-workloads';
-import { loadavg } from 'node:os';
-const s = rateLimitSettings('full');
-console.log(`load at start ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
-console.log(rateLimitFleetSection(await rateLimitFleet(s.fleet.workers, s.fleet.seconds), []));
-console.log(`load at end ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
-process.exit(0);
