@@ -21,6 +21,13 @@ import {
   type PaginationConfig,
   type PaginationRun,
 } from './pagination-workload';
+import {
+  limiterSection,
+  limiterVsLatency,
+  rateLimitFleet,
+  rateLimitFleetSection,
+  rateLimitSettings,
+} from './rate-limit-workloads';
 import { BenchServer } from './server-control';
 import { fixed, mb, median, table, thousands } from './stats';
 import { telemetryCost, telemetryCostSection, type TelemetryCostRun } from './telemetry-cost';
@@ -457,6 +464,11 @@ async function main(): Promise<number> {
   const fleetResult = await fleet(mode.fleet.workers, mode.fleet.seconds);
   progress('parallel pages');
   const paginationRuns: PaginationRun[] = await paginationWorkload(mode.pagination);
+  const limits = rateLimitSettings(mode.name);
+  progress('rate limiter vs latency');
+  const limiterRuns = await limiterVsLatency(limits.latencies, limits.seconds);
+  progress('rate-limit fleet');
+  const limitFleetRuns = await rateLimitFleet(limits.fleet.workers, limits.fleet.seconds);
   const wallSeconds = (performance.now() - started) / 1000;
 
   const targets: Target[] = [];
@@ -480,6 +492,8 @@ async function main(): Promise<number> {
     memorySection(memoryRuns, judged, targets),
     fleetSection(fleetResult, targets),
     paginationSection(paginationRuns, mode.pagination, targets),
+    limiterSection(limiterRuns, targets),
+    rateLimitFleetSection(limitFleetRuns, targets),
   ];
   const correctnessFailed = targets.filter((t) => t.kind === 'correctness' && !t.met);
   const timingFailed = targets.filter((t) => t.kind === 'timing' && !t.met);
@@ -518,6 +532,8 @@ async function main(): Promise<number> {
     memory: memoryRuns,
     fleet: fleetResult,
     pagination: paginationRuns,
+    rateLimiter: limiterRuns,
+    rateLimitFleet: limitFleetRuns,
   };
   writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
   process.stderr.write(`wrote bench/results/latest.json (${wallSeconds.toFixed(1)} s)\n`);

@@ -1,7 +1,8 @@
 import { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
-import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';
+import { timeLeftMs } from './rate-limit/deadline';
+import { MAX_TIMER_MS, msOption } from './timer-limits';
 import { retryAfterMs } from './token-request';
 import { describe } from './urls';
 
@@ -9,7 +10,10 @@ import { describe } from './urls';
 export interface ApiRetryOptions {
   /** Retries after the first attempt. @default 3 */
   retries?: number;
-  /** Statuses that are retried (network errors and timeouts always are). @default [429, 502, 503, 504] */
+  /**
+   * Statuses that are retried (network errors always are). A request whose `timeout` has run
+   * out is not retried: the timeout spans every attempt. @default [429, 502, 503, 504]
+   */
   statuses?: readonly number[];
   /**
    * Also retry POST and PATCH. Off by default: a POST that reached ServiceTitan before the
@@ -20,7 +24,8 @@ export interface ApiRetryOptions {
   retryDelayMs?: number;
   /**
    * The longest `Retry-After` (seconds or HTTP date) that is waited out; a 429 asking for longer
-   * goes to the caller at once. @default 60_000
+   * goes to the caller at once. Also the longest a 429 pauses the client's rate limit.
+   * @default 60_000
    */
   maxRetryAfterMs?: number;
 }
@@ -38,17 +43,22 @@ interface ResolvedRetry {
   maxRetryAfterMs: number;
 }
 
+/** The longest `Retry-After` waited out when `retry.maxRetryAfterMs` is not set. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
+
 /**
  * Installs axios-retry on the instance: 429 (honouring `Retry-After` up to `maxRetryAfterMs`),
- * network errors, timeouts and 502/503/504, for idempotent methods unless `retryNonIdempotent`.
+ * network errors and 502/503/504, within the request's `timeout`, for idempotent methods unless `retryNonIdempotent`.
  * Must be installed before the auth interceptors so it sees errors before they are redacted.
+ * Returns `maxRetryAfterMs`, which also bounds how long a 429 pauses the client's rate limit.
  */
-export function installApiRetries(instance: AxiosInstance, options: ApiRetryOptions | false | undefined): void {
-  if (options === false) return;
+export function installApiRetries(instance: AxiosInstance, options: ApiRetryOptions | false | undefined): number {
+  if (options === false) return DEFAULT_MAX_RETRY_AFTER_MS;
   const resolved = resolveRetry(options ?? {});
   axiosRetry(instance, {
     retries: resolved.retries,
-    // The client's `timeout` applies to each attempt, not to all of them together.
+    // The request's deadline (rate-limit/deadline.ts) spans every attempt; axios-retry must not
+    // shorten `timeout` on its own.
     shouldResetTimeout: true,
     retryCondition: (error) => shouldRetry(error, resolved),
     retryDelay: (retryCount, error) => {
@@ -70,11 +80,14 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     undefined,
     { synchronous: true },
   );
+  return resolved.maxRetryAfterMs;
 }
 
 function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   const config = error.config;
   if (config === undefined || error.code === AxiosError.ERR_CANCELED) return false;
+  // The caller's `timeout` counts from when the request was made, retries included.
+  if (timeLeftMs(config) <= 0) return false;
   const perRequest = config.serviceTitanAuth?.retry;
   if (perRequest === false) return false;
   const method = (config.method ?? 'get').toLowerCase();
@@ -100,21 +113,15 @@ function resolveRetry(options: ApiRetryOptions): ResolvedRetry {
     retries: count(options.retries, 'retry.retries', 3),
     statuses: new Set(statuses),
     retryNonIdempotent: options.retryNonIdempotent ?? false,
-    retryDelayMs: checkTimerDuration(
-      count(options.retryDelayMs, 'retry.retryDelayMs', 300, false),
-      'retry.retryDelayMs',
-    ),
-    maxRetryAfterMs: checkTimerDuration(
-      count(options.maxRetryAfterMs, 'retry.maxRetryAfterMs', 60_000, false),
-      'retry.maxRetryAfterMs',
-    ),
+    retryDelayMs: msOption(options.retryDelayMs, 'retry.retryDelayMs', 300),
+    maxRetryAfterMs: msOption(options.maxRetryAfterMs, 'retry.maxRetryAfterMs', DEFAULT_MAX_RETRY_AFTER_MS),
   };
 }
 
-function count(value: unknown, name: string, fallback: number, integer = true): number {
+function count(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
-    throw invalidConfig(`${name} must be ${integer ? 'an integer' : 'a finite number'} >= 0, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw invalidConfig(`${name} must be an integer >= 0, got ${describe(value)}`);
   }
   return value;
 }

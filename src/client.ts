@@ -4,7 +4,10 @@ import { attachResolved, type ServiceTitanAuth } from './attach';
 import { environments } from './environments';
 import { ServiceTitanAuthError, invalidConfig } from './errors';
 import { resolveOptions, type ServiceTitanAuthOptions } from './options';
-import { installRateLimit, type RateLimitOptions, type ReportLimitOptions } from './rate-limit';
+import { DEFAULT_CLIENT_TIMEOUT_MS, markRequestStart } from './rate-limit/deadline';
+import { installRateLimit } from './rate-limit/install';
+import { type RateLimitOptions, type ReportLimitOptions } from './rate-limit/options';
+import { msOption } from './timer-limits';
 import { describe } from './urls';
 
 /** Options of {@link createServiceTitanClient}: the auth options plus the client's own. */
@@ -15,12 +18,20 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
    * @default undefined (a URL containing `{tenant}` then fails with `invalid_config`)
    */
   tenantId?: string | number;
-  /** Extra axios defaults (timeout, headers, agents…). `baseURL` defaults to the environment's `apiUrl`. @default {} */
+  /**
+   * Extra axios defaults (timeout, headers, agents…). `baseURL` defaults to the environment's
+   * `apiUrl`. `timeout` defaults to 105 000 ms, just above the 100 s after which ServiceTitan's
+   * servers give up (0 turns it off); a request's `timeout` and `signal` count from the moment
+   * it is made, time queued behind the rate limit, retries and the replay after a 401 included.
+   * @default { timeout: 105_000 }
+   */
   axios?: CreateAxiosDefaults;
   /**
    * Client-side rate limit, so the client never causes ServiceTitan's 429s: at most 60 requests
-   * start in any rolling second. Requests over the limit wait. `false` turns it off.
-   * @default { requestsPerSecond: 60, maxConcurrent: Infinity, windowMarginMs: 50 }
+   * sent in any rolling window of 1 s + `windowMarginMs`, counted by when they are sent. Requests
+   * over the limit wait. A 429 pauses the whole client for its `Retry-After`. `store` shares
+   * the budget across processes. `false` turns it off.
+   * @default { requestsPerSecond: 60, windowMarginMs: 50, maxConcurrent: Infinity, pauseOn429Ms: 1000 }
    */
   rateLimit?: RateLimitOptions | false;
   /**
@@ -30,8 +41,8 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
    */
   reportLimit?: ReportLimitOptions | false;
   /**
-   * Retries of API requests with axios-retry: 429 (honouring `Retry-After`), network errors,
-   * timeouts and 502/503/504, for GET, HEAD, OPTIONS, PUT and DELETE; POST and PATCH only with
+   * Retries of API requests with axios-retry: 429 (honouring `Retry-After`), network errors
+   * and 502/503/504, within the request's `timeout`, for GET, HEAD, OPTIONS, PUT and DELETE; POST and PATCH only with
    * `retryNonIdempotent`. Per request: `serviceTitanAuth: { retry: false | { retries, retryNonIdempotent } }`.
    * `false` turns them off.
    * @default { retries: 3, statuses: [429, 502, 503, 504], retryNonIdempotent: false, retryDelayMs: 300, maxRetryAfterMs: 60_000 }
@@ -66,14 +77,23 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
       ? environments[authOptions.environment]?.apiUrl
       : (authOptions.environment as { apiUrl?: string } | undefined)?.apiUrl;
   const baseURL = axiosDefaults?.baseURL ?? apiUrl;
-  const instance = axios.create({ ...axiosDefaults, ...(baseURL === undefined ? {} : { baseURL }) });
+  const timeout = msOption(axiosDefaults?.timeout, 'axios.timeout', DEFAULT_CLIENT_TIMEOUT_MS);
+  const instance = axios.create({ ...axiosDefaults, timeout, ...(baseURL === undefined ? {} : { baseURL }) });
   // Order matters: retries see errors before the auth interceptor redacts them, and axios runs
-  // request interceptors in reverse, so {tenant} is filled first and the token added before retries.
+  // request interceptors in reverse, so the request's start is noted first, then {tenant} is
+  // filled, and the token added before retries.
   const resolved = resolveOptions(authOptions);
-  installRateLimit(instance, rateLimit, reportLimit, resolved.telemetry);
-  installApiRetries(instance, retry);
+  const maxRetryAfterMs = installApiRetries(instance, retry);
+  installRateLimit(instance, rateLimit, reportLimit, {
+    appKey: resolved.appKey,
+    tenant,
+    logger: resolved.logger,
+    maxRetryAfterMs,
+    telemetry: resolved.telemetry,
+  });
   const auth = attachResolved(instance, resolved);
   instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
+  instance.interceptors.request.use(markRequestStart, undefined, { synchronous: true });
   return Object.assign(instance, { auth });
 }
 

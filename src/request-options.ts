@@ -16,6 +16,12 @@ export interface ServiceTitanRequestOptions {
    * @internal
    */
   replayed?: boolean;
+  /**
+   * Set by `createServiceTitanClient` when the request is made (`performance.now()`), so its
+   * `timeout` counts waits in the rate limit. Internal state: do not set it yourself.
+   * @internal
+   */
+  startedAt?: number;
 }
 
 declare module 'axios' {

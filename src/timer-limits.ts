@@ -1,4 +1,5 @@
 import { invalidConfig } from './errors';
+import { describe } from './urls';
 
 /**
  * The longest delay Node's timers honour: 2^31 − 1 ms (about 24.8 days). A longer one is
@@ -23,6 +24,17 @@ export function checkTimerDuration(value: number, name: string, unit: 'ms' | 's'
     const limit = unit === 's' ? `${MAX_TIMER_MS / 1000} s` : `${MAX_TIMER_MS} ms`;
     throw invalidConfig(
       `${name} must be at most ${limit} (2^31 - 1 ms, the longest delay Node's timers support), got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** A duration in ms: a finite number from 0 to 2^31 - 1 (setTimeout's range). */
+export function msOption(value: unknown, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
+    throw invalidConfig(
+      `${name} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`,
     );
   }
   return value;

@@ -38,6 +38,8 @@ describe('createServiceTitanClient', () => {
       axios: { headers: { 'X-Integration': 'sync-worker' }, timeout: 50 },
       retry: false,
     });
+    // The timeout counts from when a request is made, its token fetch included: fetch it first.
+    await client.auth.getToken();
     await client.get(customersPath(sandbox()));
     expect(sandbox().api.requests[0]?.headers['x-integration']).toBe('sync-worker');
     sandbox().api.enqueue({ hang: true });

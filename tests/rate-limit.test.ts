@@ -1,38 +1,78 @@
-import { isCancel } from 'axios';
-import { createServiceTitanClient } from '../src';
+import axios, { AxiosError, getAdapter, isCancel, type AxiosAdapter } from 'axios';
+import { createServiceTitanClient, isServiceTitanAuthError } from '../src';
+import { maxInAnyWindow } from '../src/testing/rate-limit';
 import { authOptions, customersPath, flushIo, useSandbox } from './helpers/sandbox';
 import type { Sandbox } from '../src/testing';
-
-/** The most API requests the sandbox received in any rolling window of `windowMs`. */
-function maxInAnyWindow(sandbox: Sandbox, windowMs: number): number {
-  const times = sandbox.api.requests.map((r) => r.at).sort((a, b) => a - b);
-  let max = 0;
-  for (let start = 0, end = 0; end < times.length; end += 1) {
-    while (times[end]! - times[start]! >= windowMs) start += 1;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
-}
 
 const reportPath = (sandbox: Sandbox, reportId: number) =>
   `/reporting/v2/tenant/${sandbox.tenantId}/report-category/operations/reports/${reportId}/data`;
 
+/** axios's http adapter, noting when the limiter lets each request be sent (it wraps this one). */
+function recordingAdapter(): { adapter: AxiosAdapter; sentAt: number[] } {
+  const http = getAdapter(axios.defaults.adapter);
+  const sentAt: number[] = [];
+  return {
+    sentAt,
+    adapter: (config) => {
+      sentAt.push(performance.now());
+      return http(config);
+    },
+  };
+}
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (e: unknown) => e as AxiosError,
+  );
+
 describe('rate limiting in createServiceTitanClient', () => {
   const sandbox = useSandbox({ requestLogLimit: 1_000 });
 
-  test('a burst of 300 requests never exceeds 60 in any one-second window at the server, and all succeed', async () => {
-    const client = createServiceTitanClient({ ...authOptions(sandbox()), tenantId: sandbox().tenantId });
-    const started = Date.now();
+  test('a burst of 300: never more than 60 sent in any window of 1 s + 50 ms, all succeed, the budget is used', async () => {
+    const recording = recordingAdapter();
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      tenantId: sandbox().tenantId,
+      axios: { adapter: recording.adapter },
+    });
     const responses = await Promise.all(
       Array.from({ length: 300 }, () => client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })),
     );
-    const seconds = (Date.now() - started) / 1000;
     expect(responses.every((r) => r.status === 200)).toBe(true);
     expect(sandbox().api.count).toBe(300);
-    expect(maxInAnyWindow(sandbox(), 1000)).toBeLessThanOrEqual(60);
-    // 300 requests at 60 per rolling second: the first 60 at once, then four more windows.
-    expect(seconds).toBeGreaterThanOrEqual(4);
+    expect(maxInAnyWindow(recording.sentAt, 1050)).toBe(60);
+    // 300 at 60 per 1.05 s: the first 60 at once, the last 60 four windows later.
+    const elapsed = recording.sentAt[299]! - recording.sentAt[0]!;
+    expect(elapsed).toBeGreaterThanOrEqual(4 * 1050 - 1);
   }, 20_000);
+
+  test('counts by send time: with every answer held at the server, the next 10 go 1.05 s after the first 10', async () => {
+    const client = createServiceTitanClient({ ...authOptions(sandbox()), rateLimit: { requestsPerSecond: 10 } });
+    await client.auth.getToken();
+    const hold = sandbox().api.hold();
+    const started = performance.now();
+    const requests = Array.from({ length: 20 }, () => client.get(customersPath(sandbox())));
+    await hold.untilWaiting(10);
+    await flushIo(20);
+    expect(hold.waiting).toBe(10);
+    // Before the fix, a place was held until 1 s after the answer: the 11th was never sent.
+    await hold.untilWaiting(20);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1049);
+    hold.release();
+    await Promise.all(requests);
+  }, 10_000);
+
+  test('windowMarginMs widens the window', async () => {
+    const recording = recordingAdapter();
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      rateLimit: { requestsPerSecond: 5, windowMarginMs: 400 },
+      axios: { adapter: recording.adapter },
+    });
+    await Promise.all(Array.from({ length: 10 }, () => client.get(customersPath(sandbox()))));
+    expect(recording.sentAt[5]! - recording.sentAt[0]!).toBeGreaterThanOrEqual(1399);
+  });
 
   test('requestsPerSecond and maxConcurrent are configurable', async () => {
     const client = createServiceTitanClient({
@@ -75,6 +115,78 @@ describe('rate limiting in createServiceTitanClient', () => {
     hold.release();
     await Promise.all(requests);
   });
+
+  test.each([
+    [{ requestsPerSecond: 0 }, 'rateLimit.requestsPerSecond'],
+    [{ windowMarginMs: -1 }, 'rateLimit.windowMarginMs'],
+    [{ windowMarginMs: 2 ** 31 }, 'rateLimit.windowMarginMs'],
+    [{ pauseOn429Ms: Number.NaN }, 'rateLimit.pauseOn429Ms'],
+    [{ maxConcurrent: 1.5 }, 'rateLimit.maxConcurrent'],
+    [{ store: {} }, 'rateLimit.store'],
+  ])('bad rateLimit %p fails at creation naming %s', (rateLimit, name) => {
+    let error: unknown;
+    try {
+      createServiceTitanClient({ ...authOptions(sandbox()), rateLimit: rateLimit as never });
+    } catch (e) {
+      error = e;
+    }
+    expect(isServiceTitanAuthError(error) && error.code === 'invalid_config').toBe(true);
+    expect((error as Error).message).toContain(name);
+  });
+});
+
+describe('a 429 slows the whole client down', () => {
+  const sandbox = useSandbox({ requestLogLimit: 1_000 });
+  const arrivals = () => sandbox().api.requests.map((r) => r.at);
+
+  test('every request waits out Retry-After, then the client resumes', async () => {
+    const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
+    await client.auth.getToken();
+    sandbox().api.enqueue({ status: 429, retryAfter: 1 });
+    expect((await failure(client.get(customersPath(sandbox()))))?.response?.status).toBe(429);
+    const others = await Promise.all(Array.from({ length: 5 }, () => client.get(customersPath(sandbox()))));
+    expect(others.every((r) => r.status === 200)).toBe(true);
+    const [first, ...rest] = arrivals();
+    expect(Math.min(...rest) - first!).toBeGreaterThanOrEqual(1000);
+    // Resumed: no pause is left behind.
+    const before = performance.now();
+    await client.get(customersPath(sandbox()));
+    expect(performance.now() - before).toBeLessThan(1000);
+  });
+
+  test('without Retry-After the pause is pauseOn429Ms; a long Retry-After is cut to retry.maxRetryAfterMs', async () => {
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      retry: { maxRetryAfterMs: 300, retries: 0 },
+      rateLimit: { pauseOn429Ms: 200 },
+    });
+    await client.auth.getToken();
+    sandbox().api.enqueue({ status: 429, retryAfter: 'absent' });
+    await failure(client.get(customersPath(sandbox())));
+    await client.get(customersPath(sandbox()));
+    const [a, b] = arrivals();
+    expect(b! - a!).toBeGreaterThanOrEqual(200);
+
+    sandbox().resetCounters();
+    sandbox().api.enqueue({ status: 429, retryAfter: 3600 });
+    await failure(client.get(customersPath(sandbox())));
+    const started = performance.now();
+    await client.get(customersPath(sandbox()));
+    const [c, d] = arrivals();
+    expect(d! - c!).toBeGreaterThanOrEqual(300);
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  test('repeated 429s: the retry queues like any request and succeeds once the server lets it', async () => {
+    const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: { retryDelayMs: 1 } });
+    await client.auth.getToken();
+    sandbox().api.enqueue({ status: 429, retryAfter: 'absent', times: 3 });
+    const response = await client.get(customersPath(sandbox()));
+    expect(response.status).toBe(200);
+    const times = arrivals();
+    expect(sandbox().api.requests.map((r) => r.status)).toEqual([429, 429, 429, 200]);
+    for (let i = 1; i < times.length; i += 1) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1000);
+  }, 10_000);
 });
 
 describe('the reporting limit', () => {

@@ -5,24 +5,29 @@
  * underlying error's message is kept, not the error itself (ioredis attaches the command's
  * arguments to its errors).
  */
-export async function withCommandTimeout<T>(operation: string, ms: number, command: () => Promise<T>): Promise<T> {
+export async function withCommandTimeout<T>(
+  operation: string,
+  ms: number,
+  command: () => Promise<T>,
+  storeName = 'RedisTokenStore',
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`RedisTokenStore: ${operation} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${storeName}: ${operation} timed out after ${ms} ms`)), ms);
     timer.unref();
   });
   try {
-    return await Promise.race([run(operation, command), timeout]);
+    return await Promise.race([run(operation, command, storeName), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+async function run<T>(operation: string, command: () => Promise<T>, storeName: string): Promise<T> {
   try {
     return await command();
   } catch (error) {
     // eslint-disable-next-line preserve-caught-error -- on purpose: ioredis errors carry the command's arguments
-    throw new Error(`RedisTokenStore: ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${storeName}: ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -3,6 +3,7 @@ import { applyFault, FaultQueue, type FaultSettings } from './faults';
 import { HoldList } from './holds';
 import { queryObject, readBody, sendJson, type Handler, type RequestContext } from './http';
 import { problem } from './problem';
+import { maxInAnyWindow } from './rate-limit';
 import type { Fault, Hold, SandboxEndpoint, SandboxRequestRecord } from './types';
 
 /** The request headers with the credentials of `authorization` replaced by `<redacted>`. */
@@ -64,6 +65,13 @@ export class Endpoint implements SandboxEndpoint {
   /** Counts one 429 answered by the sandbox's own rate limits. */
   noteRateLimited(): void {
     this.#rateLimited += 1;
+  }
+
+  maxArrivals(windowMs = 1000): number {
+    return maxInAnyWindow(
+      this.#log.map((record) => record.at),
+      windowMs,
+    );
   }
 
   get maxInFlight(): number {

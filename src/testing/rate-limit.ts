@@ -48,3 +48,17 @@ export function retryAfterValue(waitMs: number, style: RetryAfterStyle): string 
   if (style === 'http-date') return new Date(Math.ceil((Date.now() + waitMs) / 1000) * 1000).toUTCString();
   return String(Math.max(1, Math.ceil(waitMs / 1000)));
 }
+
+/**
+ * The most times in any half-open window `[t, t + windowMs)`: how a server that counts arrivals
+ * over a rolling window sees a log of arrival times.
+ */
+export function maxInAnyWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  for (let start = 0, end = 0; end < sorted.length; end += 1) {
+    while (sorted[end]! - sorted[start]! >= windowMs) start += 1;
+    max = Math.max(max, end - start + 1);
+  }
+  return max;
+}

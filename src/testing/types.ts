@@ -197,6 +197,13 @@ export interface SandboxEndpoint {
   readonly rateLimited: number;
   /** Largest number of requests in flight at once since start / `resetCounters()`. */
   readonly maxInFlight: number;
+  /**
+   * The most requests that arrived in any rolling window of `windowMs` (half-open, on the
+   * arrival times of the request log, so at most `requestLogLimit` requests are looked at): how
+   * ServiceTitan's per-second limit sees the traffic.
+   * @default windowMs 1000
+   */
+  maxArrivals(windowMs?: number): number;
   /** Requests currently in flight. */
   readonly inFlight: number;
   /** Queue scripted answers for the next matching requests. */

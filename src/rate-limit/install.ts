@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import axios, { getAdapter, isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import PQueue from 'p-queue';
+import { warnDegraded, type ServiceTitanLogger } from '../logger';
+import type { ClientTelemetry } from '../telemetry/client-telemetry';
+import { retryAfterMs } from '../token-request';
+import { withinDeadline } from './deadline';
+import { resolveRateLimit, resolveReportLimit, type RateLimitOptions, type ReportLimitOptions } from './options';
+import { SharedBudget } from './shared-budget';
+import { SendTimeWindow, type WindowSlot } from './sliding-window';
+
+// ServiceTitan's report-data endpoint: POST /reporting/v2/tenant/{t}/report-category/{c}/reports/{id}/data
+const REPORT_DATA_PATH = /\/reporting\/v\d+\/tenant\/[^/]+\/report-category\/[^/]+\/reports\/([^/?#]+)\/data(?:[?#]|$)/;
+
+/** What the limiter needs to know about its client. */
+export interface RateLimitContext {
+  /** With the tenant, names the shared budget (hashed: the app key never reaches a store). */
+  appKey: string;
+  tenant: string | undefined;
+  /** The client's logger (silent by default: a store outage is then one `process.emitWarning`). */
+  logger: ServiceTitanLogger;
+  /** The longest `Retry-After` a 429 may pause the client for (`retry.maxRetryAfterMs`). */
+  maxRetryAfterMs: number;
+  /** Records waits in the limiter and store fallbacks (a no-op without OpenTelemetry). */
+  telemetry: ClientTelemetry;
+}
+
+/**
+ * Wraps the instance's adapter, so the limits and the request's deadline span exactly the HTTP
+ * exchange: 401 replays and retries queue like any request, and no interceptor order can leak a
+ * place. A request takes its report's place (report-data calls), then a concurrency permit, then
+ * a place in the rolling second, then the fleet's (with a store); all count from the moment it is
+ * sent. A 429 pauses every request of the client (or of that report) for its `Retry-After`.
+ */
+export function installRateLimit(
+  instance: AxiosInstance,
+  rateLimit: RateLimitOptions | false | undefined,
+  reportLimit: ReportLimitOptions | false | undefined,
+  context: RateLimitContext,
+): void {
+  const general = resolveRateLimit(rateLimit);
+  const reportsPerMinute = resolveReportLimit(reportLimit);
+  const window = general && new SendTimeWindow(general.requestsPerSecond, general.windowMs);
+  const concurrency =
+    general?.maxConcurrent === undefined ? undefined : new PQueue({ concurrency: general.maxConcurrent });
+  const shared =
+    general?.store &&
+    new SharedBudget({
+      store: general.store,
+      key: budgetKey(context.appKey, context.tenant),
+      limit: general.requestsPerSecond,
+      windowMs: general.windowMs,
+      logger: context.logger,
+      fellBack: (message, firstOfOutage) => {
+        context.telemetry.storeFallback('rate_limit_store');
+        if (firstOfOutage) warnDegraded(context.logger, 'rate_limit_store', message);
+      },
+    });
+  const reportWindows = new Map<string, SendTimeWindow>();
+  const reportWindowFor = (url: string | undefined): SendTimeWindow | undefined => {
+    if (reportsPerMinute === undefined || url === undefined) return undefined;
+    const reportId = REPORT_DATA_PATH.exec(url)?.[1];
+    if (reportId === undefined) return undefined;
+    let found = reportWindows.get(reportId);
+    if (found === undefined) {
+      found = new SendTimeWindow(reportsPerMinute, 60_000);
+      reportWindows.set(reportId, found);
+    }
+    return found;
+  };
+  const adapter = getAdapter(instance.defaults.adapter ?? axios.defaults.adapter);
+
+  instance.defaults.adapter = (config) =>
+    withinDeadline(config, async (signal) => {
+      const wait = context.telemetry.rateLimitWait();
+      const reportWindow = reportWindowFor(config.url);
+      let reportSlot: WindowSlot | undefined;
+      try {
+        reportSlot = await reportWindow?.reserve(signal);
+      } catch (error) {
+        wait.abandoned();
+        throw error;
+      }
+      const send = async (): Promise<AxiosResponse> => {
+        let slot: WindowSlot | undefined;
+        try {
+          slot = await window?.reserve(signal);
+          await shared?.take(signal);
+        } catch (error) {
+          slot?.cancel();
+          wait.abandoned();
+          throw error;
+        }
+        reportSlot?.commit();
+        slot?.commit();
+        wait.sent();
+        try {
+          return await adapter(config);
+        } catch (error) {
+          if (isAxiosError(error) && error.response?.status === 429) {
+            const pausedWindow = reportWindow ?? window;
+            const waitMs = Math.min(retryAfterMs(error) ?? general?.pauseOn429Ms ?? 1000, context.maxRetryAfterMs);
+            pausedWindow?.pauseUntil(pausedWindow.now() + waitMs);
+          }
+          throw error;
+        }
+      };
+      try {
+        return concurrency === undefined ? await send() : await concurrency.add(send, { signal });
+      } catch (error) {
+        wait.abandoned(); // a no-op once sent: only an abort while queued for concurrency lands here
+        throw error;
+      } finally {
+        reportSlot?.cancel();
+      }
+    });
+}
+
+/** The budget's name: ServiceTitan's unit is (application, tenant); the app key is hashed. */
+function budgetKey(appKey: string, tenant: string | undefined): string {
+  return createHash('sha256')
+    .update(`${appKey}\n${tenant ?? ''}`)
+    .digest('hex')
+    .slice(0, 32);
+}

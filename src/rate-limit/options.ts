@@ -1,0 +1,89 @@
+import { invalidConfig } from '../errors';
+import { msOption } from '../timer-limits';
+import { describe } from '../urls';
+import type { RateLimitStore } from './store';
+
+/** Client-side rate limiting of API requests; `false` turns it off. */
+export interface RateLimitOptions {
+  /**
+   * Most requests sent in any rolling window of one second plus `windowMarginMs` (ServiceTitan:
+   * 60 per application per tenant; one client serves one tenant). Requests are counted when
+   * they are sent, not when their answers arrive, so the budget is used at any latency.
+   * Requests over the limit wait; they never fail. @default 60
+   */
+  requestsPerSecond?: number;
+  /**
+   * Added to the one-second window, for network jitter: as long as the one-way delay of two
+   * requests differs by less than this, the server never sees more than `requestsPerSecond`
+   * arrive in any rolling second. Costs `margin / (1000 + margin)` of the budget (50 ms: 4.8 %).
+   * @default 50
+   */
+  windowMarginMs?: number;
+  /** Most requests in flight at once. @default Infinity */
+  maxConcurrent?: number;
+  /**
+   * Shares the budget of one (app key, tenant) with every process that uses the same store,
+   * e.g. `new RedisRateLimitStore(redis)` from `axios-servicetitan-auth/redis`. The client's own
+   * limiter still applies; when the store fails, it alone does (one warning), until the store
+   * answers again. @default none: the budget is this client's alone
+   */
+  store?: RateLimitStore;
+  /**
+   * How long the whole client waits after a 429 that has no `Retry-After` (a 429 with one
+   * waits that long, at most `retry.maxRetryAfterMs`). @default 1000 (one rolling second)
+   */
+  pauseOn429Ms?: number;
+}
+
+/** The reporting limit: report-data calls per report and tenant; `false` turns it off. */
+export interface ReportLimitOptions {
+  /** Most data calls for the same report sent in any rolling minute (ServiceTitan: 5). @default 5 */
+  perMinute?: number;
+}
+
+export interface ResolvedRateLimit {
+  requestsPerSecond: number;
+  windowMs: number;
+  maxConcurrent: number | undefined;
+  store: RateLimitStore | undefined;
+  pauseOn429Ms: number;
+}
+
+export function resolveRateLimit(options: RateLimitOptions | false | undefined): ResolvedRateLimit | undefined {
+  if (options === false) return undefined;
+  const given = options ?? {};
+  if (given === null || typeof given !== 'object') {
+    throw invalidConfig(`rateLimit must be an object or false, got ${describe(given)}`);
+  }
+  const store = given.store;
+  if (store !== undefined && (store === null || typeof (store as Partial<RateLimitStore>).take !== 'function')) {
+    throw invalidConfig('rateLimit.store must be a RateLimitStore (an object with a take() method)');
+  }
+  return {
+    requestsPerSecond: integerOption(given.requestsPerSecond, 'rateLimit.requestsPerSecond', 60),
+    windowMs: 1000 + msOption(given.windowMarginMs, 'rateLimit.windowMarginMs', 50),
+    maxConcurrent:
+      given.maxConcurrent === undefined || given.maxConcurrent === Number.POSITIVE_INFINITY
+        ? undefined
+        : integerOption(given.maxConcurrent, 'rateLimit.maxConcurrent', 1),
+    store,
+    pauseOn429Ms: msOption(given.pauseOn429Ms, 'rateLimit.pauseOn429Ms', 1000),
+  };
+}
+
+export function resolveReportLimit(options: ReportLimitOptions | false | undefined): number | undefined {
+  if (options === false) return undefined;
+  const given = options ?? {};
+  if (given === null || typeof given !== 'object') {
+    throw invalidConfig(`reportLimit must be an object or false, got ${describe(given)}`);
+  }
+  return integerOption(given.perMinute, 'reportLimit.perMinute', 5);
+}
+
+export function integerOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidConfig(`${name} must be an integer >= 1, got ${describe(value)}`);
+  }
+  return value;
+}

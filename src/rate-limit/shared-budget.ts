@@ -1,0 +1,100 @@
+import type { ServiceTitanLogger } from '../logger';
+import { abortReason } from './sliding-window';
+import type { RateLimitStore } from './store';
+
+/** While the store is failing, it is tried again at most this often (each try may take its command timeout). */
+const STORE_RETRY_INTERVAL_MS = 1000;
+/** A store call that takes longer than this counts as a failure (RedisRateLimitStore bounds its own, lower). */
+const STORE_CALL_BOUND_MS = 2000;
+
+/**
+ * The fleet's share of the budget: a request goes on once the {@link RateLimitStore} recorded
+ * it. Requests ask the store in parallel (the client's own window already bounds how many: at
+ * most `requestsPerSecond` hold a place while they ask); a refused one sleeps until the store
+ * says a place frees, then asks again. When the store fails the request goes on
+ * under the client's own limiter alone: one warning per outage, the store is tried again every
+ * second and used again as soon as it answers.
+ */
+export class SharedBudget {
+  readonly #store: RateLimitStore;
+  readonly #key: string;
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #fellBack: (message: string, firstOfOutage: boolean) => void;
+  readonly #logger: ServiceTitanLogger;
+  #degradedUntil = Number.NEGATIVE_INFINITY;
+  #degraded = false;
+
+  constructor(options: {
+    store: RateLimitStore;
+    key: string;
+    limit: number;
+    windowMs: number;
+    logger: ServiceTitanLogger;
+    /** Called on each fallback to the local limiter; `firstOfOutage` once per outage (warn then). */
+    fellBack: (message: string, firstOfOutage: boolean) => void;
+  }) {
+    this.#store = options.store;
+    this.#key = options.key;
+    this.#limit = options.limit;
+    this.#windowMs = options.windowMs;
+    this.#logger = options.logger;
+    this.#fellBack = options.fellBack;
+  }
+
+  /** Resolves once the store recorded this request (or is failing); rejects with the signal's reason on abort. */
+  async take(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal.aborted) throw abortReason(signal);
+      if (performance.now() < this.#degradedUntil) return;
+      let waitMs: number;
+      try {
+        waitMs = await bounded(this.#store.take(this.#key, this.#limit, this.#windowMs), STORE_CALL_BOUND_MS);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      if (this.#degraded) {
+        this.#degraded = false;
+        this.#logger.info?.('rate-limit store answers again: the fleet shares its budget again');
+      }
+      if (!(waitMs > 0)) return;
+      await sleep(Math.min(Math.ceil(waitMs), this.#windowMs), signal);
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#degradedUntil = performance.now() + STORE_RETRY_INTERVAL_MS;
+    const firstOfOutage = !this.#degraded;
+    this.#degraded = true;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#fellBack(
+      `rate-limit store failed (${reason}); this client now limits itself alone, without the fleet's budget, until the store answers again`,
+      firstOfOutage,
+    );
+  }
+}
+
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the store did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    // Not unref'd: a request waiting here is pending work (see SendTimeWindow).
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

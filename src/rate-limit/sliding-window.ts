@@ -1,0 +1,167 @@
+/** A place in a {@link SendTimeWindow}, taken before the request is sent. */
+export interface WindowSlot {
+  /** The request is being sent now: the slot counts from this moment until it leaves the window. */
+  commit(): void;
+  /** The request will not be sent (aborted, timed out, refused further on): the slot is freed. */
+  cancel(): void;
+}
+
+interface Waiter {
+  resolve(slot: WindowSlot): void;
+  reject(reason: unknown): void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
+/**
+ * At most `limit` requests sent in any window of `windowMs`, counted by when they are sent (a
+ * log of send times), so the budget is reached whatever the latency: a request that is still
+ * waiting for its answer does not hold a place once its send time has left the window.
+ *
+ * A place is reserved first and its time set when the request is actually sent
+ * ({@link WindowSlot.commit}): a reserved place counts and cannot expire, so a request that waits
+ * for other limits after this one never makes the window undercount. Waiters are served in
+ * order; an aborted waiter leaves at once. {@link SendTimeWindow.pauseUntil} holds every waiter
+ * back (a 429's `Retry-After`). The one timer exists only while a request waits (it is cleared
+ * when the last waiter leaves), and it is not unref'd on purpose: a program awaiting a queued
+ * request must not exit under it (Node ends a process whose only pending work is an unref'd
+ * timer), while nothing is left running once no request waits.
+ */
+export class SendTimeWindow {
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #clock: () => number;
+  /** Send times still in the window, oldest first (the clock is monotonic). */
+  #sent: number[] = [];
+  #reserved = 0;
+  #waiters: Waiter[] = [];
+  #pausedUntil = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(limit: number, windowMs: number, clock: () => number = () => performance.now()) {
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+    this.#clock = clock;
+  }
+
+  /** Requests waiting for a place. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Resolves with a reserved place, in order of arrival; rejects with the signal's reason on abort. */
+  reserve(signal?: AbortSignal): Promise<WindowSlot> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#waiters.length === 0 && this.#hasRoom(this.#clock())) return Promise.resolve(this.#take());
+    return new Promise<WindowSlot>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(abortReason(signal!));
+          this.#drain();
+        },
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#schedule();
+    });
+  }
+
+  /** No place is given out before `at` (on this window's clock); a later pause wins. */
+  pauseUntil(at: number): void {
+    if (at <= this.#pausedUntil) return;
+    this.#pausedUntil = at;
+    this.#schedule();
+  }
+
+  /** The clock this window reads (ms, monotonic by default). */
+  now(): number {
+    return this.#clock();
+  }
+
+  #take(): WindowSlot {
+    this.#reserved += 1;
+    let settled = false;
+    return {
+      commit: () => {
+        if (settled) return;
+        settled = true;
+        this.#reserved -= 1;
+        this.#sent.push(this.#clock());
+        this.#schedule();
+      },
+      cancel: () => {
+        if (settled) return;
+        settled = true;
+        this.#reserved -= 1;
+        this.#drain();
+      },
+    };
+  }
+
+  #hasRoom(now: number): boolean {
+    if (now < this.#pausedUntil) return false;
+    let expired = 0;
+    while (expired < this.#sent.length && now - this.#sent[expired]! >= this.#windowMs) expired += 1;
+    if (expired > 0) this.#sent = this.#sent.slice(expired);
+    return this.#sent.length + this.#reserved < this.#limit;
+  }
+
+  #drain(): void {
+    const now = this.#clock();
+    while (this.#waiters.length > 0 && this.#hasRoom(now)) {
+      const waiter = this.#waiters.shift()!;
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve(this.#take());
+    }
+    this.#schedule();
+  }
+
+  /** One timer, for the moment the first waiter can next get a place (a pause's end or an expiry). */
+  #schedule(): void {
+    if (this.#waiters.length === 0) {
+      this.#clearTimer();
+      return;
+    }
+    const now = this.#clock();
+    const at = this.#nextPlaceAt(now);
+    if (at === undefined) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    this.#clearTimer();
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#drain();
+      },
+      Math.max(0, Math.ceil(at - now)),
+    );
+  }
+
+  /** When a place may free up: a pause's end or the expiry that makes room; undefined: only a cancel can. */
+  #nextPlaceAt(now: number): number | undefined {
+    if (now < this.#pausedUntil) return this.#pausedUntil;
+    // Reserved places never expire; they free up only when cancelled.
+    const mustExpire = this.#sent.length + this.#reserved - this.#limit + 1;
+    if (mustExpire > this.#sent.length) return undefined;
+    return mustExpire <= 0 ? now : this.#sent[mustExpire - 1]! + this.#windowMs;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+}
+
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}

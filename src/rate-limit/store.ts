@@ -1,0 +1,18 @@
+/**
+ * Where a fleet of processes keeps the send times of one shared rate-limit budget. One call per
+ * request, atomic: the store records the request if fewer than `limit` were recorded in the last
+ * `windowMs`, and otherwise says how long until one leaves the window.
+ *
+ * @example
+ * import { RedisRateLimitStore } from 'axios-servicetitan-auth/redis';
+ * const client = createServiceTitanClient({ ...options, rateLimit: { store: new RedisRateLimitStore(redis) } });
+ */
+export interface RateLimitStore {
+  /**
+   * Records one request under `key` when fewer than `limit` were recorded in the last
+   * `windowMs` and resolves `0`; otherwise records nothing and resolves the milliseconds until
+   * the oldest recorded request leaves the window (> 0). Rejects when the store is unreachable:
+   * the client then falls back to its own limiter.
+   */
+  take(key: string, limit: number, windowMs: number): Promise<number>;
+}

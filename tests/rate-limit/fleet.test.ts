@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { startSandbox, type Sandbox } from '../../src/testing';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+
+const WORKERS = 3;
+const REQUESTS_PER_WORKER = 40;
+// A third of ServiceTitan's 60, for both the fleet and the sandbox: the same property at a third
+// of the CPU, so that the jitter of a shared CI machine stays within the 50 ms window margin.
+const BUDGET = 20;
+// The window margin covers the one-way jitter (rate-limit/options.ts). On a loaded shared
+// machine (load average 19 on 2 cores when this was written) arrivals at an in-process sandbox
+// jitter by 200+ ms, so this test gives the margin that much; ≥ 90 % is then of what that window
+// allows. The 50 ms default is measured in the benchmark, whose server runs in its own process.
+const MARGIN_MS = 300;
+const workerScript = path.join(__dirname, '..', 'fixtures', 'rate-limit-worker.ts');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function startWorker(sandbox: Sandbox, redisPort: number, shared: boolean): WorkerProcess {
+  return startWorkerProcess(workerScript, {
+    FLEET_AUTH_URL: sandbox.authUrl,
+    FLEET_API_URL: sandbox.apiUrl,
+    FLEET_CLIENT_ID: sandbox.clientId,
+    FLEET_CLIENT_SECRET: sandbox.clientSecret,
+    FLEET_APP_KEY: sandbox.appKey,
+    FLEET_TENANT_ID: sandbox.tenantId,
+    FLEET_REDIS_PORT: String(redisPort),
+    FLEET_SHARED: shared ? '1' : '0',
+    FLEET_REQUESTS_PER_SECOND: String(BUDGET),
+    FLEET_WINDOW_MARGIN_MS: String(MARGIN_MS),
+  });
+}
+
+/** Every worker fires `n` requests at once; resolves with their `done <ok> <failed> <429s>` lines. */
+async function round(workers: WorkerProcess[], n: number): Promise<string[]> {
+  for (const worker of workers) worker.send(`go ${n}`);
+  return Promise.all(workers.map((worker) => worker.next('done')));
+}
+
+/** Arrivals per second over the run, the first window's burst left out: the budget in use. */
+function sustainedPerSecond(sandbox: Sandbox, burst: number): number {
+  const times = sandbox.api.requests.map((r) => r.at).sort((a, b) => a - b);
+  return ((times.length - burst) / (times.at(-1)! - times[0]!)) * 1000;
+}
+
+describeWithRedis('RedisRateLimitStore: one budget per (app key, tenant) for a fleet of processes', () => {
+  const redis = useRedisServer();
+  let sandbox: Sandbox;
+  let workers: WorkerProcess[] = [];
+
+  beforeEach(async () => {
+    // The sandbox limits like ServiceTitan: BUDGET per rolling second per (app key, tenant), then 429.
+    sandbox = await startSandbox({
+      rateLimit: { requestsPerSecond: BUDGET },
+      reportRateLimit: false,
+      requestLogLimit: 5_000,
+    });
+  });
+  afterEach(async () => {
+    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    workers = [];
+    await sandbox.close();
+  });
+
+  /** Starts the workers, opens their connections with a small round, then lets the window empty. */
+  async function warmFleet(shared: boolean): Promise<void> {
+    workers = Array.from({ length: WORKERS }, () => startWorker(sandbox, redis().port, shared));
+    await Promise.all(workers.map((worker) => worker.next('ready')));
+    await round(workers, 5);
+    await sleep(1_200);
+    sandbox.resetCounters();
+  }
+
+  test(`${WORKERS} processes × ${REQUESTS_PER_WORKER} requests: ≤ ${BUDGET} arrivals in any rolling second, no 429, ≥ 90 % of what the window allows`, async () => {
+    await warmFleet(true);
+    const done = await round(workers, REQUESTS_PER_WORKER);
+    expect(done).toEqual(Array(WORKERS).fill(`done ${REQUESTS_PER_WORKER} 0 0`));
+    expect(sandbox.api.count).toBe(WORKERS * REQUESTS_PER_WORKER);
+    expect(sandbox.api.rateLimited).toBe(0);
+    expect(sandbox.api.maxArrivals(1000)).toBeLessThanOrEqual(BUDGET);
+    expect(sustainedPerSecond(sandbox, BUDGET)).toBeGreaterThanOrEqual((0.9 * BUDGET * 1000) / (1000 + MARGIN_MS));
+
+    for (const worker of workers) worker.send('quit');
+    await expect(Promise.all(workers.map((worker) => worker.exited))).resolves.toEqual(Array(WORKERS).fill(0));
+    expect(workers.flatMap((worker) => worker.output.filter((line) => !/^(ready|done|bye)/.test(line)))).toEqual([]);
+  }, 40_000);
+
+  test('control: the same fleet without the store overruns the budget (so the test above can fail)', async () => {
+    await warmFleet(false);
+    await round(workers, BUDGET);
+    expect(sandbox.api.rateLimited).toBeGreaterThan(0);
+  }, 40_000);
+});

@@ -1,0 +1,182 @@
+import { inspect } from 'node:util';
+import { Redis } from 'ioredis';
+import { createServiceTitanClient, isServiceTitanAuthError, type ServiceTitanClient } from '../../src';
+import { RedisRateLimitStore } from '../../src/redis';
+import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describeWithRedis('RedisRateLimitStore', () => {
+  let server: RedisServer;
+  const connections: Redis[] = [];
+  const connect = () => {
+    const redis = new Redis(server.port, '127.0.0.1', { retryStrategy: () => 50, connectTimeout: 300 });
+    redis.on('error', () => undefined);
+    connections.push(redis);
+    return redis;
+  };
+
+  beforeEach(async () => {
+    server = await startRedisServer();
+  });
+  afterEach(async () => {
+    await Promise.all(
+      connections.splice(0).map((redis) => (redis.status === 'ready' ? redis.quit() : redis.disconnect())),
+    );
+    await server.stop();
+  });
+
+  test('atomic: 30 concurrent takes from 3 connections admit exactly the limit; the rest learn the wait', async () => {
+    const stores = [connect(), connect(), connect()].map(
+      (redis) => new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 }),
+    );
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % 3]!.take('k', 7, 1000)));
+    expect(answers.filter((wait) => wait === 0)).toHaveLength(7);
+    for (const wait of answers.filter((w) => w !== 0)) {
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(1000);
+    }
+  });
+
+  test('a sliding window, not a fixed one: a place frees exactly when the oldest leaves the window', async () => {
+    const store = new RedisRateLimitStore(connect(), { commandTimeoutMs: 5_000 });
+    expect(await store.take('k', 2, 400)).toBe(0);
+    await sleep(200);
+    expect(await store.take('k', 2, 400)).toBe(0);
+    const wait = await store.take('k', 2, 400);
+    // The oldest was taken ~200 ms ago: it leaves in ~200 ms, and refusals do not count.
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(200);
+    await sleep(wait);
+    expect(await store.take('k', 2, 400)).toBe(0);
+    // The second is still in: a fixed window that had just rolled over would admit two here.
+    expect(await store.take('k', 2, 400)).toBeGreaterThan(0);
+  });
+
+  test('keys are per budget, prefixed, and expire with the window', async () => {
+    const redis = connect();
+    const store = new RedisRateLimitStore(redis, { keyPrefix: 'test:', commandTimeoutMs: 5_000 });
+    await store.take('a', 1, 1000);
+    expect(await store.take('b', 1, 1000)).toBe(0);
+    expect((await redis.keys('*')).sort()).toEqual(['test:a', 'test:b']);
+    const ttl = await redis.pttl('test:a');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1000);
+  });
+
+  test('commands are bounded: with Redis gone, take rejects within commandTimeoutMs', async () => {
+    const store = new RedisRateLimitStore(connect(), { commandTimeoutMs: 100 });
+    await server.stop();
+    const started = performance.now();
+    await expect(store.take('k', 1, 1000)).rejects.toThrow(/RedisRateLimitStore: take (timed out|failed)/);
+    expect(performance.now() - started).toBeLessThan(1000);
+    // ioredis leaves a handle open when disconnected while reconnecting: end connected.
+    await server.restart();
+  });
+
+  test('bad arguments fail at construction, naming them; inspect shows no internals', () => {
+    const fails = (make: () => unknown, text: string) => {
+      let error: unknown;
+      try {
+        make();
+      } catch (e) {
+        error = e;
+      }
+      expect(isServiceTitanAuthError(error) && error.code === 'invalid_config').toBe(true);
+      expect((error as Error).message).toContain(text);
+    };
+    // Never connects: construction must not need Redis.
+    const idle = new Redis({ lazyConnect: true });
+    fails(() => new RedisRateLimitStore({} as Redis), 'ioredis client');
+    fails(() => new RedisRateLimitStore(idle, { commandTimeoutMs: 0 }), 'commandTimeoutMs');
+    fails(() => new RedisRateLimitStore(idle, { commandTimeoutMs: 2 ** 31 }), 'commandTimeoutMs');
+    fails(() => new RedisRateLimitStore(idle, { keyPrefix: 1 as unknown as string }), 'keyPrefix');
+    expect(JSON.stringify(new RedisRateLimitStore(idle))).toBe('{"keyPrefix":"st-rate:"}');
+    expect(inspect(new RedisRateLimitStore(idle))).not.toContain('Redis {');
+  });
+});
+
+describeWithRedis('a client with RedisRateLimitStore', () => {
+  const sandbox = useSandbox({ requestLogLimit: 1_000 });
+  let server: RedisServer;
+  const connections: Redis[] = [];
+  const clientWith = (
+    logger?: { warn: (m: string) => void; info: (m: string) => void },
+    commandTimeoutMs = 100,
+  ): ServiceTitanClient => {
+    const redis = new Redis(server.port, '127.0.0.1', { retryStrategy: () => 50, connectTimeout: 300 });
+    redis.on('error', () => undefined);
+    connections.push(redis);
+    return createServiceTitanClient({
+      ...authOptions(sandbox(), logger ? { logger } : {}),
+      rateLimit: { requestsPerSecond: 5, store: new RedisRateLimitStore(redis, { commandTimeoutMs }) },
+    });
+  };
+
+  beforeEach(async () => {
+    server = await startRedisServer();
+  });
+  afterEach(async () => {
+    await Promise.all(
+      connections.splice(0).map((redis) => (redis.status === 'ready' ? redis.quit() : redis.disconnect())),
+    );
+    await server.stop();
+  });
+
+  test('two clients share one budget per (app key, tenant); the key holds no app key', async () => {
+    const [a, b] = [clientWith(undefined, 5_000), clientWith(undefined, 5_000)];
+    const observer = new Redis(server.port, '127.0.0.1');
+    connections.push(observer);
+    await Promise.all([a.auth.getToken(), b.auth.getToken(), observer.ping()]);
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 5 }, () => a.get(customersPath(sandbox()))));
+    const keys = await observer.keys('*');
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(/^st-rate:[0-9a-f]{32}$/);
+    expect(keys[0]).not.toContain(sandbox().appKey);
+    // a used the budget of the window: b (another "process", alone it would go at once) waits.
+    await Promise.all(Array.from({ length: 5 }, () => b.get(customersPath(sandbox()))));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  test('Redis down under repeated requests: none fails, one warning; Redis back: the fleet budget again', async () => {
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const client = clientWith({ warn: (m) => warnings.push(m), info: (m) => infos.push(m) });
+    await client.get(customersPath(sandbox()));
+    await server.stop();
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => client.get(customersPath(sandbox()))));
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(warnings.filter((m) => m.startsWith('rate-limit store failed'))).toHaveLength(1);
+    expect(warnings.join('\n')).not.toContain(sandbox().appKey);
+
+    await server.restart();
+    // The store is tried again at most once a second while it fails.
+    await sleep(1_100);
+    await client.get(customersPath(sandbox()));
+    await sleep(200);
+    await client.get(customersPath(sandbox()));
+    expect(infos).toContain('rate-limit store answers again: the fleet shares its budget again');
+    const observer = new Redis(server.port, '127.0.0.1');
+    connections.push(observer);
+    expect(await observer.keys('st-rate:*')).toHaveLength(1);
+  }, 15_000);
+
+  test('without a logger, a store outage is one process warning per client', async () => {
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const client = clientWith();
+      await server.stop();
+      await Promise.all(Array.from({ length: 3 }, () => client.get(customersPath(sandbox()))));
+      await sleep(1_100);
+      await client.get(customersPath(sandbox()));
+      const messages = emitWarning.mock.calls.map(([message]) => String(message));
+      expect(messages.filter((m) => m.startsWith('rate-limit store failed'))).toHaveLength(1);
+      // ioredis leaves a handle open when disconnected while reconnecting: end connected.
+      await server.restart();
+    } finally {
+      emitWarning.mockRestore();
+    }
+  });
+});
