@@ -83,19 +83,29 @@ export function installRateLimit(
       }
       const send = async (): Promise<AxiosResponse> => {
         let slot: WindowSlot | undefined;
+        let markSharedSent: (() => void) | undefined;
         try {
           slot = await window?.reserve(signal);
-          await shared?.take(signal);
+          markSharedSent = await shared?.take(signal);
         } catch (error) {
           slot?.cancel();
           wait.abandoned();
           throw error;
         }
-        reportSlot?.commit();
-        slot?.commit();
         wait.sent();
+        // The send time is taken once the request has left: a burst's requests are written one
+        // after another (tens of ms for 60 of them), and their places must count from when each
+        // reaches the wire, not from when the burst was let through, or the next window's burst
+        // overlaps this one's stragglers at the server. Until then the places stay reserved,
+        // which counts them and never lets them expire.
+        const exchange = adapter(config);
+        setImmediate(() => {
+          reportSlot?.commit();
+          slot?.commit();
+          markSharedSent?.();
+        });
         try {
-          return await adapter(config);
+          return await exchange;
         } catch (error) {
           if (isAxiosError(error) && error.response?.status === 429) {
             const pausedWindow = reportWindow ?? window;

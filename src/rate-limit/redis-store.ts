@@ -58,6 +58,14 @@ return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))
  *   rateLimit: { store: new RedisRateLimitStore(redis) }, // 60 per second for the whole fleet
  * });
  */
+// The request recorded as ARGV[1] has been sent: its time becomes now (if it is still there).
+const MARK_SENT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 0
+`;
+
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: Redis;
   readonly #prefix: string;
@@ -79,18 +87,31 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#timeoutMs = msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 500, 1);
   }
 
-  async take(key: string, limit: number, windowMs: number): Promise<number> {
+  /** A fleet-unique id, for callers of {@link take} that give none. */
+  #newId(): string {
     this.#counter += 1;
-    const member = `${this.#memberPrefix}:${this.#counter}`;
+    return `${this.#memberPrefix}:${this.#counter}`;
+  }
+
+  async take(key: string, limit: number, windowMs: number, id: string = this.#newId()): Promise<number> {
     const answer = await withCommandTimeout(
       'take',
       this.#timeoutMs,
-      () => this.#redis.eval(TAKE, 1, `${this.#prefix}${key}`, limit, windowMs, member) as Promise<unknown>,
+      () => this.#redis.eval(TAKE, 1, `${this.#prefix}${key}`, limit, windowMs, id) as Promise<unknown>,
       'RedisRateLimitStore',
     );
     const waitMs = Number(answer);
     if (!Number.isFinite(waitMs) || waitMs < 0) throw new Error('RedisRateLimitStore: take answered a non-number');
     return waitMs;
+  }
+
+  async markSent(key: string, id: string): Promise<void> {
+    await withCommandTimeout(
+      'markSent',
+      this.#timeoutMs,
+      () => this.#redis.eval(MARK_SENT, 1, `${this.#prefix}${key}`, id) as Promise<unknown>,
+      'RedisRateLimitStore',
+    );
   }
 
   /** Shows the key prefix only. */

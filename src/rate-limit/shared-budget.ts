@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ServiceTitanLogger } from '../logger';
 import { abortReason } from './sliding-window';
 import type { RateLimitStore } from './store';
@@ -22,6 +23,9 @@ export class SharedBudget {
   readonly #windowMs: number;
   readonly #fellBack: (message: string, firstOfOutage: boolean) => void;
   readonly #logger: ServiceTitanLogger;
+  /** Ids must be unique across the fleet: a random name for this client, then a counter. */
+  readonly #idPrefix = randomBytes(8).toString('hex');
+  #counter = 0;
   #degradedUntil = Number.NEGATIVE_INFINITY;
   #degraded = false;
 
@@ -42,25 +46,35 @@ export class SharedBudget {
     this.#fellBack = options.fellBack;
   }
 
-  /** Resolves once the store recorded this request (or is failing); rejects with the signal's reason on abort. */
-  async take(signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves once the store recorded this request (or is failing) with a function to call once
+   * the request has been written (see {@link RateLimitStore.markSent}); rejects with the
+   * signal's reason on abort.
+   */
+  async take(signal: AbortSignal): Promise<() => void> {
+    const id = `${this.#idPrefix}:${(this.#counter += 1)}`;
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
-      if (performance.now() < this.#degradedUntil) return;
+      if (performance.now() < this.#degradedUntil) return NOTHING_TO_MARK;
       let waitMs: number;
       try {
-        waitMs = await bounded(this.#store.take(this.#key, this.#limit, this.#windowMs), STORE_CALL_BOUND_MS);
+        waitMs = await bounded(this.#store.take(this.#key, this.#limit, this.#windowMs, id), STORE_CALL_BOUND_MS);
       } catch (error) {
         this.#fail(error);
-        return;
+        return NOTHING_TO_MARK;
       }
       if (this.#degraded) {
         this.#degraded = false;
         this.#logger.info?.('rate-limit store answers again: the fleet shares its budget again');
       }
-      if (!(waitMs > 0)) return;
+      if (!(waitMs > 0)) return () => this.#markSent(id);
       await sleep(Math.min(Math.ceil(waitMs), this.#windowMs), signal);
     }
+  }
+
+  #markSent(id: string): void {
+    // Best effort: if it fails, the request counts from when it was recorded, a few ms early.
+    this.#store.markSent?.(this.#key, id).catch(() => undefined);
   }
 
   #fail(error: unknown): void {
@@ -74,6 +88,8 @@ export class SharedBudget {
     );
   }
 }
+
+const NOTHING_TO_MARK = (): void => undefined;
 
 function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

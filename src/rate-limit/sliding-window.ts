@@ -37,6 +37,7 @@ export class SendTimeWindow {
   #waiters: Waiter[] = [];
   #pausedUntil = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
 
   constructor(limit: number, windowMs: number, clock: () => number = () => performance.now()) {
@@ -111,12 +112,23 @@ export class SendTimeWindow {
     return this.#sent.length + this.#reserved < this.#limit;
   }
 
+  /**
+   * Lets one waiter through per turn of the event loop: the request it lets through is written
+   * (and its send time taken) before the next one goes, so places that free up together (a
+   * burst's) do not send a burst again whose send times all lag behind by the burst's own
+   * processing time; each request's place counts from when it really left.
+   */
   #drain(): void {
-    const now = this.#clock();
-    while (this.#waiters.length > 0 && this.#hasRoom(now)) {
+    if (this.#waiters.length > 0 && this.#hasRoom(this.#clock())) {
       const waiter = this.#waiters.shift()!;
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
       waiter.resolve(this.#take());
+      if (this.#waiters.length > 0 && this.#immediate === undefined) {
+        this.#immediate = setImmediate(() => {
+          this.#immediate = undefined;
+          this.#drain();
+        });
+      }
     }
     this.#schedule();
   }

@@ -14,5 +14,12 @@ export interface RateLimitStore {
    * the oldest recorded request leaves the window (> 0). Rejects when the store is unreachable:
    * the client then falls back to its own limiter.
    */
-  take(key: string, limit: number, windowMs: number): Promise<number>;
+  take(key: string, limit: number, windowMs: number, id?: string): Promise<number>;
+  /**
+   * Optional: moves the time of the request recorded under `id` by {@link take} to now, called
+   * once the request has been written. A process busy with a burst can send a request tens of
+   * ms after the store recorded it; counting from the real send time keeps the fleet's window
+   * from letting the next burst overlap this one's stragglers at the server. Failures are ignored.
+   */
+  markSent?(key: string, id: string): Promise<void>;
 }

@@ -4,15 +4,16 @@ import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 const WORKERS = 3;
-const REQUESTS_PER_WORKER = 40;
-// A third of ServiceTitan's 60, for both the fleet and the sandbox: the same property at a third
-// of the CPU, so that the jitter of a shared CI machine stays within the 50 ms window margin.
-const BUDGET = 20;
-// The window margin covers the one-way jitter (rate-limit/options.ts). On a loaded shared
-// machine (load average 19 on 2 cores when this was written) arrivals at an in-process sandbox
-// jitter by 200+ ms, so this test gives the margin that much; ≥ 90 % is then of what that window
-// allows. The 50 ms default is measured in the benchmark, whose server runs in its own process.
-const MARGIN_MS = 300;
+const REQUESTS_PER_WORKER = 80;
+// ServiceTitan's budget, for both the fleet and the sandbox.
+const BUDGET = 60;
+// The window margin covers the one-way jitter (rate-limit/options.ts). Here the sandbox runs in
+// the Jest process, beside three worker processes and redis-server on a 2-core machine: with the
+// 50 ms default, 2 of 3 runs on an otherwise idle machine saw 3-9 requests arrive inside another
+// request's second (429s), so this test gives the margin 150 ms; >= 90 % is then of what that
+// window allows. The 50 ms default is measured in the benchmark (`npm run bench`), whose server
+// runs in a process of its own.
+const MARGIN_MS = 150;
 const workerScript = path.join(__dirname, '..', 'fixtures', 'rate-limit-worker.ts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
