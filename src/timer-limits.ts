@@ -29,13 +29,14 @@ export function checkTimerDuration(value: number, name: string, unit: 'ms' | 's'
   return value;
 }
 
-/** A duration in ms: a finite number from 0 to 2^31 - 1 (setTimeout's range). */
+/**
+ * A duration option in ms: `fallback` when undefined, otherwise a finite number >= `min` that a
+ * timer can wait (see {@link checkTimerDuration}); anything else is `invalid_config` naming it.
+ */
 export function msOption(value: unknown, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-    throw invalidConfig(
-      `${name} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`,
-    );
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw invalidConfig(`${name} must be a number of milliseconds >= ${min}, got ${describe(value)}`);
   }
-  return value;
+  return checkTimerDuration(value, name);
 }

@@ -40,6 +40,14 @@ local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITH
 return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))
 `;
 
+// The request recorded as ARGV[1] has been sent: its time becomes now (if it is still there).
+const MARK_SENT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 0
+`;
+
 /**
  * A {@link RateLimitStore} in Redis (ioredis client, which you create, own and quit): every
  * process that uses it shares one budget per (app key, tenant), ServiceTitan's unit, exact in any
@@ -58,14 +66,6 @@ return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))
  *   rateLimit: { store: new RedisRateLimitStore(redis) }, // 60 per second for the whole fleet
  * });
  */
-// The request recorded as ARGV[1] has been sent: its time becomes now (if it is still there).
-const MARK_SENT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
-return 0
-`;
-
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: Redis;
   readonly #prefix: string;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Sandbox } from '../../src/testing';
 
 /** A child process running a TypeScript fixture, driven by stdin lines, answering on stdout. */
 export interface WorkerProcess {
@@ -48,5 +49,18 @@ export function startWorkerProcess(script: string, env: Record<string, string>):
           reject(new Error(`worker exited (${String(code)}) before "${prefix}":\n${output.join('\n')}`)),
         );
       }),
+  };
+}
+
+/** The FLEET_* variables the fleet fixtures read: where the sandbox and Redis are, and who to be. */
+export function fleetEnv(sandbox: Sandbox, redisPort: number): Record<string, string> {
+  return {
+    FLEET_AUTH_URL: sandbox.authUrl,
+    FLEET_API_URL: sandbox.apiUrl,
+    FLEET_CLIENT_ID: sandbox.clientId,
+    FLEET_CLIENT_SECRET: sandbox.clientSecret,
+    FLEET_APP_KEY: sandbox.appKey,
+    FLEET_TENANT_ID: sandbox.tenantId,
+    FLEET_REDIS_PORT: String(redisPort),
   };
 }

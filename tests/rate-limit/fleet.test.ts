@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { fleetEnv, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 const WORKERS = 3;
 const REQUESTS_PER_WORKER = 80;
@@ -19,13 +19,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function startWorker(sandbox: Sandbox, redisPort: number, shared: boolean): WorkerProcess {
   return startWorkerProcess(workerScript, {
-    FLEET_AUTH_URL: sandbox.authUrl,
-    FLEET_API_URL: sandbox.apiUrl,
-    FLEET_CLIENT_ID: sandbox.clientId,
-    FLEET_CLIENT_SECRET: sandbox.clientSecret,
-    FLEET_APP_KEY: sandbox.appKey,
-    FLEET_TENANT_ID: sandbox.tenantId,
-    FLEET_REDIS_PORT: String(redisPort),
+    ...fleetEnv(sandbox, redisPort),
     FLEET_SHARED: shared ? '1' : '0',
     FLEET_REQUESTS_PER_SECOND: String(BUDGET),
     FLEET_WINDOW_MARGIN_MS: String(MARGIN_MS),

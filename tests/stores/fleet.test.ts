@@ -1,69 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { fleetEnv, startWorkerProcess, type WorkerProcess as Worker } from '../helpers/worker-process';
 
 const WORKERS = 4;
 const REQUESTS_PER_WORKER = 25;
 const workerScript = path.join(__dirname, '..', 'fixtures', 'fleet-worker.ts');
 
-/** A worker process and the lines it printed, awaited one at a time. */
-interface Worker {
-  child: ChildProcess;
-  /** Resolves with the next line starting with `prefix` (other lines are kept in `output`). */
-  next(prefix: string): Promise<string>;
-  send(line: string): void;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
 function startWorker(sandbox: Sandbox, redisPort: number): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', workerScript], {
-    env: {
-      ...process.env,
-      FLEET_AUTH_URL: sandbox.authUrl,
-      FLEET_API_URL: sandbox.apiUrl,
-      FLEET_CLIENT_ID: sandbox.clientId,
-      FLEET_CLIENT_SECRET: sandbox.clientSecret,
-      FLEET_APP_KEY: sandbox.appKey,
-      FLEET_TENANT_ID: sandbox.tenantId,
-      FLEET_REDIS_PORT: String(redisPort),
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  return startWorkerProcess(workerScript, {
+    ...fleetEnv(sandbox, redisPort),
   });
-  const output: string[] = [];
-  const waiting: { prefix: string; resolve: (line: string) => void }[] = [];
-  let seen = 0;
-  const deliver = () => {
-    for (const waiter of [...waiting]) {
-      const index = output.findIndex((line, i) => i >= seen && line.startsWith(waiter.prefix));
-      if (index === -1) continue;
-      seen = index + 1;
-      waiting.splice(waiting.indexOf(waiter), 1);
-      waiter.resolve(output[index]!);
-    }
-  };
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    output.push(line);
-    deliver();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => output.push(`stderr: ${chunk.toString().trim()}`));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return {
-    child,
-    output,
-    exited,
-    send: (line) => child.stdin!.write(`${line}\n`),
-    next: (prefix) =>
-      new Promise<string>((resolve, reject) => {
-        waiting.push({ prefix, resolve });
-        deliver();
-        void exited.then((code) =>
-          reject(new Error(`worker exited (${String(code)}) before "${prefix}":\n${output.join('\n')}`)),
-        );
-      }),
-  };
 }
 
 /** Sends `go n` to every worker, holding the token endpoint briefly so they all contend for it. */
