@@ -3,7 +3,7 @@ import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
 import { timeLeftMs } from './rate-limit/deadline';
 import { MAX_TIMER_MS, msOption } from './timer-limits';
-import { retryAfterMs } from './token-request';
+import { retryAfterMs } from './retry-after';
 import { describe } from './urls';
 
 /** Retries of API requests by `createServiceTitanClient`; `false` turns them off. */

@@ -3,7 +3,7 @@ import { invalidConfig } from './errors';
 import { createAcceptanceRecorder, createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
 import { resolveOptions, type ResolvedOptions, type ServiceTitanAuthOptions } from './options';
 import { OriginPolicy } from './origin-policy';
-import { TokenProvider, type GetTokenOptions } from './token-provider';
+import { TokenProvider, type GetTokenOptions } from './token/token-provider';
 import './request-options';
 
 /** The handle returned by {@link attachServiceTitanAuth}. */

@@ -9,7 +9,7 @@ import { isServiceTitanAuthError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { OriginPolicy } from './origin-policy';
 import { redactAxiosError } from './redaction';
-import type { TokenProvider } from './token-provider';
+import type { TokenProvider } from './token/token-provider';
 
 interface InterceptorContext {
   instance: AxiosInstance;

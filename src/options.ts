@@ -1,7 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
 import { invalidConfig } from './errors';
-import { silentLogger, type ServiceTitanLogger } from './logger';
+import { silentLogger, type ServiceTitanLogger } from './logging/logger';
 import { MemoryTokenStore } from './stores/memory';
 import type { TokenStore } from './stores/types';
 import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';

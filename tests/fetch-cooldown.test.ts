@@ -6,7 +6,7 @@ import {
   MemoryTokenStore,
   type ServiceTitanAuthError,
 } from '../src';
-import { tokenStoreKey } from '../src/store-key';
+import { tokenStoreKey } from '../src/token/store-key';
 import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
 
 async function tokenError(pending: Promise<unknown>): Promise<ServiceTitanAuthError> {

@@ -1,5 +1,5 @@
 import { MemoryTokenStore, createServiceTitanClient, type ServiceTitanClient, type TokenStore } from '../src';
-import { tokenStoreKey } from '../src/store-key';
+import { tokenStoreKey } from '../src/token/store-key';
 import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
 import type { Sandbox } from '../src/testing';
 

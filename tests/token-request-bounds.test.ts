@@ -1,6 +1,6 @@
 import { ServiceTitanAuthError, createServiceTitanClient, createTenantClients } from '../src';
 import type { SandboxCredentials } from '../src/testing';
-import { MAX_TOKEN_RESPONSE_BYTES } from '../src/token-request';
+import { MAX_TOKEN_RESPONSE_BYTES } from '../src/token/token-request';
 import { authOptions, customersPath, flushIo, useSandbox } from './helpers/sandbox';
 
 async function tokenError(promise: Promise<unknown>): Promise<ServiceTitanAuthError> {

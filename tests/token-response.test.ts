@@ -1,5 +1,5 @@
 import { MemoryTokenStore, createServiceTitanClient, type StoredToken } from '../src';
-import { DEFAULT_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_LIFETIME_SECONDS } from '../src/token-response';
+import { DEFAULT_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_LIFETIME_SECONDS } from '../src/token/token-response';
 import { recordingLogger } from './helpers/logger';
 import { authOptions, useFakeClock, useSandbox } from './helpers/sandbox';
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import axios, { getAdapter, isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import PQueue from 'p-queue';
-import { warnDegraded, type ServiceTitanLogger } from '../logger';
+import { warnDegraded, type ServiceTitanLogger } from '../logging/logger';
 import type { ClientTelemetry } from '../telemetry/client-telemetry';
-import { retryAfterMs } from '../token-request';
+import { retryAfterMs } from '../retry-after';
 import { withinDeadline } from './deadline';
 import { resolveRateLimit, resolveReportLimit, type RateLimitOptions, type ReportLimitOptions } from './options';
 import { SharedBudget } from './shared-budget';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ServiceTitanLogger } from '../logger';
+import type { ServiceTitanLogger } from '../logging/logger';
 import { abortReason } from './sliding-window';
 import type { RateLimitStore } from './store';
 

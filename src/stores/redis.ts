@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
-import type { ServiceTitanLogger } from '../logger';
+import type { ServiceTitanLogger } from '../logging/logger';
 import { withCommandTimeout } from './command-timeout';
 import { RedisSubscriber } from './redis-subscriber';
 import { MIN_SECRET_BYTES, TokenCipher } from './token-cipher';

@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
-import { tokenStoreKey } from '../../src/store-key';
+import { tokenStoreKey } from '../../src/token/store-key';
 import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 import { tokenStoreContract } from './contract';

@@ -1,6 +1,6 @@
-import { ServiceTitanAuthError } from './errors';
-import type { ServiceTitanLogger } from './logger';
-import type { StoredToken } from './stores/types';
+import { ServiceTitanAuthError } from '../errors';
+import type { ServiceTitanLogger } from '../logging/logger';
+import type { StoredToken } from '../stores/types';
 
 /**
  * The lifetime assumed when a token answer has no `expires_in`: ServiceTitan documents 900 s,

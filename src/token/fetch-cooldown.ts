@@ -1,5 +1,5 @@
-import type { ServiceTitanAuthError } from './errors';
-import type { ServiceTitanLogger } from './logger';
+import type { ServiceTitanAuthError } from '../errors';
+import type { ServiceTitanLogger } from '../logging/logger';
 
 /** What {@link FetchCooldown} needs from the resolved options. */
 export interface FetchCooldownOptions {

@@ -1,9 +1,10 @@
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
-import { ServiceTitanAuthError } from './errors';
-import type { ResolvedOptions } from './options';
-import type { StoredToken } from './stores/types';
-import { MAX_TIMER_MS } from './timer-limits';
+import { ServiceTitanAuthError } from '../errors';
+import type { ResolvedOptions } from '../options';
+import type { StoredToken } from '../stores/types';
+import { retryAfterMs } from '../retry-after';
+import { MAX_TIMER_MS } from '../timer-limits';
 import { createTokenResponseParser } from './token-response';
 
 /** Fetches one new token from the token endpoint (with retries); never caches. */
@@ -112,15 +113,6 @@ function isRetryableTokenError(error: AxiosError, options: ResolvedOptions): boo
 function backoffDelay(retryCount: number, baseMs: number): number {
   const delay = baseMs * 2 ** (retryCount - 1);
   return delay + delay * 0.2 * Math.random();
-}
-
-/** `Retry-After` in ms (RFC 9110 §10.2.3: delay-seconds or an HTTP date), or undefined if absent/invalid. */
-export function retryAfterMs(error: AxiosError | undefined): number | undefined {
-  const header: unknown = error?.response?.headers?.['retry-after'];
-  if (typeof header !== 'string' || header.trim() === '') return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 /** Maps a failed token request to a typed error that holds no secret (not even in `cause`). */

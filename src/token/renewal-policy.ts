@@ -1,4 +1,4 @@
-import { tokenFingerprint, type ServiceTitanLogger } from './logger';
+import { tokenFingerprint, type ServiceTitanLogger } from '../logging/logger';
 
 /** The first hold-back after a renewal for a 401; it doubles per renewal the API did not accept. */
 export const FIRST_HOLD_BACK_MS = 1_000;

@@ -1,12 +1,12 @@
-import { abortable } from './abort';
-import { isServiceTitanAuthError, type ServiceTitanAuthError } from './errors';
+import { abortable } from '../abort';
+import { isServiceTitanAuthError, type ServiceTitanAuthError } from '../errors';
 import { FetchCooldown } from './fetch-cooldown';
-import { tokenFingerprint, warnDegraded } from './logger';
-import type { ResolvedOptions } from './options';
+import { tokenFingerprint, warnDegraded } from '../logging/logger';
+import type { ResolvedOptions } from '../options';
 import { RenewalPolicy } from './renewal-policy';
 import { storeBinding } from './store-key';
-import type { StoredToken } from './stores/types';
-import type { TokenRequestReason } from './telemetry/attributes';
+import type { StoredToken } from '../stores/types';
+import type { TokenRequestReason } from '../telemetry/attributes';
 import { createTokenRequester, type TokenRequester } from './token-request';
 
 /** Options of {@link ServiceTitanAuth.getToken}. */
