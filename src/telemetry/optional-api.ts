@@ -1,4 +1,6 @@
-import { createRequire } from 'node:module';
+// A namespace import, not `import { createRequire }`: an app bundled to ESM with the usual
+// `import { createRequire } from 'node:module'` banner would otherwise declare it twice.
+import * as nodeModule from 'node:module';
 
 /** The parts of `@opentelemetry/api` the library uses (its own types, so they compile without it). */
 export type OpenTelemetryApi = typeof import('@opentelemetry/api');
@@ -18,7 +20,7 @@ let loaded: OpenTelemetryApi | null | undefined;
 export function loadOpenTelemetryApi(): OpenTelemetryApi | undefined {
   if (loaded === undefined) {
     try {
-      const load = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+      const load = nodeModule.createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
       loaded = load('@opentelemetry/api') as OpenTelemetryApi;
     } catch {
       loaded = null;
