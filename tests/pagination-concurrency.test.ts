@@ -8,6 +8,7 @@ import {
 } from '../src';
 import type { Sandbox } from '../src/testing';
 import { authOptions, flushIo, useSandbox } from './helpers/sandbox';
+import { collect } from './helpers/iterables';
 
 const CUSTOMERS = '/crm/v2/tenant/{tenant}/customers';
 
@@ -19,12 +20,6 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 
 function clientFor(sandbox: Sandbox): ServiceTitanClient {
   return createServiceTitanClient({ ...authOptions(sandbox), tenantId: sandbox.tenantId, retry: false });
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterable) items.push(item);
-  return items;
 }
 
 /** The page numbers the server was asked for, in arrival order. */

@@ -11,6 +11,7 @@ import {
 } from '../src';
 import type { Sandbox } from '../src/testing';
 import { authOptions, flushIo, useSandbox } from './helpers/sandbox';
+import { collect, rejection } from './helpers/iterables';
 
 const CUSTOMERS = '/crm/v2/tenant/{tenant}/customers';
 const EXPORT = '/crm/v2/tenant/{tenant}/export/customers';
@@ -23,22 +24,6 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 
 function clientFor(sandbox: Sandbox): ServiceTitanClient {
   return createServiceTitanClient({ ...authOptions(sandbox), tenantId: sandbox.tenantId });
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
-
-/** The error a promise rejects with (fails the test if it fulfils). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const apiPaths = (sandbox: Sandbox): string[] =>

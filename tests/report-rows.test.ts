@@ -12,27 +12,13 @@ import {
 } from '../src';
 import type { Sandbox } from '../src/testing';
 import { authOptions, flushIo, useSandbox } from './helpers/sandbox';
+import { collect, rejection } from './helpers/iterables';
 
 const REPORT = { category: 'operations', reportId: 42 };
 const FROM = [{ name: 'From', value: '2024-01-01' }];
 
 function clientFor(sandbox: Sandbox, overrides: Partial<ServiceTitanClientOptions> = {}): ServiceTitanClient {
   return createServiceTitanClient({ ...authOptions(sandbox), tenantId: sandbox.tenantId, ...overrides });
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const jobNumber = (n: number): string => `42-${String(n).padStart(5, '0')}`;
