@@ -31,7 +31,7 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
    * sent in any rolling window of 1 s + `windowMarginMs`, counted by when they are sent. Requests
    * over the limit wait. A 429 pauses the whole client for its `Retry-After`. `store` shares
    * the budget across processes. `false` turns it off.
-   * @default { requestsPerSecond: 60, windowMarginMs: 50, maxConcurrent: Infinity, pauseOn429Ms: 1000 }
+   * @default { requestsPerSecond: 60, windowMarginMs: 40, maxConcurrent: Infinity, pauseOn429Ms: 1000 }
    */
   rateLimit?: RateLimitOptions | false;
   /**

@@ -29,7 +29,7 @@ describe('the timeout of a request counts from the moment it was made', () => {
       // Far below a second timeout or a retry: the one timer fired, nothing else was waited for.
       expect(elapsed).toBeLessThan(1900);
       // Not retried past its deadline. Behind a full concurrency cap it never reached the server;
-      // in the rolling second alone it may have been sent at 1.05 s after the first 60 were.
+      // in the rolling second alone it may have been sent at 1.04 s after the first 60 were.
       expect(sandbox().api.count).toBeLessThanOrEqual('maxConcurrent' in rateLimit ? 60 : 61);
       hold.release();
       await Promise.all(stuck);
@@ -37,7 +37,7 @@ describe('the timeout of a request counts from the moment it was made', () => {
     10_000,
   );
 
-  test('time queued counts: sent after 1.05 s in the rate limit, it times out 1.5 s after it was made, not after it was sent', async () => {
+  test('time queued counts: sent after 1.04 s in the rate limit, it times out 1.5 s after it was made, not after it was sent', async () => {
     const client = createServiceTitanClient({ ...authOptions(sandbox()), rateLimit: { requestsPerSecond: 1 } });
     await client.auth.getToken();
     const hold = sandbox().api.hold();
@@ -49,7 +49,7 @@ describe('the timeout of a request counts from the moment it was made', () => {
     expect(sandbox().api.count).toBe(2);
     expect(error?.code).toBe('ECONNABORTED');
     expect(elapsed).toBeGreaterThanOrEqual(1499);
-    // Counted from when it was sent, it would have ended after 1.05 + 1.5 s.
+    // Counted from when it was sent, it would have ended after 1.04 + 1.5 s.
     expect(elapsed).toBeLessThan(2500);
     hold.release();
     await first;

@@ -25,6 +25,9 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+/** Below Node's 60 s `headersTimeout`, far above any pause between a test's requests. */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) {
@@ -63,8 +66,12 @@ async function listenBoth(
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const settings = resolveSandboxOptions(options);
-  const authServer = createServer();
-  const apiServer = createServer();
+  // Node's 5 s keepAliveTimeout races with clients that reuse an idle keep-alive socket (Node's
+  // agent keeps them without a timeout): a request written as the server closes the socket gets
+  // ECONNRESET (seen in the benchmark, 32 at once after a 7 s pause between rounds). Tests pause
+  // for seconds; close() ends every connection anyway.
+  const authServer = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS });
+  const apiServer = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS });
   const [authPort, apiPort] = await listenBoth(authServer, apiServer, settings.authPort, settings.apiPort);
   const authOrigin = `http://${HOST}:${authPort}`;
   const authUrl = `${authOrigin}${TOKEN_PATH}`;
