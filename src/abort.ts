@@ -21,6 +21,7 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
   });
 }
 
-function abortReason(signal: AbortSignal): unknown {
+/** The signal's reason, or the DOMException an abort without one stands for. */
+export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }

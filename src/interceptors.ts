@@ -77,8 +77,7 @@ function recordAcceptance(
 ): void {
   const { status, config } = response;
   if (status >= 500 || status === 429 || options.renewOnStatus.has(status)) return;
-  const finalUrl = (response.request as { res?: { responseUrl?: string } } | undefined)?.res?.responseUrl;
-  if (finalUrl !== undefined && !policy.allowsUrl(finalUrl)) return;
+  if (!answeredByAllowedOrigin(response.request, policy)) return;
   provider.accepted(bearerToken(config));
 }
 
@@ -127,8 +126,7 @@ function shouldRenewAndReplay(
   if (perRequest?.skip === true || perRequest?.replayed === true) return false;
   if (!policy.allowsRequest(config)) return false;
   // After a redirect the 401 may come from another host: never renew for it.
-  const finalUrl = (error.request as { res?: { responseUrl?: string } } | undefined)?.res?.responseUrl;
-  if (finalUrl !== undefined && !policy.allowsUrl(finalUrl)) return false;
+  if (!answeredByAllowedOrigin(error.request, policy)) return false;
   if (!isReplayableBody(config.data)) {
     options.logger.warn?.('not replaying a request whose body is a stream; the 401 goes to the caller', {
       method: config.method,
@@ -137,6 +135,12 @@ function shouldRenewAndReplay(
     return false;
   }
   return true;
+}
+
+/** After a redirect the answer may come from another host (follow-redirects' final URL). */
+function answeredByAllowedOrigin(request: unknown, policy: OriginPolicy): boolean {
+  const finalUrl = (request as { res?: { responseUrl?: string } } | undefined)?.res?.responseUrl;
+  return finalUrl === undefined || policy.allowsUrl(finalUrl);
 }
 
 /** Streams are consumed by the first attempt: replaying one would send an empty or partial body. */

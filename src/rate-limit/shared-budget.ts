@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceTitanLogger } from '../logging/logger';
-import { abortReason } from './sliding-window';
+import { abortReason } from '../abort';
+import { withCommandTimeout } from '../stores/command-timeout';
 import type { RateLimitStore } from './store';
 
 /** While the store is failing, it is tried again at most this often (each try may take its command timeout). */
@@ -58,7 +59,12 @@ export class SharedBudget {
       if (performance.now() < this.#degradedUntil) return NOTHING_TO_MARK;
       let waitMs: number;
       try {
-        waitMs = await bounded(this.#store.take(this.#key, this.#limit, this.#windowMs, id), STORE_CALL_BOUND_MS);
+        waitMs = await withCommandTimeout(
+          'take',
+          STORE_CALL_BOUND_MS,
+          () => this.#store.take(this.#key, this.#limit, this.#windowMs, id),
+          'rate-limit store',
+        );
       } catch (error) {
         this.#fail(error);
         return NOTHING_TO_MARK;
@@ -90,15 +96,6 @@ export class SharedBudget {
 }
 
 const NOTHING_TO_MARK = (): void => undefined;
-
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the store did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,3 +1,5 @@
+import { abortReason } from '../abort';
+
 /** A place in a {@link SendTimeWindow}, taken before the request is sent. */
 export interface WindowSlot {
   /** The request is being sent now: the slot counts from this moment until it leaves the window. */
@@ -172,8 +174,4 @@ export class SendTimeWindow {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
   }
-}
-
-export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
