@@ -163,6 +163,24 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     expect(await observer.keys('st-rate:*')).toHaveLength(1);
   }, 15_000);
 
+  test('Redis down three times in a row: no request fails, one warning and one recovery per outage', async () => {
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const client = clientWith({ warn: (m) => warnings.push(m), info: (m) => infos.push(m) });
+    await client.get(customersPath(sandbox()));
+    for (let outage = 1; outage <= 3; outage += 1) {
+      await server.stop();
+      const down = await Promise.allSettled(Array.from({ length: 6 }, () => client.get(customersPath(sandbox()))));
+      expect(down.every((r) => r.status === 'fulfilled')).toBe(true);
+      await server.restart();
+      // The store is tried again at most once a second while it fails; a success ends the outage.
+      await sleep(1_100);
+      await client.get(customersPath(sandbox()));
+      expect(warnings.filter((m) => m.startsWith('rate-limit store failed'))).toHaveLength(outage);
+      expect(infos.filter((m) => m.startsWith('rate-limit store answers again'))).toHaveLength(outage);
+    }
+  }, 30_000);
+
   test('without a logger, a store outage is one process warning per client', async () => {
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
