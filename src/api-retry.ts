@@ -1,8 +1,9 @@
+import { retryDelay } from './backoff';
 import { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
 import { timeLeftMs } from './rate-limit/deadline';
-import { MAX_TIMER_MS, msOption } from './timer-limits';
+import { msOption } from './timer-limits';
 import { retryAfterMs } from './retry-after';
 import { describe } from './urls';
 
@@ -61,11 +62,7 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     // shorten `timeout` on its own.
     shouldResetTimeout: true,
     retryCondition: (error) => shouldRetry(error, resolved),
-    retryDelay: (retryCount, error) => {
-      const base = resolved.retryDelayMs * 2 ** (retryCount - 1);
-      // Capped: a longer delay would make Node's timer fire after 1 ms.
-      return Math.min(Math.max(base + base * 0.2 * Math.random(), retryAfterMs(error) ?? 0), MAX_TIMER_MS);
-    },
+    retryDelay: (retryCount, error) => retryDelay(retryCount, resolved.retryDelayMs, error),
   });
   // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
   // reads it; axios runs request interceptors in reverse order, so this one (added later) runs first.

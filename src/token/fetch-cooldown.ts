@@ -1,3 +1,4 @@
+import { cappedDoubling } from '../backoff';
 import type { ServiceTitanAuthError } from '../errors';
 import type { ServiceTitanLogger } from '../logging/logger';
 
@@ -46,8 +47,8 @@ export class FetchCooldown {
     if (error.code === 'rate_limited') {
       wait = error.retryAfterMs ?? rateLimitCooldownMs;
     } else if (error.code === 'invalid_client') {
-      const doubled = failureCooldownMs * 2 ** Math.min(this.#rejectedInARow, 30);
-      wait = Math.min(doubled, Math.max(maxInvalidClientCooldownMs, failureCooldownMs));
+      const cap = Math.max(maxInvalidClientCooldownMs, failureCooldownMs);
+      wait = cappedDoubling(failureCooldownMs, this.#rejectedInARow, cap);
       this.#rejectedInARow += 1;
     } else {
       wait = failureCooldownMs;

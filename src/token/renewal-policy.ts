@@ -1,3 +1,4 @@
+import { cappedDoubling } from '../backoff';
 import { tokenFingerprint, type ServiceTitanLogger } from '../logging/logger';
 
 /** The first hold-back after a renewal for a 401; it doubles per renewal the API did not accept. */
@@ -72,8 +73,7 @@ export class RenewalPolicy {
   /** `token` was obtained because the API answered 401: it is on probation until accepted. */
   renewedFor401(token: { accessToken: string; renewAt: number }): void {
     if (token.accessToken === this.#probation?.accessToken || token.accessToken === this.#lastAccepted) return;
-    // 2^streak, with the exponent capped so that a long streak cannot overflow to Infinity.
-    const holdBackMs = Math.min(FIRST_HOLD_BACK_MS * 2 ** Math.min(this.#streak, 30), this.#maxHoldBackMs);
+    const holdBackMs = cappedDoubling(FIRST_HOLD_BACK_MS, this.#streak, this.#maxHoldBackMs);
     this.#streak += 1;
     this.#probation = { accessToken: token.accessToken, until: Date.now() + holdBackMs, renewAt: token.renewAt };
   }

@@ -1,10 +1,10 @@
+import { retryDelay } from '../backoff';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { ServiceTitanAuthError } from '../errors';
 import type { ResolvedOptions } from '../options';
 import type { StoredToken } from '../stores/types';
 import { retryAfterMs } from '../retry-after';
-import { MAX_TIMER_MS } from '../timer-limits';
 import { createTokenResponseParser } from './token-response';
 
 /** Fetches one new token from the token endpoint (with retries); never caches. */
@@ -70,8 +70,7 @@ function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
   axiosRetry(http, {
     retries: options.tokenRetries,
     retryCondition: (error) => isRetryableTokenError(error, options),
-    retryDelay: (retryCount, error) =>
-      Math.min(Math.max(backoffDelay(retryCount, options.tokenRetryDelayMs), retryAfterMs(error) ?? 0), MAX_TIMER_MS),
+    retryDelay: (retryCount, error) => retryDelay(retryCount, options.tokenRetryDelayMs, error),
     // axios-retry skips its backoff when the config's signal has aborted: drop the spent
     // deadline, the next attempt gets a fresh one.
     onRetry: (_retryCount, error, config) => {
@@ -107,12 +106,6 @@ function isRetryableTokenError(error: AxiosError, options: ResolvedOptions): boo
   if (status === 429) return (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
   // A 2xx whose body broke off mid-transfer ("stream has been aborted") is a network failure.
   return status >= 500 || status < 400;
-}
-
-/** Exponential backoff with 0–20% jitter, so a fleet restarted together does not retry in step. */
-function backoffDelay(retryCount: number, baseMs: number): number {
-  const delay = baseMs * 2 ** (retryCount - 1);
-  return delay + delay * 0.2 * Math.random();
 }
 
 /** Maps a failed token request to a typed error that holds no secret (not even in `cause`). */
