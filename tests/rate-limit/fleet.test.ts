@@ -7,13 +7,8 @@ const WORKERS = 3;
 const REQUESTS_PER_WORKER = 80;
 // ServiceTitan's budget, for both the fleet and the sandbox.
 const BUDGET = 60;
-// The window margin covers the one-way jitter (rate-limit/options.ts). Here the sandbox runs in
-// the Jest process, beside three worker processes and redis-server on a 2-core machine: with the
-// 50 ms margin (the default is 40), 2 of 3 runs on an otherwise idle machine saw 3-9 requests arrive inside another
-// request's second (429s), so this test gives the margin 150 ms; >= 90 % is then of what that
-// window allows. The default margin is measured in the benchmark (`npm run bench`), whose server
-// runs in a process of its own.
-const MARGIN_MS = 150;
+// The workers use the library's defaults (the window's margin included): scaling them to make
+// this pass would hide what it exists to find.
 const workerScript = path.join(__dirname, '..', 'fixtures', 'rate-limit-worker.ts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -22,7 +17,6 @@ function startWorker(sandbox: Sandbox, redisPort: number, shared: boolean): Work
     ...fleetEnv(sandbox, redisPort),
     FLEET_SHARED: shared ? '1' : '0',
     FLEET_REQUESTS_PER_SECOND: String(BUDGET),
-    FLEET_WINDOW_MARGIN_MS: String(MARGIN_MS),
   });
 }
 
@@ -76,14 +70,14 @@ describeWithRedis('RedisRateLimitStore: one budget per (app key, tenant) for a f
     sandbox.resetCounters();
   }
 
-  test(`${WORKERS} processes × ${REQUESTS_PER_WORKER} requests: ≤ ${BUDGET} arrivals in any rolling second, no 429, ≥ 90 % of what the window allows`, async () => {
+  test(`${WORKERS} processes × ${REQUESTS_PER_WORKER} requests: ≤ ${BUDGET} arrivals in any rolling second, no 429, ≥ 90 % of the budget used`, async () => {
     await warmFleet(true);
     const done = await round(workers, REQUESTS_PER_WORKER);
     expect(done).toEqual(Array(WORKERS).fill(`done ${REQUESTS_PER_WORKER} 0 0`));
     expect(sandbox.api.count).toBe(WORKERS * REQUESTS_PER_WORKER);
     expect(sandbox.api.rateLimited).toBe(0);
     expect(sandbox.api.maxArrivals(1000)).toBeLessThanOrEqual(BUDGET);
-    expect(sustainedPerSecond(sandbox, BUDGET)).toBeGreaterThanOrEqual((0.9 * BUDGET * 1000) / (1000 + MARGIN_MS));
+    expect(sustainedPerSecond(sandbox, BUDGET)).toBeGreaterThanOrEqual(0.9 * BUDGET);
 
     for (const worker of workers) worker.send('quit');
     await expect(Promise.all(workers.map((worker) => worker.exited))).resolves.toEqual(Array(WORKERS).fill(0));

@@ -1,6 +1,11 @@
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
-import { createServiceTitanClient, isServiceTitanAuthError, type ServiceTitanClient } from '../../src';
+import {
+  createServiceTitanClient,
+  isServiceTitanAuthError,
+  type RateLimitStore,
+  type ServiceTitanClient,
+} from '../../src';
 import { RedisRateLimitStore } from '../../src/redis';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
@@ -104,13 +109,14 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
   const clientWith = (
     logger?: { warn: (m: string) => void; info: (m: string) => void },
     commandTimeoutMs = 100,
+    wrap: (store: RateLimitStore) => RateLimitStore = (store) => store,
   ): ServiceTitanClient => {
     const redis = new Redis(server.port, '127.0.0.1', { retryStrategy: () => 50, connectTimeout: 300 });
     redis.on('error', () => undefined);
     connections.push(redis);
     return createServiceTitanClient({
       ...authOptions(sandbox(), logger ? { logger } : {}),
-      rateLimit: { requestsPerSecond: 5, store: new RedisRateLimitStore(redis, { commandTimeoutMs }) },
+      rateLimit: { requestsPerSecond: 5, store: wrap(new RedisRateLimitStore(redis, { commandTimeoutMs })) },
     });
   };
 
@@ -138,6 +144,39 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     // a used the budget of the window: b (another "process", alone it would go at once) waits.
     await Promise.all(Array.from({ length: 5 }, () => b.get(customersPath(sandbox()))));
     expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  test('a client asks the store for one request at a time: a freed place costs one call per waiting client', async () => {
+    // All of b's requests wait for a's places to leave the window. Asking for each of them at
+    // once wakes every one at each expiry to compete for one place (a fleet of 4 made ~7,000
+    // store calls a second for 60 requests, and the CPU it burned delayed requests past the margin).
+    const calls = { take: 0, refused: 0, inFlight: 0, maxInFlight: 0 };
+    const counting = (store: RateLimitStore): RateLimitStore => ({
+      take: async (...args) => {
+        calls.take += 1;
+        calls.inFlight += 1;
+        calls.maxInFlight = Math.max(calls.maxInFlight, calls.inFlight);
+        try {
+          const waitMs = await store.take(...args);
+          if (waitMs > 0) calls.refused += 1;
+          return waitMs;
+        } finally {
+          calls.inFlight -= 1;
+        }
+      },
+      markSent: (...args) => store.markSent!(...args),
+    });
+    const a = clientWith(undefined, 5_000);
+    const b = clientWith(undefined, 5_000, counting);
+    await Promise.all([a.auth.getToken(), b.auth.getToken()]);
+    await Promise.all(Array.from({ length: 5 }, () => a.get(customersPath(sandbox()))));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => b.get(customersPath(sandbox()))));
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(calls.maxInFlight).toBe(1);
+    expect(calls.take - calls.refused).toBe(10);
+    // One refusal per place that b waits for at most (a's 5, then its own first 5), and a few
+    // more when a timer fires a millisecond before the place frees.
+    expect(calls.refused).toBeLessThanOrEqual(15);
   });
 
   test('Redis down under repeated requests: none fails, one warning; Redis back: the fleet budget again', async () => {
