@@ -36,6 +36,12 @@ export class Endpoint implements SandboxEndpoint {
   readonly #faults = new FaultQueue();
   readonly #holds = new HoldList();
   #log: SandboxRequestRecord[] = [];
+  /**
+   * The log's arrival times on the monotonic clock the sandbox's rate limit reads: `at` is whole
+   * Date.now() milliseconds (so fake clocks apply), and rounding made two arrivals 999.6 ms apart
+   * look 1000 ms apart to `maxArrivals` while the limit counted them in one second.
+   */
+  #arrivals: number[] = [];
   #count = 0;
   #inFlight = 0;
   #maxInFlight = 0;
@@ -68,10 +74,7 @@ export class Endpoint implements SandboxEndpoint {
   }
 
   maxArrivals(windowMs = 1000): number {
-    return maxInAnyWindow(
-      this.#log.map((record) => record.at),
-      windowMs,
-    );
+    return maxInAnyWindow(this.#arrivals, windowMs);
   }
 
   get maxInFlight(): number {
@@ -95,6 +98,7 @@ export class Endpoint implements SandboxEndpoint {
     this.#count = 0;
     this.#rateLimited = 0;
     this.#log = [];
+    this.#arrivals = [];
     this.#maxInFlight = this.#inFlight;
   }
 
@@ -158,7 +162,11 @@ export class Endpoint implements SandboxEndpoint {
     this.#config.describeHead(req, record);
     this.#count += 1;
     this.#log.push(record);
-    if (this.#log.length > this.#config.logLimit) this.#log.shift();
+    this.#arrivals.push(performance.now());
+    if (this.#log.length > this.#config.logLimit) {
+      this.#log.shift();
+      this.#arrivals.shift();
+    }
     return record;
   }
 }

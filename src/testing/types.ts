@@ -199,8 +199,9 @@ export interface SandboxEndpoint {
   readonly maxInFlight: number;
   /**
    * The most requests that arrived in any rolling window of `windowMs` (half-open, on the
-   * arrival times of the request log, so at most `requestLogLimit` requests are looked at): how
-   * ServiceTitan's per-second limit sees the traffic.
+   * arrival times of the request log, so at most `requestLogLimit` requests are looked at, on
+   * the monotonic clock the sandbox's own rate limit reads): how ServiceTitan's per-second limit
+   * sees the traffic.
    * @default windowMs 1000
    */
   maxArrivals(windowMs?: number): number;

@@ -809,8 +809,12 @@ describe('rate limits', () => {
         429,
       ),
     ).toBe(1);
+    // All 61 arrived within the second, the 429'd one included; a 1 ms window sees fewer.
+    expect(sandbox.api.maxArrivals()).toBe(61);
+    expect(sandbox.api.maxArrivals(1)).toBeLessThan(61);
     sandbox.resetCounters();
     expect(sandbox.api.rateLimited).toBe(0);
+    expect(sandbox.api.maxArrivals()).toBe(0);
   });
 
   it('counts per application and tenant: two tenants get 60 each', async () => {
