@@ -8,6 +8,7 @@ import { withinDeadline } from './deadline';
 import { resolveRateLimit, resolveReportLimit, type RateLimitOptions, type ReportLimitOptions } from './options';
 import { SharedBudget } from './shared-budget';
 import { SendTimeWindow, type WindowSlot } from './sliding-window';
+import { sendAndWhenWritten } from './written';
 
 // ServiceTitan's report-data endpoint: POST /reporting/v2/tenant/{t}/report-category/{c}/reports/{id}/data
 const REPORT_DATA_PATH = /\/reporting\/v\d+\/tenant\/[^/]+\/report-category\/[^/]+\/reports\/([^/?#]+)\/data(?:[?#]|$)/;
@@ -93,17 +94,20 @@ export function installRateLimit(
           throw error;
         }
         wait.sent();
-        // The send time is taken once the request has left: a burst's requests are written one
-        // after another (tens of ms for 60 of them), and their places must count from when each
-        // reaches the wire, not from when the burst was let through, or the next window's burst
+        // The send time is taken once the request has been written (written.ts): a burst's
+        // requests leave one after another, and one on a new connection only once it is up;
+        // their places must count from when each reaches the wire, or the next window's burst
         // overlaps this one's stragglers at the server. Until then the places stay reserved,
         // which counts them and never lets them expire.
-        const exchange = adapter(config);
-        setImmediate(() => {
-          reportSlot?.commit();
-          slot?.commit();
-          markSharedSent?.();
-        });
+        const exchange = sendAndWhenWritten(
+          config,
+          () => adapter(config),
+          () => {
+            reportSlot?.commit();
+            slot?.commit();
+            markSharedSent?.();
+          },
+        );
         try {
           return await exchange;
         } catch (error) {

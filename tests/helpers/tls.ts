@@ -56,11 +56,32 @@ export interface TlsTerminator {
   close(): Promise<void>;
 }
 
-/** Puts `https:` in front of a plain-HTTP server (the sandbox speaks http only). */
-export async function startTlsTerminator(targetPort: number, certificate: TestCertificate): Promise<TlsTerminator> {
+/**
+ * Puts `https:` in front of a plain-HTTP server (the sandbox speaks http only). With
+ * `handshakeDelayMs`, each handshake of a client that names the server (SNI: a host name, not an
+ * IP) waits that long before the server answers, as a distant server's round trips would.
+ */
+export async function startTlsTerminator(
+  targetPort: number,
+  certificate: TestCertificate,
+  options: { handshakeDelayMs?: number } = {},
+): Promise<TlsTerminator> {
   const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ key: certificate.key, cert: certificate.cert }, (clear) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
+  const context = tls.createSecureContext({ key: certificate.key, cert: certificate.cert });
+  const delayed =
+    options.handshakeDelayMs === undefined
+      ? {}
+      : {
+          SNICallback: (_name: string, answer: (error: Error | null, context: tls.SecureContext) => void) =>
+            setTimeout(() => answer(null, context), options.handshakeDelayMs),
+        };
+  // The upstream connection opens when the client connects, before the handshake, so a request
+  // reaches the target as soon as it is decrypted (a TLS edge keeps its upstream connections warm).
+  const upstreams = new Map<string, net.Socket>();
+  const peer = (socket: net.Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
+  const server = tls.createServer({ key: certificate.key, cert: certificate.cert, ...delayed }, (clear) => {
+    const upstream = upstreams.get(peer(clear)) ?? net.connect(targetPort, '127.0.0.1');
+    upstreams.delete(peer(clear));
     for (const socket of [clear, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -69,6 +90,17 @@ export async function startTlsTerminator(targetPort: number, certificate: TestCe
     clear.pipe(upstream).pipe(clear);
     clear.on('close', () => upstream.destroy());
     upstream.on('close', () => clear.destroy());
+  });
+  server.on('connection', (raw: net.Socket) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    upstream.on('error', () => upstream.destroy());
+    upstreams.set(peer(raw), upstream);
+    raw.on('close', () => {
+      if (upstreams.get(peer(raw)) === upstream) {
+        upstreams.delete(peer(raw));
+        upstream.destroy();
+      }
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
