@@ -2,7 +2,7 @@
  * One process of the rate-limit fleet benchmark: a client of one tenant that keeps requests
  * going for `BENCH_SECONDS`, with or without RedisRateLimitStore (`BENCH_REDIS_URL` empty: its
  * own limiter only), then prints one JSON line `{ ok, failed }` and exits. Prints `ready` once
- * it has a token, and starts on the first line it reads on stdin.
+ * it has a token and has made 5 warm-up requests, and starts on the first line it reads on stdin.
  */
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
@@ -20,6 +20,11 @@ const client = createServiceTitanClient({
 });
 await client.auth.getToken();
 await redis?.ping();
+// Warm-up: the first calls through this code and the server's API path are slow (JIT); the
+// parent resets the server's counts after them and lets their window empty.
+await Promise.all(
+  Array.from({ length: 5 }, () => client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })),
+);
 process.stdout.write('ready\n');
 const input = createInterface({ input: process.stdin });
 await new Promise((resolve) => input.once('line', resolve));

@@ -2,7 +2,8 @@
  * The rate-limit benchmark's server process: the sandbox limiting like ServiceTitan (60 per
  * rolling second per app key and tenant, 429 beyond), every API answer delayed by `latencyMs`,
  * and a log of arrival times. Prints its URLs and credentials as one JSON line; over IPC,
- * `{ cmd: 'stats' }` answers the arrivals and `{ cmd: 'close' }` stops it.
+ * `{ cmd: 'stats' }` answers the arrivals, `{ cmd: 'reset' }` zeroes them (after a warm-up) and
+ * `{ cmd: 'close' }` stops it.
  *
  *   node --import tsx bench/rate-limit-server.ts '{"latencyMs":300}'
  */
@@ -19,8 +20,11 @@ process.stdout.write(
   `${JSON.stringify({ ...sandbox.clientOptions, environment: sandbox.environment, pid: process.pid })}\n`,
 );
 
-process.on('message', (message: { id: number; cmd: 'stats' | 'close' }) => {
-  if (message.cmd === 'stats') {
+process.on('message', (message: { id: number; cmd: 'stats' | 'reset' | 'close' }) => {
+  if (message.cmd === 'reset') {
+    sandbox.resetCounters();
+    process.send?.({ id: message.id, result: null });
+  } else if (message.cmd === 'stats') {
     process.send?.({
       id: message.id,
       result: {

@@ -46,7 +46,7 @@ class RateLimitServer {
     return new RateLimitServer(child, JSON.parse(line) as ServiceTitanClientOptions);
   }
 
-  #call<T>(cmd: 'stats' | 'close'): Promise<T> {
+  #call<T>(cmd: 'stats' | 'reset' | 'close'): Promise<T> {
     const id = this.#nextId++;
     return new Promise<T>((resolve) => {
       const onMessage = (reply: { id: number; result: T }) => {
@@ -61,6 +61,11 @@ class RateLimitServer {
 
   stats(): Promise<ServerStats> {
     return this.#call('stats');
+  }
+
+  /** Zeroes the counts and the arrival log. */
+  reset(): Promise<void> {
+    return this.#call('reset');
   }
 
   async close(): Promise<void> {
@@ -218,7 +223,12 @@ export async function rateLimitFleet(workers: number, seconds: number): Promise<
               });
             });
         });
+        // Every worker has warmed up (a few requests: the server's API path and the workers'
+        // code are past their first, slow calls, as ServiceTitan's servers always are); the
+        // window those took is left to empty before the measured run.
         await Promise.all(outputs.map((next) => next()));
+        await server.reset();
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
         for (const child of children) child.stdin!.write('go\n');
         const results = (await Promise.all(outputs.map((next) => next()))).map(
           (line) => JSON.parse(line) as { ok: number; failed: number },
@@ -302,6 +312,15 @@ export function rateLimitFleetSection(runs: FleetRun[], targets: Target[]): stri
         kind: 'correctness',
       },
       {
+        name: `rate-limit fleet with RedisRateLimitStore: no 429, ≤ ${BUDGET} arrivals in any rolling second`,
+        value: `${shared.rateLimited} 429s, max ${shared.maxArrivals}`,
+        met: shared.rateLimited === 0 && shared.maxArrivals <= BUDGET,
+        // Judged in full runs only: four clients, the server and Redis share the machine, and a
+        // stall of the server beyond the 40 ms margin now and then lets one through (the proof
+        // is tests/rate-limit/fleet.test.ts; this measures the default on this machine).
+        kind: 'timing',
+      },
+      {
         name: 'rate-limit fleet with RedisRateLimitStore: ≥ 90 % of the budget',
         value: `${fixed((shared.perSecond / BUDGET) * 100, 1)} %`,
         met: shared.perSecond >= 0.9 * BUDGET,
@@ -324,7 +343,7 @@ export function rateLimitFleetSection(runs: FleetRun[], targets: Target[]): stri
       ]),
     ),
     '',
-    `accepted: requests the server did not answer 429, after the first window's burst of ${BUDGET}, per second from first to last arrival (conservative: the ends of the run count as time); the clients retry 429s, so they see no failure either way.`,
+    `accepted: requests the server did not answer 429, after the first window's burst of ${BUDGET}, per second from first to last arrival (conservative: the ends of the run count as time); the clients retry 429s, so they see no failure either way. Each worker makes 5 warm-up requests first; the server's counts start after them, once their window has emptied.`,
   ].join('\n');
 }
 
@@ -335,6 +354,6 @@ export function rateLimitSettings(mode: 'full' | 'quick'): {
   fleet: { workers: number; seconds: number };
 } {
   return mode === 'full'
-    ? { latencies: [20, 300, 1000], seconds: 10, fleet: { workers: 4, seconds: 10 } }
+    ? { latencies: [20, 300, 1000, 2000], seconds: 10, fleet: { workers: 4, seconds: 10 } }
     : { latencies: [20, 300, 1000], seconds: 4, fleet: { workers: 4, seconds: 4 } };
 }
