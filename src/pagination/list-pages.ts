@@ -33,6 +33,8 @@ export interface PaginateOptions {
    * discarded) unless `params: { includeTotal: true }` lets the iterator stop at the last page.
    * Each request goes through the client, so its rate limit still applies.
    * @default 1
+   * @example
+   * for await (const job of paginate(client, '/jpm/v2/tenant/{tenant}/jobs', { pageSize: 500, concurrency: 4 })) {}
    */
   concurrency?: number;
   /** Aborts the requests in flight and ends the iteration with axios's `CanceledError`. */

@@ -26,12 +26,18 @@ export interface ReportRowsOptions {
   category: string;
   /** The report's id: a positive integer, or a string of digits. */
   reportId: number | string;
-  /** The report's parameters, sent as the body `{ parameters }` of every page. @default [] */
+  /**
+   * The report's parameters, sent as the body `{ parameters }` of every page. @default []
+   * @example
+   * reportRows(client, { category: 'operations', reportId: 123, parameters: [{ name: 'From', value: '2026-11-01' }] });
+   */
   parameters?: readonly ReportParameter[];
   /**
    * Rows per page (one report-data call each), an integer from 1 to 25 000. ServiceTitan allows
    * 5 calls of the same report per minute, so the page size bounds the rows per minute.
    * @default 5000
+   * @example
+   * reportRows(client, { category: 'operations', reportId: 123, pageSize: 25_000 });
    */
   pageSize?: number;
   /**
@@ -39,6 +45,8 @@ export interface ReportRowsOptions {
    * wait). With k > 1 the first k pages are requested at once, even for a report that has
    * fewer; later pages stop at the last page the server's `totalCount` gives.
    * @default 1
+   * @example
+   * reportRows(client, { category: 'operations', reportId: 123, concurrency: 5 });
    */
   concurrency?: number;
   /** Aborts the requests in flight and ends the iteration with axios's `CanceledError`. */

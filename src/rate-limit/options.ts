@@ -10,34 +10,55 @@ export interface RateLimitOptions {
    * 60 per application per tenant; one client serves one tenant). Requests are counted when
    * they are sent, not when their answers arrive, so the budget is used at any latency.
    * Requests over the limit wait; they never fail. @default 60
+   * @example
+   * // A second integration shares the tenant's budget: leave it half.
+   * createServiceTitanClient({ ...options, rateLimit: { requestsPerSecond: 30 } });
    */
   requestsPerSecond?: number;
   /**
    * Added to the one-second window, for network jitter: as long as the one-way delay of two
    * requests differs by less than this, the server never sees more than `requestsPerSecond`
-   * arrive in any rolling second. Costs `margin / (1000 + margin)` of the budget (40 ms: 3.8 %).
-   * @default 50
+   * arrive in any rolling second. Each request counts from when it has been written (on a new
+   * connection, after its handshake). Costs `margin / (1000 + margin)` of the budget (40 ms: 3.8 %).
+   * @default 40
+   * @example
+   * // A network whose delays vary by up to 100 ms (a VPN, a distant region): 9 % of the budget.
+   * createServiceTitanClient({ ...options, rateLimit: { windowMarginMs: 100 } });
    */
   windowMarginMs?: number;
-  /** Most requests in flight at once. @default Infinity */
+  /**
+   * Most requests in flight at once. @default Infinity
+   * @example
+   * createServiceTitanClient({ ...options, rateLimit: { maxConcurrent: 8 } });
+   */
   maxConcurrent?: number;
   /**
    * Shares the budget of one (app key, tenant) with every process that uses the same store,
    * e.g. `new RedisRateLimitStore(redis)` from `axios-servicetitan-auth/redis`. The client's own
    * limiter still applies; when the store fails, it alone does (one warning), until the store
    * answers again. @default none: the budget is this client's alone
+   * @example
+   * import { RedisRateLimitStore } from 'axios-servicetitan-auth/redis';
+   * createServiceTitanClient({ ...options, rateLimit: { store: new RedisRateLimitStore(redis) } });
    */
   store?: RateLimitStore;
   /**
    * How long the whole client waits after a 429 that has no `Retry-After` (a 429 with one
    * waits that long, at most `retry.maxRetryAfterMs`). @default 1000 (one rolling second)
+   * @example
+   * createServiceTitanClient({ ...options, rateLimit: { pauseOn429Ms: 2000 } });
    */
   pauseOn429Ms?: number;
 }
 
 /** The reporting limit: report-data calls per report and tenant; `false` turns it off. */
 export interface ReportLimitOptions {
-  /** Most data calls for the same report sent in any rolling minute (ServiceTitan: 5). @default 5 */
+  /**
+   * Most data calls for the same report sent in any rolling minute (ServiceTitan: 5). @default 5
+   * @example
+   * // Another job pulls the same reports: leave it 2 of the 5.
+   * createServiceTitanClient({ ...options, reportLimit: { perMinute: 3 } });
+   */
   perMinute?: number;
 }
 

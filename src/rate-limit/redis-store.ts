@@ -11,12 +11,16 @@ export interface RedisRateLimitStoreOptions {
    * Prefix of the keys: `<keyPrefix><budget>` is a sorted set of send times, one per (app key,
    * tenant); the budget's name is a hash, so the app key never reaches Redis.
    * @default 'st-rate:'
+   * @example
+   * new RedisRateLimitStore(redis, { keyPrefix: 'billing-sync:rate:' });
    */
   keyPrefix?: string;
   /**
    * Every command fails after this long, so an unreachable Redis makes the client fall back to
    * its own limiter instead of stalling requests, even while ioredis queues commands offline.
    * @default 500
+   * @example
+   * new RedisRateLimitStore(redis, { commandTimeoutMs: 200 });
    */
   commandTimeoutMs?: number;
 }
