@@ -99,15 +99,15 @@ export function installRateLimit(
         // their places must count from when each reaches the wire, or the next window's burst
         // overlaps this one's stragglers at the server. Until then the places stay reserved,
         // which counts them and never lets them expire.
-        const exchange = sendAndWhenWritten(
-          config,
-          () => adapter(config),
-          () => {
-            reportSlot?.commit();
-            slot?.commit();
-            markSharedSent?.();
-          },
-        );
+        let committed = false;
+        const commit = () => {
+          if (committed) return;
+          committed = true;
+          reportSlot?.commit();
+          slot?.commit();
+          markSharedSent?.();
+        };
+        const exchange = sendAndWhenWritten(config, () => adapter(config), commit);
         try {
           return await exchange;
         } catch (error) {
@@ -117,6 +117,8 @@ export function installRateLimit(
             pausedWindow?.pauseUntil(pausedWindow.now() + waitMs);
           }
           throw error;
+        } finally {
+          commit(); // a no-op once written; a request dropped unseen counts from now
         }
       };
       try {

@@ -1,6 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
-import axios, { type InternalAxiosRequestConfig } from 'axios';
+import type { InternalAxiosRequestConfig } from 'axios';
 
 /**
  * Knowing when a request has been written, so a rate-limit place counts from the moment the
@@ -42,20 +42,38 @@ function onRequestStart(message: unknown): void {
   if (match !== undefined) match.request = request;
 }
 
-/** The Host header Node will send for `config` (undefined: not an absolute http(s) URL). */
+const ABSOLUTE_URL = /^[a-z][a-z\d+\-.]*:\/\//i;
+/** Host per base URL: a client sends to one or two origins, and parsing each request's URL costs. */
+const hosts = new Map<string, string | undefined>();
+const MAX_HOSTS = 64;
+
+/**
+ * The Host header Node will send for `config` (undefined: not an http(s) URL). Only the origin
+ * matters, so this reads the URL axios will use (`url` when absolute and allowed, else
+ * `baseURL`) without building it (axios.getUri merges the whole config for that).
+ */
 function expectedHost(config: InternalAxiosRequestConfig): string | undefined {
+  const absolute = config.url !== undefined && ABSOLUTE_URL.test(config.url) && config.allowAbsoluteUrls !== false;
+  const origin = absolute ? config.url : (config.baseURL ?? config.url);
+  if (origin === undefined) return undefined;
+  if (hosts.has(origin)) return hosts.get(origin);
+  let host: string | undefined;
   try {
-    const url = new URL(axios.getUri(config));
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : undefined;
+    const url = new URL(origin);
+    host = url.protocol === 'http:' || url.protocol === 'https:' ? url.host : undefined;
   } catch {
-    return undefined;
+    host = undefined;
   }
+  // Absolute request URLs can each be new: a bounded cache, emptied when full.
+  if (hosts.size >= MAX_HOSTS) hosts.clear();
+  hosts.set(origin, host);
+  return host;
 }
 
 /**
- * Calls `send` (the adapter) and `written` once, when the request it starts has been written
- * (see above), or, for a request it cannot see, on the next turn of the event loop. `written`
- * is called at the latest when the exchange settles.
+ * Calls `send` (the adapter) and, at most once, `written`: when the request it starts has been
+ * written (see above), or, for a request it cannot see, on the next turn of the event loop. The
+ * caller commits for itself when the exchange settles too (a request may be dropped unseen).
  */
 export function sendAndWhenWritten<T>(
   config: InternalAxiosRequestConfig,
@@ -66,32 +84,30 @@ export function sendAndWhenWritten<T>(
     subscribe('http.client.request.start', onRequestStart);
     listening = true;
   }
-  let done = false;
-  const once = () => {
-    if (done) return;
-    done = true;
-    written();
-  };
   const entry: Expected = {
     method: (config.method ?? 'get').toUpperCase(),
     host: expectedHost(config),
     request: undefined,
   };
   expected.push(entry);
-  let exchange: Promise<T>;
   try {
-    exchange = send();
+    return send();
   } finally {
     process.nextTick(() => {
       expected.splice(expected.indexOf(entry), 1);
       const request = entry.request;
-      if (request === undefined) setImmediate(once);
-      else if (request.writableFinished || request.destroyed) once();
+      if (request === undefined) setImmediate(written);
+      else if (request.writableFinished || request.destroyed) written();
       else {
+        let done = false;
+        const once = () => {
+          if (done) return;
+          done = true;
+          written();
+        };
         request.once('finish', once);
         request.once('close', once);
       }
     });
   }
-  return exchange.finally(once);
 }
