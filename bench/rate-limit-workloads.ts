@@ -1,82 +1,24 @@
 /**
  * Rate-limit workloads: the limiter's throughput against the budget at several server latencies,
  * and a fleet of processes on one tenant with and without RedisRateLimitStore. The server
- * (bench/rate-limit-server.ts) runs in its own process and limits like ServiceTitan (60 per
+ * (tests/fixtures/sandbox-process.ts) runs in its own process and limits like ServiceTitan (60 per
  * rolling second, 429 beyond); arrivals are counted there.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import axios, { getAdapter } from 'axios';
-import { createServiceTitanClient, type ServiceTitanClientOptions } from '../src';
+import { createServiceTitanClient } from '../src';
 import { maxInAnyWindow } from '../src/testing/rate-limit';
 import { startRedisServer } from '../tests/helpers/redis-server';
+import { SandboxProcess, type SandboxProcessStats } from '../tests/helpers/sandbox-process';
 import { fixed, median, table } from './stats';
 
 const BUDGET = 60;
-const SERVER_SCRIPT = fileURLToPath(new URL('./rate-limit-server.ts', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./rate-limit-fleet-worker.ts', import.meta.url));
 
-interface ServerStats {
-  count: number;
-  rateLimited: number;
-  maxArrivals: number;
-  arrivals: number[];
-}
-
-class RateLimitServer {
-  readonly options: ServiceTitanClientOptions;
-  readonly #child: ChildProcess;
-  #nextId = 1;
-
-  private constructor(child: ChildProcess, options: ServiceTitanClientOptions) {
-    this.#child = child;
-    this.options = options;
-  }
-
-  static async start(latencyMs: number): Promise<RateLimitServer> {
-    const child = fork(SERVER_SCRIPT, [JSON.stringify({ latencyMs })], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`rate-limit server exited with ${String(code)}`)));
-      createInterface({ input: child.stdout! }).once('line', resolve);
-    });
-    return new RateLimitServer(child, JSON.parse(line) as ServiceTitanClientOptions);
-  }
-
-  #call<T>(cmd: 'stats' | 'reset' | 'close'): Promise<T> {
-    const id = this.#nextId++;
-    return new Promise<T>((resolve) => {
-      const onMessage = (reply: { id: number; result: T }) => {
-        if (reply.id !== id) return;
-        this.#child.off('message', onMessage);
-        resolve(reply.result);
-      };
-      this.#child.on('message', onMessage);
-      this.#child.send({ id, cmd });
-    });
-  }
-
-  stats(): Promise<ServerStats> {
-    return this.#call('stats');
-  }
-
-  /** Zeroes the counts and the arrival log. */
-  reset(): Promise<void> {
-    return this.#call('reset');
-  }
-
-  async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    await this.#call('close');
-    await exited;
-  }
-}
-
 /** Requests per second the server accepted after the first window's burst: the budget in use. */
-function sustainedPerSecond(stats: ServerStats): number {
+function sustainedPerSecond(stats: SandboxProcessStats): number {
   // The steady state, free of the opening burst and of the draining queue at the end: the
   // median time the server took to receive BUDGET more requests, over the middle half of the
   // run, scaled by the share it accepted. (Averages over a fixed interval are biased by where
@@ -92,7 +34,7 @@ function sustainedPerSecond(stats: ServerStats): number {
 }
 
 /** Accepted requests per second after the opening window, from the first arrival to the last (conservative). */
-function acceptedPerSecond(stats: ServerStats): number {
+function acceptedPerSecond(stats: SandboxProcessStats): number {
   const times = [...stats.arrivals].sort((a, b) => a - b);
   if (times.length <= BUDGET) return 0;
   return ((stats.count - stats.rateLimited - BUDGET) / (times.at(-1)! - times[0]!)) * 1000;
@@ -115,7 +57,7 @@ export interface LatencyRun {
 export async function limiterVsLatency(latencies: readonly number[], seconds: number): Promise<LatencyRun[]> {
   const runs: LatencyRun[] = [];
   for (const latencyMs of latencies) {
-    const server = await RateLimitServer.start(latencyMs);
+    const server = await SandboxProcess.start({ latencyMs });
     try {
       // The limiter wraps this adapter, so it runs at the moment each request is sent.
       const http = getAdapter(axios.defaults.adapter);
@@ -180,7 +122,7 @@ export async function rateLimitFleet(workers: number, seconds: number): Promise<
   const runs: FleetRun[] = [];
   try {
     for (const store of ['none', 'RedisRateLimitStore'] as const) {
-      const server = await RateLimitServer.start(20);
+      const server = await SandboxProcess.start({ latencyMs: 20 });
       let children: ChildProcess[] = [];
       try {
         children = Array.from({ length: workers }, () =>

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Sandbox } from '../../src/testing';
+import type { SandboxClientOptions } from '../../src/testing';
 
 /** A child process running a TypeScript fixture, driven by stdin lines, answering on stdout. */
 export interface WorkerProcess {
@@ -53,10 +53,10 @@ export function startWorkerProcess(script: string, env: Record<string, string>):
 }
 
 /** The FLEET_* variables the fleet fixtures read: where the sandbox and Redis are, and who to be. */
-export function fleetEnv(sandbox: Sandbox, redisPort: number): Record<string, string> {
+export function fleetEnv(sandbox: SandboxClientOptions, redisPort: number): Record<string, string> {
   return {
-    FLEET_AUTH_URL: sandbox.authUrl,
-    FLEET_API_URL: sandbox.apiUrl,
+    FLEET_AUTH_URL: sandbox.environment.authUrl,
+    FLEET_API_URL: sandbox.environment.apiUrl,
     FLEET_CLIENT_ID: sandbox.clientId,
     FLEET_CLIENT_SECRET: sandbox.clientSecret,
     FLEET_APP_KEY: sandbox.appKey,

@@ -9,7 +9,7 @@ const workerScript = path.join(__dirname, '..', 'fixtures', 'fleet-worker.ts');
 
 function startWorker(sandbox: Sandbox, redisPort: number): Worker {
   return startWorkerProcess(workerScript, {
-    ...fleetEnv(sandbox, redisPort),
+    ...fleetEnv(sandbox.clientOptions, redisPort),
   });
 }
 
