@@ -2,7 +2,7 @@
  * Benchmarks of axios-servicetitan-auth against bare axios and the usual peer stack
  * (axios-token-interceptor + axios-auth-refresh), on the local ServiceTitan sandbox.
  *
- *   npm run bench              # full run (~3 min): judges every target, exit 1 if one is not met
+ *   npm run bench              # full run (~15 min on 2 cores): judges every target, exit 1 if one is not met
  *   npm run bench -- --quick   # CI (< 60 s): records everything, judges correctness only
  *
  * `npm run bench` is `node --expose-gc --import tsx bench/index.ts`: the library is imported
