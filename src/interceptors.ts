@@ -65,9 +65,11 @@ export function createAcceptanceRecorder({ options, provider, policy }: Intercep
 }
 
 /**
- * A status that is not a rejection of the token (2xx, and 403/404 and the like: authentication
- * passed) from an allowed origin is an acceptance. 429 and 5xx are not: a gateway or the rate
- * limit may answer before authentication.
+ * A status that is not a rejection of the token (2xx, 3xx, and 403/404 and the like:
+ * authentication passed) from an allowed origin is an acceptance. 429 and 5xx are not: a gateway
+ * or the rate limit may answer before authentication. A final answer from another host means
+ * the allowed origin (where the token went) answered with a redirect: an acceptance too, whatever
+ * the other host then said.
  */
 function recordAcceptance(
   response: AxiosResponse,
@@ -76,8 +78,8 @@ function recordAcceptance(
   policy: OriginPolicy,
 ): void {
   const { status, config } = response;
-  if (status >= 500 || status === 429 || options.renewOnStatus.has(status)) return;
-  if (!answeredByAllowedOrigin(response.request, policy)) return;
+  const redirectedAway = !answeredByAllowedOrigin(response.request, policy);
+  if (!redirectedAway && (status >= 500 || status === 429 || options.renewOnStatus.has(status))) return;
   provider.accepted(bearerToken(config));
 }
 

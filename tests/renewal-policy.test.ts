@@ -2,7 +2,7 @@ import type { AxiosError } from 'axios';
 import { createServiceTitanClient, type ServiceTitanClient } from '../src';
 import { startSandbox, type Sandbox } from '../src/testing';
 import { recordingLogger } from './helpers/logger';
-import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
+import { authOptions, customersPath, startForeignServer, useFakeClock, useSandbox } from './helpers/sandbox';
 
 /** The status of a GET to the customers list, whether it succeeds or fails. */
 async function statusOf(client: ServiceTitanClient, sandbox: Sandbox): Promise<number | undefined> {
@@ -43,6 +43,25 @@ describe('G3: a token the API has accepted is renewed on a later 401, however so
     sandbox().revokeAllTokens();
     expect(await statusOf(client, sandbox())).toBe(200);
     expect(sandbox().token.count).toBe(3);
+  });
+
+  test('a redirect from the API to another host counts as accepted (the API answered 3xx, not 401)', async () => {
+    // Found by tests/property.test.ts (FC_SEED=1145305242): the renewed token's first answer was
+    // the API's redirect to a foreign host; the answer the client saw came from that host, so it
+    // was not counted, and the next 401 for that token went to the caller without a renewal.
+    const foreign = await startForeignServer();
+    try {
+      const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
+      await client.get(customersPath(sandbox()));
+      sandbox().api.enqueue({ status: 401 }, { redirectTo: `${foreign.url}/elsewhere` });
+      expect(await statusOf(client, sandbox())).toBe(200); // tok-1 refused; tok-2 redirected away
+      expect(foreign.received.map((headers) => headers.authorization)).toEqual([undefined]);
+      sandbox().revokeAllTokens();
+      expect(await statusOf(client, sandbox())).toBe(200); // tok-2 renewed at once: tok-3
+      expect(sandbox().token.count).toBe(3);
+    } finally {
+      await foreign.close();
+    }
   });
 
   test('a 5xx is no acceptance: the renewed token stays held back', async () => {
