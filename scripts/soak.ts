@@ -6,6 +6,8 @@
  *   npm run soak                       # 100,000 requests, concurrency 64
  *   npm run soak -- --quick            # 10,000 requests (CI)
  *   npm run soak -- --requests 500000 --concurrency 128 --seed 42
+ *   npm run soak -- --rate-limit               # 6,000 requests at the default 60/s, shared budget in Redis
+ *
  *   npm run soak -- --no-retry         # API retries off: injected 503/429 reach the caller
  *
  * `npm run soak` runs `node --expose-gc --import tsx scripts/soak.ts`, so heap figures are taken
@@ -23,27 +25,51 @@
  * sandbox's, or 100,000 requests would take half an hour): its API retries (3, for 429 and
  * 502/503/504) absorb the 503s and 429s. With --no-retry they reach the caller as failures by
  * reason, which is expected.
+ *
+ * --rate-limit runs the client with every default, its rate limit included (60 per 1.04 s), the
+ * sandbox limiting like ServiceTitan (60 per rolling second, then 429), and the budget shared
+ * through RedisRateLimitStore (default options) on a redis-server that this script stops for
+ * 3 s every 20 s: each outage must cost one warning and one recovery, never a failed request.
  */
 import { AxiosError, type InternalAxiosRequestConfig } from 'axios';
 import { createServiceTitanClient, isServiceTitanAuthError } from '../src';
+import { Redis } from 'ioredis';
+import { RedisRateLimitStore } from '../src/redis';
 import { startSandbox, type SandboxRequestRecord } from '../src/testing';
+import { startRedisServer, type RedisServer } from '../tests/helpers/redis-server';
 
 const MB = 1024 * 1024;
 const HEAP_GROWTH_LIMIT_MB = 10;
 const STALL_TIMEOUT_MS = 30_000;
 const RATES = { unavailable: 0.01, rateLimited: 0.005 };
-/** A revocation every 40–60 requests. */
+/** With --rate-limit: the store's server is down this long, this often. */
+const OUTAGE = { everyMs: 20_000, forMs: 3_000 };
+/**
+ * A revocation every 40–60 requests: at ~500 requests/s, 10 a second. Under the 60/s rate limit
+ * (--rate-limit) every 400–600 requests, 7–10 s apart: at 40–60 a revocation came every ~0.8 s,
+ * shorter than a 401's replay waits in the queue behind 64 requests (~1 s), so most replays met
+ * the next revocation (3,471 of 6,000 requests failed that way, as guarantee 3 says they must).
+ */
 const REVOCATION_EVERY = { min: 40, max: 60 };
+const REVOCATION_EVERY_RATE_LIMITED = { min: 400, max: 600 };
 
 interface Args {
   requests: number;
   concurrency: number;
   seed: number;
   retry: boolean;
+  rateLimit: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { requests: 100_000, concurrency: 64, seed: Math.floor(Math.random() * 2 ** 31), retry: true };
+  const args: Args = {
+    requests: 100_000,
+    concurrency: 64,
+    seed: Math.floor(Math.random() * 2 ** 31),
+    retry: true,
+    rateLimit: false,
+  };
+  if (argv.includes('--rate-limit')) args.requests = 6_000;
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i];
     const positive = (name: string): number => {
@@ -56,9 +82,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--concurrency') args.concurrency = positive('--concurrency');
     else if (flag === '--seed') args.seed = positive('--seed');
     else if (flag === '--no-retry') args.retry = false;
+    else if (flag === '--rate-limit') args.rateLimit = true;
     else
       throw new Error(
-        `unknown flag ${String(flag)} (use --requests N, --concurrency N, --quick, --seed N, --no-retry)`,
+        `unknown flag ${String(flag)} (use --requests N, --concurrency N, --quick, --seed N, --no-retry, --rate-limit)`,
       );
   }
   return args;
@@ -108,14 +135,23 @@ async function main(): Promise<void> {
   };
   process.on('unhandledRejection', onUnhandled);
 
-  const sandbox = await startSandbox({ requestLogLimit: 100, rateLimit: false, reportRateLimit: false });
-  const seen = { rejected: 0, replayed: 0 };
+  const sandbox = await startSandbox({
+    requestLogLimit: args.rateLimit ? 2_000 : 100,
+    rateLimit: args.rateLimit ? { requestsPerSecond: 60 } : false,
+    reportRateLimit: false,
+  });
+  const store = args.rateLimit ? await startStoreWithOutages() : undefined;
+  const seen = { rejected: 0, replayed: 0, storeFailed: 0, storeBack: 0 };
   const client = createServiceTitanClient({
     ...sandbox.clientOptions,
-    rateLimit: false,
+    ...(store === undefined ? { rateLimit: false as const } : { rateLimit: { store: store.rateLimitStore } }),
     logger: {
+      warn: (message) => {
+        if (message.startsWith('rate-limit store failed')) seen.storeFailed += 1;
+      },
       info: (message) => {
         if (message === 'token rejected by the API; renewing') seen.rejected += 1;
+        if (message.startsWith('rate-limit store answers again')) seen.storeBack += 1;
       },
       debug: (message) => {
         if (message === 'replaying request after token renewal') seen.replayed += 1;
@@ -138,8 +174,9 @@ async function main(): Promise<void> {
   let succeeded = 0;
   const failed = new Map<string, number>();
   const injected = { revocations: 0, unavailable: 0, rateLimited: 0 };
+  const revocationEvery = args.rateLimit ? REVOCATION_EVERY_RATE_LIMITED : REVOCATION_EVERY;
   const revocationGap = () =>
-    REVOCATION_EVERY.min + Math.floor(random() * (REVOCATION_EVERY.max - REVOCATION_EVERY.min + 1));
+    revocationEvery.min + Math.floor(random() * (revocationEvery.max - revocationEvery.min + 1));
   let nextRevocation = revocationGap();
 
   const one = async (n: number): Promise<void> => {
@@ -198,12 +235,18 @@ async function main(): Promise<void> {
     return completed;
   };
 
+  // The sandbox keeps the last 2,000 arrivals (33 s at 60/s): sampled every 5 s, no second is missed.
+  let maxArrivals = 0;
+  const sampler = setInterval(() => (maxArrivals = Math.max(maxArrivals, sandbox.api.maxArrivals())), 5_000);
   const startedAt = performance.now();
   const warmUp = Math.max(1, Math.floor(args.requests / 10));
   let completed = await phase(warmUp);
   const heapWarm = await heapAfterGc();
   if (completed) completed = await phase(args.requests);
   const wallSeconds = (performance.now() - startedAt) / 1000;
+  clearInterval(sampler);
+  maxArrivals = Math.max(maxArrivals, sandbox.api.maxArrivals());
+  const outages = (await store?.stop()) ?? 0;
   const heapEnd = await heapAfterGc();
   const growthMb = (heapEnd - heapWarm) / MB;
 
@@ -217,7 +260,15 @@ async function main(): Promise<void> {
   process.off('unhandledRejection', onUnhandled);
 
   const unauthorized = failed.get(HELD_BACK_401) ?? 0;
-  const pass = completed && unsettled === 0 && unhandled === 0 && unauthorized === 0 && growthMb < HEAP_GROWTH_LIMIT_MB;
+  // Each outage: one warning and one recovery (the last may end after the run: at most one fewer).
+  const outagesHandled = seen.storeFailed === outages && (seen.storeBack === outages || seen.storeBack === outages - 1);
+  const pass =
+    completed &&
+    unsettled === 0 &&
+    unhandled === 0 &&
+    unauthorized === 0 &&
+    growthMb < HEAP_GROWTH_LIMIT_MB &&
+    (store === undefined || outagesHandled);
   const rows: [string, string | number][] = [
     ['requests', args.requests],
     ['concurrency', args.concurrency],
@@ -230,7 +281,7 @@ async function main(): Promise<void> {
     ['failed (total)', [...failed.values()].reduce((sum, count) => sum + count, 0)],
     ['unsettled (must be 0)', unsettled],
     ['unhandled rejections (must be 0)', unhandled],
-    [`revocations (every ${REVOCATION_EVERY.min}–${REVOCATION_EVERY.max} requests)`, injected.revocations],
+    [`revocations (every ${revocationEvery.min}–${revocationEvery.max} requests)`, injected.revocations],
     ['401s for an accepted token, held back without a replay (must be 0)', unauthorized],
     ['401s from the API, renewed and replayed', seen.replayed],
     ['renewals started by a 401', seen.rejected],
@@ -239,6 +290,16 @@ async function main(): Promise<void> {
     ['faults left unused', pendingFaults],
     ['API hits at the sandbox (requests + 401 replays + retries)', apiHits],
     ['token requests', tokenRequests],
+    ...(store === undefined
+      ? []
+      : ([
+          ['rate limit', 'client defaults (60 per 1.04 s), RedisRateLimitStore with default options'],
+          ["429s from the sandbox's own 60/s limit", sandbox.api.rateLimited],
+          ['max arrivals in any rolling second (sampled every 5 s)', maxArrivals],
+          [`Redis outages (${OUTAGE.forMs / 1000} s every ${OUTAGE.everyMs / 1000} s)`, outages],
+          ['store warnings (must equal the outages)', seen.storeFailed],
+          ['store recoveries (the outages, or one fewer if the last outlived the run)', seen.storeBack],
+        ] as [string, number | string][])),
     [
       `heap used after warm-up (first ${warmUp} requests)${globalThis.gc ? ', after gc' : ', NO gc: run with --expose-gc'}`,
       `${(heapWarm / MB).toFixed(1)} MB`,
@@ -262,6 +323,38 @@ async function main(): Promise<void> {
     console.error('the process did not exit on its own within 5 s of the end of the soak');
     process.exit(1);
   }, 5_000).unref();
+}
+
+/** A RedisRateLimitStore on a redis-server that goes down for OUTAGE.forMs every OUTAGE.everyMs. */
+async function startStoreWithOutages(): Promise<{
+  rateLimitStore: RedisRateLimitStore;
+  /** Ends the outages and the server; resolves with how many outages there were. */
+  stop(): Promise<number>;
+}> {
+  const server: RedisServer = await startRedisServer();
+  const redis = new Redis(server.port, '127.0.0.1', { retryStrategy: () => 100 });
+  redis.on('error', () => undefined); // the client's warning says it, once per outage
+  await redis.ping();
+  let outages = 0;
+  let cycle: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    cycle = cycle.then(async () => {
+      outages += 1;
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, OUTAGE.forMs));
+      await server.restart();
+    });
+  }, OUTAGE.everyMs);
+  return {
+    rateLimitStore: new RedisRateLimitStore(redis),
+    async stop() {
+      clearInterval(timer);
+      await cycle;
+      redis.disconnect();
+      await server.stop();
+      return outages;
+    },
+  };
 }
 
 main().catch((error: unknown) => {
