@@ -16,10 +16,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { createServiceTitanClient, MemoryTokenStore } from '../src';
+import { clientOptionsFromEnv, createServiceTitanClient, MemoryTokenStore } from '../src';
 import { RedisTokenStore } from '../src/redis';
 import { startSandbox, type Sandbox } from '../src/testing';
 import { startRedisServer, type RedisServer } from '../tests/helpers/redis-server';
+import { clientEnv } from '../tests/helpers/worker-process';
 
 const K = Number(process.env.FLEET_K ?? 8);
 const SECONDS = Number(process.env.FLEET_SECONDS ?? 20);
@@ -29,20 +30,16 @@ const REFRESH_BUFFER_S = 1;
 const TEST_PERIOD_S = TOKEN_LIFETIME_S - Math.min(REFRESH_BUFFER_S, TOKEN_LIFETIME_S / 2);
 
 async function worker(): Promise<void> {
-  const env = (name: string) => process.env[name] ?? '';
-  const redis = env('FIGURES_REDIS_URL') === '' ? undefined : new Redis(env('FIGURES_REDIS_URL'));
+  const redisUrl = process.env.FIGURES_REDIS_URL ?? '';
+  const redis = redisUrl === '' ? undefined : new Redis(redisUrl);
   const store = redis === undefined ? new MemoryTokenStore() : new RedisTokenStore(redis); // the key is derived from the client's secret
   const client = createServiceTitanClient({
-    clientId: env('FIGURES_CLIENT_ID'),
-    clientSecret: env('FIGURES_CLIENT_SECRET'),
-    appKey: env('FIGURES_APP_KEY'),
-    environment: { authUrl: env('FIGURES_AUTH_URL'), apiUrl: env('FIGURES_API_URL') },
-    tenantId: env('FIGURES_TENANT_ID'),
+    ...clientOptionsFromEnv({ prefix: 'FIGURES_', requireTenantId: true }),
     refreshBufferSeconds: REFRESH_BUFFER_S,
     rateLimit: false,
     store,
   });
-  const until = Date.now() + Number(env('FIGURES_SECONDS')) * 1_000;
+  const until = Date.now() + Number(process.env.FIGURES_SECONDS) * 1_000;
   let ok = 0;
   let failed = 0;
   // Two requests in flight, a short pause between requests: a steady, modest load.
@@ -73,12 +70,7 @@ function runWorker(
       FIGURES_WORKER: '1',
       FIGURES_SECONDS: String(seconds),
       FIGURES_REDIS_URL: redisUrl ?? '',
-      FIGURES_AUTH_URL: sandbox.authUrl,
-      FIGURES_API_URL: sandbox.apiUrl,
-      FIGURES_CLIENT_ID: sandbox.clientId,
-      FIGURES_CLIENT_SECRET: sandbox.clientSecret,
-      FIGURES_APP_KEY: sandbox.appKey,
-      FIGURES_TENANT_ID: sandbox.tenantId,
+      ...clientEnv(sandbox.clientOptions, 'FIGURES_'),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -71,9 +71,10 @@ function expectedHost(config: InternalAxiosRequestConfig): string | undefined {
 }
 
 /**
- * Calls `send` (the adapter) and, at most once, `written`: when the request it starts has been
- * written (see above), or, for a request it cannot see, on the next turn of the event loop. The
- * caller commits for itself when the exchange settles too (a request may be dropped unseen).
+ * Calls `send` (the adapter) and `written` when the request it starts has been written (see
+ * above), or, for a request it cannot see, on the next turn of the event loop. `written` must be
+ * idempotent: it is called on `finish` and again on `close`, and the caller calls it once more
+ * when the exchange settles (a request may be dropped unseen).
  */
 export function sendAndWhenWritten<T>(
   config: InternalAxiosRequestConfig,
@@ -99,14 +100,8 @@ export function sendAndWhenWritten<T>(
       if (request === undefined) setImmediate(written);
       else if (request.writableFinished || request.destroyed) written();
       else {
-        let done = false;
-        const once = () => {
-          if (done) return;
-          done = true;
-          written();
-        };
-        request.once('finish', once);
-        request.once('close', once);
+        request.once('finish', written);
+        request.once('close', written);
       }
     });
   }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { envVariableNames } from '../../src/env-options';
 import type { SandboxClientOptions } from '../../src/testing';
 
 /** A child process running a TypeScript fixture, driven by stdin lines, answering on stdout. */
@@ -52,15 +53,30 @@ export function startWorkerProcess(script: string, env: Record<string, string>):
   };
 }
 
-/** The FLEET_* variables the fleet fixtures read: where the sandbox and Redis are, and who to be. */
-export function fleetEnv(sandbox: SandboxClientOptions, redisPort: number): Record<string, string> {
+/**
+ * The sandbox's client options as `<prefix>CLIENT_ID`, … variables: what
+ * `clientOptionsFromEnv({ prefix })` reads back in the child process.
+ */
+export function clientEnv(sandbox: SandboxClientOptions, prefix: string): Record<string, string> {
+  const names = envVariableNames(prefix);
   return {
-    FLEET_AUTH_URL: sandbox.environment.authUrl,
-    FLEET_API_URL: sandbox.environment.apiUrl,
-    FLEET_CLIENT_ID: sandbox.clientId,
-    FLEET_CLIENT_SECRET: sandbox.clientSecret,
-    FLEET_APP_KEY: sandbox.appKey,
-    FLEET_TENANT_ID: sandbox.tenantId,
-    FLEET_REDIS_PORT: String(redisPort),
+    [names.clientId]: sandbox.clientId,
+    [names.clientSecret]: sandbox.clientSecret,
+    [names.appKey]: sandbox.appKey,
+    [names.tenantId]: sandbox.tenantId,
+    [names.authUrl]: sandbox.environment.authUrl,
+    [names.apiUrl]: sandbox.environment.apiUrl,
   };
+}
+
+/** The FLEET_* variables the fleet fixtures read: who to be, where the sandbox and Redis are. */
+export function fleetEnv(sandbox: SandboxClientOptions, redisPort: number): Record<string, string> {
+  return { ...clientEnv(sandbox, 'FLEET_'), FLEET_REDIS_PORT: String(redisPort) };
+}
+
+/** FLEET_REDIS_PORT, in a fleet fixture. */
+export function fleetRedisPort(): number {
+  const port = Number(process.env.FLEET_REDIS_PORT);
+  if (!Number.isInteger(port) || port <= 0) throw new Error('FLEET_REDIS_PORT is not set');
+  return port;
 }

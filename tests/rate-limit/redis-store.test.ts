@@ -12,16 +12,10 @@ import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describeWithRedis('RedisRateLimitStore', () => {
-  let server: RedisServer;
+/** A fresh redis-server for each test, and connections to it that are closed after the test. */
+function useRedisPerTest(): { server: () => RedisServer; connect: () => Redis } {
+  let server: RedisServer | undefined;
   const connections: Redis[] = [];
-  const connect = () => {
-    const redis = new Redis(server.port, '127.0.0.1', { retryStrategy: () => 50, connectTimeout: 300 });
-    redis.on('error', () => undefined);
-    connections.push(redis);
-    return redis;
-  };
-
   beforeEach(async () => {
     server = await startRedisServer();
   });
@@ -29,8 +23,25 @@ describeWithRedis('RedisRateLimitStore', () => {
     await Promise.all(
       connections.splice(0).map((redis) => (redis.status === 'ready' ? redis.quit() : redis.disconnect())),
     );
-    await server.stop();
+    await server?.stop();
   });
+  const current = () => {
+    if (server === undefined) throw new Error('the Redis server is only available inside a test');
+    return server;
+  };
+  return {
+    server: current,
+    connect: () => {
+      const redis = new Redis(current().port, '127.0.0.1', { retryStrategy: () => 50, connectTimeout: 300 });
+      redis.on('error', () => undefined);
+      connections.push(redis);
+      return redis;
+    },
+  };
+}
+
+describeWithRedis('RedisRateLimitStore', () => {
+  const { server, connect } = useRedisPerTest();
 
   test('atomic: 30 concurrent takes from 3 connections admit exactly the limit; the rest learn the wait', async () => {
     const stores = [connect(), connect(), connect()].map(
@@ -72,12 +83,12 @@ describeWithRedis('RedisRateLimitStore', () => {
 
   test('commands are bounded: with Redis gone, take rejects within commandTimeoutMs', async () => {
     const store = new RedisRateLimitStore(connect(), { commandTimeoutMs: 100 });
-    await server.stop();
+    await server().stop();
     const started = performance.now();
     await expect(store.take('k', 1, 1000)).rejects.toThrow(/RedisRateLimitStore: take (timed out|failed)/);
     expect(performance.now() - started).toBeLessThan(1000);
     // ioredis leaves a handle open when disconnected while reconnecting: end connected.
-    await server.restart();
+    await server().restart();
   });
 
   test('bad arguments fail at construction, naming them; inspect shows no internals', () => {
@@ -104,36 +115,22 @@ describeWithRedis('RedisRateLimitStore', () => {
 
 describeWithRedis('a client with RedisRateLimitStore', () => {
   const sandbox = useSandbox({ requestLogLimit: 1_000 });
-  let server: RedisServer;
-  const connections: Redis[] = [];
+  const { server, connect } = useRedisPerTest();
   const clientWith = (
     logger?: { warn: (m: string) => void; info: (m: string) => void },
     commandTimeoutMs = 100,
     wrap: (store: RateLimitStore) => RateLimitStore = (store) => store,
   ): ServiceTitanClient => {
-    const redis = new Redis(server.port, '127.0.0.1', { retryStrategy: () => 50, connectTimeout: 300 });
-    redis.on('error', () => undefined);
-    connections.push(redis);
+    const redis = connect();
     return createServiceTitanClient({
       ...authOptions(sandbox(), logger ? { logger } : {}),
       rateLimit: { requestsPerSecond: 5, store: wrap(new RedisRateLimitStore(redis, { commandTimeoutMs })) },
     });
   };
 
-  beforeEach(async () => {
-    server = await startRedisServer();
-  });
-  afterEach(async () => {
-    await Promise.all(
-      connections.splice(0).map((redis) => (redis.status === 'ready' ? redis.quit() : redis.disconnect())),
-    );
-    await server.stop();
-  });
-
   test('two clients share one budget per (app key, tenant); the key holds no app key', async () => {
     const [a, b] = [clientWith(undefined, 5_000), clientWith(undefined, 5_000)];
-    const observer = new Redis(server.port, '127.0.0.1');
-    connections.push(observer);
+    const observer = connect();
     await Promise.all([a.auth.getToken(), b.auth.getToken(), observer.ping()]);
     const started = performance.now();
     await Promise.all(Array.from({ length: 5 }, () => a.get(customersPath(sandbox()))));
@@ -184,21 +181,20 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     const infos: string[] = [];
     const client = clientWith({ warn: (m) => warnings.push(m), info: (m) => infos.push(m) });
     await client.get(customersPath(sandbox()));
-    await server.stop();
+    await server().stop();
     const results = await Promise.allSettled(Array.from({ length: 12 }, () => client.get(customersPath(sandbox()))));
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(warnings.filter((m) => m.startsWith('rate-limit store failed'))).toHaveLength(1);
     expect(warnings.join('\n')).not.toContain(sandbox().appKey);
 
-    await server.restart();
+    await server().restart();
     // The store is tried again at most once a second while it fails.
     await sleep(1_100);
     await client.get(customersPath(sandbox()));
     await sleep(200);
     await client.get(customersPath(sandbox()));
     expect(infos).toContain('rate-limit store answers again: the fleet shares its budget again');
-    const observer = new Redis(server.port, '127.0.0.1');
-    connections.push(observer);
+    const observer = connect();
     expect(await observer.keys('st-rate:*')).toHaveLength(1);
   }, 15_000);
 
@@ -208,10 +204,10 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     const client = clientWith({ warn: (m) => warnings.push(m), info: (m) => infos.push(m) });
     await client.get(customersPath(sandbox()));
     for (let outage = 1; outage <= 3; outage += 1) {
-      await server.stop();
+      await server().stop();
       const down = await Promise.allSettled(Array.from({ length: 6 }, () => client.get(customersPath(sandbox()))));
       expect(down.every((r) => r.status === 'fulfilled')).toBe(true);
-      await server.restart();
+      await server().restart();
       // The store is tried again at most once a second while it fails; a success ends the outage.
       await sleep(1_100);
       await client.get(customersPath(sandbox()));
@@ -224,14 +220,14 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       const client = clientWith();
-      await server.stop();
+      await server().stop();
       await Promise.all(Array.from({ length: 3 }, () => client.get(customersPath(sandbox()))));
       await sleep(1_100);
       await client.get(customersPath(sandbox()));
       const messages = emitWarning.mock.calls.map(([message]) => String(message));
       expect(messages.filter((m) => m.startsWith('rate-limit store failed'))).toHaveLength(1);
       // ioredis leaves a handle open when disconnected while reconnecting: end connected.
-      await server.restart();
+      await server().restart();
     } finally {
       emitWarning.mockRestore();
     }
