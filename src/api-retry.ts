@@ -4,6 +4,7 @@ import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
 import { timeLeftMs } from './rate-limit/deadline';
 import { msOption } from './timer-limits';
+import { reportIdOfDataUrl } from './report-data-url';
 import { retryAfterMs } from './retry-after';
 import { describe } from './urls';
 
@@ -18,7 +19,8 @@ export interface ApiRetryOptions {
   statuses?: readonly number[];
   /**
    * Also retry POST and PATCH. Off by default: a POST that reached ServiceTitan before the
-   * connection failed would be applied twice. @default false
+   * connection failed would be applied twice. The report-data POST
+   * (`/reporting/…/reports/{id}/data`) is a read and is always retried like a GET. @default false
    */
   retryNonIdempotent?: boolean;
   /** Base of the exponential backoff, in ms (+0–20% jitter). @default 300 */
@@ -89,7 +91,7 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   if (perRequest === false) return false;
   const method = (config.method ?? 'get').toLowerCase();
   const nonIdempotentAllowed = (perRequest && perRequest.retryNonIdempotent) ?? options.retryNonIdempotent;
-  if (!IDEMPOTENT_METHODS.has(method) && !nonIdempotentAllowed) return false;
+  if (!IDEMPOTENT_METHODS.has(method) && !nonIdempotentAllowed && !isReportDataRead(method, config.url)) return false;
 
   const status = error.response?.status;
   if (status === undefined) {
@@ -97,6 +99,15 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   }
   if (!options.statuses.has(status)) return false;
   return status !== 429 || (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
+}
+
+/**
+ * Running a report changes nothing on the server: its POST only carries the parameters. Retried
+ * like a GET (429 after `Retry-After`, network errors, 502/503/504), so a report outlives its
+ * reporting limit (issue 17, item 6).
+ */
+function isReportDataRead(method: string, url: string | undefined): boolean {
+  return method === 'post' && reportIdOfDataUrl(url) !== undefined;
 }
 
 function resolveRetry(options: ApiRetryOptions): ResolvedRetry {
