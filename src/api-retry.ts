@@ -64,7 +64,10 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     // shorten `timeout` on its own.
     shouldResetTimeout: true,
     retryCondition: (error) => shouldRetry(error, resolved),
-    retryDelay: (retryCount, error) => retryDelay(retryCount, resolved.retryDelayMs, error),
+    // Never wait past the request's deadline: a `Retry-After` longer than what the timeout leaves
+    // ends at the deadline, where the retry fails with the timeout error before it is sent.
+    retryDelay: (retryCount, error) =>
+      Math.min(retryDelay(retryCount, resolved.retryDelayMs, error), untilDeadlineMs(error)),
   });
   // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
   // reads it; axios runs request interceptors in reverse order, so this one (added later) runs first.
@@ -99,6 +102,11 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   }
   if (!options.statuses.has(status)) return false;
   return status !== 429 || (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
+}
+
+/** Whole milliseconds until the request's `timeout` runs out (Infinity without one). */
+function untilDeadlineMs(error: AxiosError): number {
+  return error.config === undefined ? Number.POSITIVE_INFINITY : Math.ceil(Math.max(0, timeLeftMs(error.config)));
 }
 
 /**
