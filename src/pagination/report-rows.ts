@@ -47,11 +47,14 @@ export interface ReportRowsOptions {
   pageSize?: number;
   /**
    * Most pages in flight at once, an integer from 1 to 5 (the most lenient reporting limit: more
-   * would only wait; under the client's default `reportLimit` of 1 run a minute, pages past the
-   * first wait their turn anyway). With k > 1 the first k pages are requested at once, even for a
-   * report that has fewer; later pages stop at the last page the server's `totalCount` gives.
+   * would only wait). Keep it at most the client's `reportLimit.perMinute` (1 by default): a
+   * page beyond it waits in the client's queue for a later minute, and its `timeout` counts that
+   * wait (the third page of `concurrency: 3` at 1 run a minute waits 2 minutes, past the default
+   * 105 s). With k > 1 the first k pages are requested at once, even for a report that has
+   * fewer; later pages stop at the last page the server's `totalCount` gives.
    * @default 1
    * @example
+   * // A client created with reportLimit: { perMinute: 5 } (a tenant known to allow 5 runs a minute).
    * reportRows(client, { category: 'operations', reportId: 123, concurrency: 5 });
    */
   concurrency?: number;
