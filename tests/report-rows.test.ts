@@ -358,6 +358,19 @@ describe('reportRows retries a report-data POST like a GET', () => {
     ]);
   });
 
+  it('a connection reset on a page is retried and the report completes', async () => {
+    const client = clientFor(sandbox(), { retry: { retryDelayMs: 1 }, reportLimit: false });
+    sandbox().api.enqueue({ reset: true, match: (r: { query: Record<string, string> }) => r.query['page'] === '2' });
+    const rows = await collect(reportRows(client, { ...REPORT, pageSize: 30 }));
+    expect(rows).toHaveLength(75);
+    expect(sandbox().api.requests.map((r) => [r.query['page'], r.status])).toEqual([
+      ['1', 200],
+      ['2', undefined],
+      ['2', 200],
+      ['3', 200],
+    ]);
+  });
+
   it('other POSTs are still not retried', async () => {
     const client = clientFor(sandbox(), { retry: { retryDelayMs: 1 } });
     sandbox().api.enqueue({ status: 503 });
