@@ -4,6 +4,7 @@ import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
 import { timeLeftMs } from './rate-limit/deadline';
 import { msOption } from './timer-limits';
+import { reportIdOfDataUrl } from './report-data-url';
 import { retryAfterMs } from './retry-after';
 import { describe } from './urls';
 
@@ -18,7 +19,8 @@ export interface ApiRetryOptions {
   statuses?: readonly number[];
   /**
    * Also retry POST and PATCH. Off by default: a POST that reached ServiceTitan before the
-   * connection failed would be applied twice. @default false
+   * connection failed would be applied twice. The report-data POST
+   * (`/reporting/…/reports/{id}/data`) is a read and is always retried like a GET. @default false
    */
   retryNonIdempotent?: boolean;
   /** Base of the exponential backoff, in ms (+0–20% jitter). @default 300 */
@@ -62,7 +64,10 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     // shorten `timeout` on its own.
     shouldResetTimeout: true,
     retryCondition: (error) => shouldRetry(error, resolved),
-    retryDelay: (retryCount, error) => retryDelay(retryCount, resolved.retryDelayMs, error),
+    // Never wait past the request's deadline: a `Retry-After` longer than what the timeout leaves
+    // ends at the deadline, where the retry fails with the timeout error before it is sent.
+    retryDelay: (retryCount, error) =>
+      Math.min(retryDelay(retryCount, resolved.retryDelayMs, error), untilDeadlineMs(error)),
   });
   // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
   // reads it; axios runs request interceptors in reverse order, so this one (added later) runs first.
@@ -89,7 +94,7 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   if (perRequest === false) return false;
   const method = (config.method ?? 'get').toLowerCase();
   const nonIdempotentAllowed = (perRequest && perRequest.retryNonIdempotent) ?? options.retryNonIdempotent;
-  if (!IDEMPOTENT_METHODS.has(method) && !nonIdempotentAllowed) return false;
+  if (!IDEMPOTENT_METHODS.has(method) && !nonIdempotentAllowed && !isReportDataRead(method, config.url)) return false;
 
   const status = error.response?.status;
   if (status === undefined) {
@@ -97,6 +102,20 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   }
   if (!options.statuses.has(status)) return false;
   return status !== 429 || (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
+}
+
+/** Whole milliseconds until the request's `timeout` runs out (Infinity without one). */
+function untilDeadlineMs(error: AxiosError): number {
+  return error.config === undefined ? Number.POSITIVE_INFINITY : Math.ceil(Math.max(0, timeLeftMs(error.config)));
+}
+
+/**
+ * Running a report changes nothing on the server: its POST only carries the parameters. Retried
+ * like a GET (429 after `Retry-After`, network errors, 502/503/504), so a report outlives its
+ * reporting limit (issue 17, item 6).
+ */
+function isReportDataRead(method: string, url: string | undefined): boolean {
+  return method === 'post' && reportIdOfDataUrl(url) !== undefined;
 }
 
 function resolveRetry(options: ApiRetryOptions): ResolvedRetry {

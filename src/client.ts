@@ -35,9 +35,12 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
    */
   rateLimit?: RateLimitOptions | false;
   /**
-   * The reporting limit: report-data calls (`/reporting/…/reports/{id}/data`) wait so that at
-   * most 5 for the same report start in any rolling minute. `false` turns it off.
-   * @default { perMinute: 5 }
+   * The reporting limit: report-data calls (`/reporting/…/reports/{id}/data`, each page a run
+   * of the report) wait so that at most `perMinute` for the same report start in any rolling
+   * minute. Sources disagree on ServiceTitan's figure (5 or 1 run a minute per tenant): the
+   * default is the stricter. A 429 on report data holds back that report alone, for its
+   * `Retry-After`. `false` turns it off.
+   * @default { perMinute: 1 }
    */
   reportLimit?: ReportLimitOptions | false;
   /**

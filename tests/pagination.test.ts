@@ -215,6 +215,55 @@ describe('paginate', () => {
     expect(sandbox().api.count).toBeLessThanOrEqual(3);
   });
 
+  describe('a server that ignores page and leaves it out of the body', () => {
+    const SAME_PAGE = { status: 200, body: { hasMore: true, data: [{ id: 1 }, { id: 2 }, { id: 3 }] }, times: 1000 };
+    /** Items until the iteration ends or 600 have come (a loop without end, before the fix). */
+    async function upTo600(iterable: AsyncIterable<unknown>): Promise<{ items: unknown[]; error: unknown }> {
+      const items: unknown[] = [];
+      try {
+        for await (const item of iterable) {
+          items.push(item);
+          if (items.length === 600) break;
+        }
+      } catch (error) {
+        return { items, error };
+      }
+      return { items, error: undefined };
+    }
+
+    it.each([1, 4])(
+      'paginate (concurrency %i) throws naming the URL once a page repeats the previous one',
+      async (concurrency) => {
+        sandbox().api.enqueue(SAME_PAGE);
+        const { items, error } = await upTo600(paginate(clientFor(sandbox()), CUSTOMERS, { concurrency }));
+        expect(items).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+        expect(error).toBeInstanceOf(ServiceTitanResponseError);
+        expect((error as Error).message).toBe(
+          'paginate: GET /crm/v2/tenant/{tenant}/customers page 2 holds the same 3 items as page 1; the server ignores `page`, stopping instead of looping forever',
+        );
+        await flushIo();
+        // Page 1, page 2, and with k in flight at most k more already asked for (then aborted).
+        expect(sandbox().api.count).toBeLessThanOrEqual(concurrency === 1 ? 2 : concurrency + 1);
+      },
+    );
+
+    it('paginatePages throws the same, after yielding the first page only', async () => {
+      sandbox().api.enqueue(SAME_PAGE);
+      const { items, error } = await upTo600(paginatePages(clientFor(sandbox()), CUSTOMERS));
+      expect(items).toHaveLength(1);
+      expect((error as Error).message).toMatch(/page 2 holds the same 3 items as page 1; the server ignores `page`/);
+      expect(sandbox().api.count).toBe(2);
+    });
+
+    it('two pages that differ are followed as before', async () => {
+      sandbox().api.enqueue(
+        { status: 200, body: { hasMore: true, data: [{ id: 1 }] } },
+        { status: 200, body: { hasMore: false, data: [{ id: 2 }] } },
+      );
+      expect(await collect(paginate(clientFor(sandbox()), CUSTOMERS))).toEqual([{ id: 1 }, { id: 2 }]);
+    });
+  });
+
   it('passes HTTP errors through as axios errors', async () => {
     sandbox().api.enqueue({ status: 404 });
     const error = await rejection(collect(paginate(clientFor(sandbox()), CUSTOMERS)));

@@ -1,6 +1,7 @@
 import axios, { AxiosError, getAdapter, isCancel, type AxiosAdapter } from 'axios';
 import { createServiceTitanClient, isServiceTitanAuthError } from '../src';
 import { maxInAnyWindow } from '../src/testing/rate-limit';
+import { MAX_TIMER_MS } from '../src/timer-limits';
 import { authOptions, customersPath, flushIo, useSandbox } from './helpers/sandbox';
 import type { Sandbox } from '../src/testing';
 
@@ -120,6 +121,9 @@ describe('rate limiting in createServiceTitanClient', () => {
     [{ requestsPerSecond: 0 }, 'rateLimit.requestsPerSecond'],
     [{ windowMarginMs: -1 }, 'rateLimit.windowMarginMs'],
     [{ windowMarginMs: 2 ** 31 }, 'rateLimit.windowMarginMs'],
+    // Its window (1 s or the reporting minute, plus the margin) would overflow Node's timers.
+    [{ windowMarginMs: 2 ** 31 - 1 }, 'rateLimit.windowMarginMs must be at most 2147423647 ms'],
+    [{ windowMarginMs: MAX_TIMER_MS - 60_000 + 1 }, 'rateLimit.windowMarginMs must be at most 2147423647 ms'],
     [{ pauseOn429Ms: Number.NaN }, 'rateLimit.pauseOn429Ms'],
     [{ maxConcurrent: 1.5 }, 'rateLimit.maxConcurrent'],
     [{ store: {} }, 'rateLimit.store'],
@@ -193,7 +197,11 @@ describe('the reporting limit', () => {
   const sandbox = useSandbox({ requestLogLimit: 1_000 });
 
   test('at most 5 data calls of the same report start per minute; other reports are not held up', async () => {
-    const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      retry: false,
+      reportLimit: { perMinute: 5 },
+    });
     await client.auth.getToken();
     const call = (reportId: number, signal?: AbortSignal) =>
       client.post(
@@ -214,5 +222,108 @@ describe('the reporting limit', () => {
     controller.abort();
     expect(isCancel(await sixth)).toBe(true);
     expect(reportCalls(42)).toBe(5);
+  });
+
+  test('by default 1 data call of the same report starts per minute (the stricter published figure)', async () => {
+    const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
+    await client.auth.getToken();
+    const controller = new AbortController();
+    const first = await client.post(reportPath(sandbox(), 42), { parameters: [] });
+    const second = client.post(reportPath(sandbox(), 42), { parameters: [] }, { signal: controller.signal });
+    const other = await client.post(reportPath(sandbox(), 7), { parameters: [] });
+    await flushIo(20);
+    expect([first.status, other.status]).toEqual([200, 200]);
+    expect(sandbox().api.requests.map((r) => r.path)).toEqual([reportPath(sandbox(), 42), reportPath(sandbox(), 7)]);
+    controller.abort();
+    expect(isCancel(await second.catch((e: unknown) => e))).toBe(true);
+    expect(sandbox().api.count).toBe(2);
+  });
+
+  test.each([0, 1.5, '2'])('reportLimit.perMinute %p fails at creation naming it', (perMinute) => {
+    let error: unknown;
+    try {
+      createServiceTitanClient({ ...authOptions(sandbox()), reportLimit: { perMinute: perMinute as never } });
+    } catch (e) {
+      error = e;
+    }
+    expect(isServiceTitanAuthError(error) && error.code === 'invalid_config').toBe(true);
+    expect((error as Error).message).toContain('reportLimit.perMinute must be an integer >= 1');
+  });
+
+  test("a 429 on report data holds back that report alone, never the client's other traffic", async () => {
+    // The reporting limit off on the client: the server's is the only one, and its 429 must not
+    // pause the tenant's lists for a minute.
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      reportLimit: false,
+      retry: false,
+      axios: { timeout: 5000 },
+    });
+    await client.auth.getToken();
+    sandbox().api.enqueue({ status: 429, retryAfter: 60 });
+    const refused = await failure(client.post(reportPath(sandbox(), 42), { parameters: [] }));
+    expect(refused?.response?.status).toBe(429);
+    const started = performance.now();
+    expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(sandbox().api.requests.map((r) => r.status)).toEqual([429, 200]);
+  });
+});
+
+describe('every window and pause of the largest accepted options fits a Node timer', () => {
+  const sandbox = useSandbox({ retryAfterStyle: 'absent' });
+
+  test('no timer is set for longer than 2^31 - 1 ms (Node would fire it after 1 ms, and warn)', async () => {
+    const longest = MAX_TIMER_MS - 60_000;
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      retry: { maxRetryAfterMs: MAX_TIMER_MS, retries: 0 },
+      rateLimit: { requestsPerSecond: 1, windowMarginMs: longest, pauseOn429Ms: MAX_TIMER_MS },
+      reportLimit: { perMinute: 1 },
+      axios: { timeout: 0 },
+    });
+    await client.auth.getToken();
+    const delays: number[] = [];
+    const realSetTimeout = global.setTimeout;
+    const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms ?? 0);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    try {
+      const controller = new AbortController();
+      const { signal } = controller;
+      // The report's minute plus the margin, and the second plus the margin.
+      await client.post(reportPath(sandbox(), 42), { parameters: [] });
+      const secondRun = client.post(reportPath(sandbox(), 42), { parameters: [] }, { signal });
+      const secondRequest = client.get(customersPath(sandbox()), { signal });
+      await flushIo(20);
+      controller.abort();
+      expect(isCancel(await secondRun.catch((e: unknown) => e))).toBe(true);
+      expect(isCancel(await secondRequest.catch((e: unknown) => e))).toBe(true);
+      // A 429 without Retry-After pauses the client for the longest pauseOn429Ms.
+      const paused = createServiceTitanClient({
+        ...authOptions(sandbox()),
+        retry: { maxRetryAfterMs: MAX_TIMER_MS, retries: 0 },
+        rateLimit: { windowMarginMs: longest, pauseOn429Ms: MAX_TIMER_MS },
+        axios: { timeout: 0 },
+      });
+      sandbox().api.enqueue({ status: 429 });
+      expect((await failure(paused.get(customersPath(sandbox()))))?.response?.status).toBe(429);
+      const afterPause = new AbortController();
+      const held = paused.get(customersPath(sandbox()), { signal: afterPause.signal });
+      await flushIo(20);
+      afterPause.abort();
+      expect(isCancel(await held.catch((e: unknown) => e))).toBe(true);
+
+      expect(delays.filter((ms) => ms > 60_000)).toHaveLength(3);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_MS);
+      expect(
+        sandbox()
+          .api.requests.filter((r) => r.endpoint === 'api')
+          .map((r) => r.status),
+      ).toEqual([200, 429]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import axios from 'axios';
+import axios, { AxiosError, getAdapter, type AxiosAdapter } from 'axios';
 import {
   ServiceTitanResponseError,
   createServiceTitanClient,
@@ -21,6 +21,9 @@ function clientFor(sandbox: Sandbox, overrides: Partial<ServiceTitanClientOption
   return createServiceTitanClient({ ...authOptions(sandbox), tenantId: sandbox.tenantId, ...overrides });
 }
 
+/** The lenient figure, as this block's sandbox: its tests are not about the wait between runs. */
+const FIVE_RUNS_A_MINUTE = { reportLimit: { perMinute: 5 } };
+
 const jobNumber = (n: number): string => `42-${String(n).padStart(5, '0')}`;
 const reportPage = (page: number, hasMore: boolean, data: unknown[][], fields = ['JobNumber', 'Revenue']) => ({
   status: 200,
@@ -32,7 +35,9 @@ describe('reportRows', () => {
   const sandbox = useSandbox({ reportRateLimit: { perMinute: 5 } });
 
   it('yields every row as an object keyed by field name, paging the report-data POST under the reporting limit', async () => {
-    const rows = await collect(reportRows(clientFor(sandbox()), { ...REPORT, parameters: FROM, pageSize: 25 }));
+    const rows = await collect(
+      reportRows(clientFor(sandbox(), FIVE_RUNS_A_MINUTE), { ...REPORT, parameters: FROM, pageSize: 25 }),
+    );
     expect(rows).toHaveLength(75);
     expect(rows.map((row) => row['JobNumber'])).toEqual(Array.from({ length: 75 }, (_, i) => jobNumber(i + 1)));
     expect(Object.keys(rows[0] ?? {})).toEqual(['JobNumber', 'BusinessUnit', 'CompletedOn', 'Revenue']);
@@ -48,10 +53,12 @@ describe('reportRows', () => {
     expect(sandbox().api.rateLimited).toBe(0);
   });
 
-  it('sends pageSize 5000 by default, and a report id given as a string', async () => {
-    const rows = await collect(reportRows(clientFor(sandbox()), { category: 'operations', reportId: '7' }));
+  it('sends pageSize 25000 (the most: fewer runs of a limited report) by default, and a report id given as a string', async () => {
+    const rows = await collect(
+      reportRows(clientFor(sandbox(), FIVE_RUNS_A_MINUTE), { category: 'operations', reportId: '7' }),
+    );
     expect(rows).toHaveLength(75);
-    expect(sandbox().api.requests.map((r) => r.query['pageSize'])).toEqual(['5000']);
+    expect(sandbox().api.requests.map((r) => r.query['pageSize'])).toEqual(['25000']);
   });
 
   it('throws when a later page has other fields than the first', async () => {
@@ -59,7 +66,8 @@ describe('reportRows', () => {
     const seen: unknown[] = [];
     const error = await rejection(
       (async () => {
-        for await (const row of reportRows(clientFor(sandbox()), { ...REPORT, pageSize: 2 })) seen.push(row);
+        for await (const row of reportRows(clientFor(sandbox(), FIVE_RUNS_A_MINUTE), { ...REPORT, pageSize: 2 }))
+          seen.push(row);
       })(),
     );
     expect(error).toBeInstanceOf(ServiceTitanResponseError);
@@ -79,7 +87,7 @@ describe('reportRows', () => {
     ],
   ])('throws ServiceTitanResponseError on %s, without the row values', async (_name, fault, message) => {
     sandbox().api.enqueue(fault);
-    const error = await rejection(collect(reportRows(clientFor(sandbox()), REPORT)));
+    const error = await rejection(collect(reportRows(clientFor(sandbox(), FIVE_RUNS_A_MINUTE), REPORT)));
     expect(error).toBeInstanceOf(ServiceTitanResponseError);
     expect((error as Error).message).toMatch(message);
     expect(sandbox().api.count).toBe(1);
@@ -87,7 +95,7 @@ describe('reportRows', () => {
 
   it('passes the sandbox 400 for a bad pageSize through when the server disagrees', async () => {
     sandbox().api.enqueue({ status: 400 });
-    const error = await rejection(collect(reportRows(clientFor(sandbox()), REPORT)));
+    const error = await rejection(collect(reportRows(clientFor(sandbox(), FIVE_RUNS_A_MINUTE), REPORT)));
     expect(axios.isAxiosError(error) && error.response?.status).toBe(400);
   });
 
@@ -117,7 +125,10 @@ describe('reportRows', () => {
   ])('rejects %s synchronously with invalid_config, before any request', (_name, change, message) => {
     let thrown: unknown;
     try {
-      reportRows(clientFor(sandbox()), (change === null ? null : { ...REPORT, ...change }) as ReportRowsOptions);
+      reportRows(
+        clientFor(sandbox(), FIVE_RUNS_A_MINUTE),
+        (change === null ? null : { ...REPORT, ...change }) as ReportRowsOptions,
+      );
     } catch (error) {
       thrown = error;
     }
@@ -132,7 +143,7 @@ describe('reportRows', () => {
     const seen: unknown[] = [];
     const error = await rejection(
       (async () => {
-        for await (const row of reportRows(clientFor(sandbox()), {
+        for await (const row of reportRows(clientFor(sandbox(), FIVE_RUNS_A_MINUTE), {
           ...REPORT,
           pageSize: 25,
           signal: controller.signal,
@@ -211,5 +222,160 @@ describe('reportRows request body', () => {
         },
       },
     ]);
+  });
+});
+
+/**
+ * The real limit is a minute: these tests fake the clock every layer reads (`Date`, which the
+ * sandbox's reporting limit reads, `performance`, which the client's limit and deadline read, and
+ * the timers), and leave I/O real. The clock moves to the next timer only while no HTTP exchange
+ * is in flight, so no request ever sees time pass while it travels: the waits are the library's
+ * own, to the millisecond, however busy the machine.
+ */
+describe('reportRows under a reporting limit of 1 run a minute (fake clock)', () => {
+  const sandbox = useSandbox({ reportRateLimit: { perMinute: 1 }, requestLogLimit: 1_000 });
+  let exchanges = 0;
+  const http = getAdapter(axios.defaults.adapter);
+  const countingAdapter: AxiosAdapter = async (config) => {
+    exchanges += 1;
+    try {
+      return await http(config);
+    } finally {
+      exchanges -= 1;
+    }
+  };
+
+  async function fakeClockClient(overrides: Partial<ServiceTitanClientOptions> = {}): Promise<ServiceTitanClient> {
+    const client = clientFor(sandbox(), { ...overrides, axios: { adapter: countingAdapter, ...overrides.axios } });
+    await client.auth.getToken(); // the token fetch, with its own timers, before the clock is faked
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask'] });
+    return client;
+  }
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** Settles `work`, moving the fake clock to the next timer whenever no exchange is in flight. */
+  async function underFakeClock<T>(
+    work: Promise<T>,
+  ): Promise<{ result: T | undefined; error: unknown; elapsedMs: number }> {
+    const started = Date.now();
+    let settled = false;
+    const outcome = work.then(
+      (result) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
+    );
+    void outcome.then(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await flushIo();
+      if (!settled && exchanges === 0) jest.advanceTimersToNextTimer();
+    }
+    return { ...(await outcome), elapsedMs: Date.now() - started };
+  }
+
+  const statuses = () => sandbox().api.requests.map((r) => r.status);
+  const arrivals = () => sandbox().api.requests.map((r) => r.at);
+  const pages = () => sandbox().api.requests.map((r) => r.query['page']);
+  const ALL_ROWS = Array.from({ length: 75 }, (_, i) => jobNumber(i + 1));
+
+  it("with the client's default reportLimit (1 a minute), spaces the runs itself: no 429 at all", async () => {
+    const client = await fakeClockClient();
+    const { result, error } = await underFakeClock(collect(reportRows(client, { ...REPORT, pageSize: 30 })));
+    expect(error).toBeUndefined();
+    expect(result?.map((row) => row['JobNumber'])).toEqual(ALL_ROWS);
+    expect(statuses()).toEqual([200, 200, 200]);
+    expect(pages()).toEqual(['1', '2', '3']);
+    expect(sandbox().api.rateLimited).toBe(0);
+    const [first, second, third] = arrivals();
+    // A minute plus the window margin (40 ms) between runs, to the millisecond on a fake clock.
+    expect([second! - first!, third! - second!]).toEqual([60_040, 60_040]);
+  });
+
+  it("with the client's limit off, waits out the server's 429 + Retry-After and completes the report", async () => {
+    const client = await fakeClockClient({ reportLimit: false });
+    const { result, error } = await underFakeClock(collect(reportRows(client, { ...REPORT, pageSize: 30 })));
+    expect(error).toBeUndefined();
+    expect(result?.map((row) => row['JobNumber'])).toEqual(ALL_ROWS);
+    expect(statuses()).toEqual([200, 429, 200, 429, 200]);
+    expect(pages()).toEqual(['1', '2', '2', '3', '3']);
+    const [first, , secondRun, , thirdRun] = arrivals();
+    expect([secondRun! - first!, thirdRun! - secondRun!]).toEqual([60_000, 60_000]);
+  });
+
+  it.each([
+    ["the client's default limit", {}],
+    ['the client limit off', { reportLimit: false as const }],
+  ])(
+    'with %s, a caller timeout shorter than the wait fails the report by its deadline with the timeout error',
+    async (_name, overrides) => {
+      const client = await fakeClockClient({ ...overrides, axios: { timeout: 5000 } });
+      const seen: unknown[] = [];
+      const { error, elapsedMs } = await underFakeClock(
+        (async () => {
+          for await (const row of reportRows(client, { ...REPORT, pageSize: 30 })) seen.push(row);
+        })(),
+      );
+      expect(seen).toHaveLength(30);
+      expect(error).toBeInstanceOf(AxiosError);
+      expect((error as AxiosError).code).toBe(AxiosError.ECONNABORTED);
+      expect((error as AxiosError).message).toBe('timeout of 5000ms exceeded');
+      // Never past the deadline of page 2 (asked for at once after page 1, at fake time 0).
+      expect(elapsedMs).toBeLessThanOrEqual(5000);
+      expect(statuses()).toEqual('reportLimit' in overrides ? [200, 429] : [200]);
+    },
+  );
+
+  it('the per-request opt-out still holds: retry: false gets the 429 at once', async () => {
+    const client = await fakeClockClient({ reportLimit: false });
+    const url = `/reporting/v2/tenant/{tenant}/report-category/operations/reports/42/data`;
+    const { error, elapsedMs } = await underFakeClock(
+      (async () => {
+        await client.post(url, { parameters: [] });
+        await client.post(url, { parameters: [] }, { serviceTitanAuth: { retry: false } });
+      })(),
+    );
+    expect(axios.isAxiosError(error) && error.response?.status).toBe(429);
+    expect(elapsedMs).toBe(0);
+    expect(statuses()).toEqual([200, 429]);
+  });
+});
+
+describe('reportRows retries a report-data POST like a GET', () => {
+  const sandbox = useSandbox();
+
+  it.each([502, 503, 504])('a %i on a page is retried and the report completes', async (status) => {
+    const client = clientFor(sandbox(), { retry: { retryDelayMs: 1 }, reportLimit: false });
+    sandbox().api.enqueue({ status, match: (r: { query: Record<string, string> }) => r.query['page'] === '2' });
+    const rows = await collect(reportRows(client, { ...REPORT, pageSize: 30 }));
+    expect(rows.map((row) => row['JobNumber'])).toEqual(Array.from({ length: 75 }, (_, i) => jobNumber(i + 1)));
+    expect(sandbox().api.requests.map((r) => [r.query['page'], r.status])).toEqual([
+      ['1', 200],
+      ['2', status],
+      ['2', 200],
+      ['3', 200],
+    ]);
+  });
+
+  it('a connection reset on a page is retried and the report completes', async () => {
+    const client = clientFor(sandbox(), { retry: { retryDelayMs: 1 }, reportLimit: false });
+    sandbox().api.enqueue({ reset: true, match: (r: { query: Record<string, string> }) => r.query['page'] === '2' });
+    const rows = await collect(reportRows(client, { ...REPORT, pageSize: 30 }));
+    expect(rows).toHaveLength(75);
+    expect(sandbox().api.requests.map((r) => [r.query['page'], r.status])).toEqual([
+      ['1', 200],
+      ['2', undefined],
+      ['2', 200],
+      ['3', 200],
+    ]);
+  });
+
+  it('other POSTs are still not retried', async () => {
+    const client = clientFor(sandbox(), { retry: { retryDelayMs: 1 } });
+    sandbox().api.enqueue({ status: 503 });
+    const error = await rejection(client.post('/crm/v2/tenant/{tenant}/customers', { name: 'x' }));
+    expect(axios.isAxiosError(error) && error.response?.status).toBe(503);
+    expect(sandbox().api.count).toBe(1);
   });
 });

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { CanceledError, type AxiosInstance } from 'axios';
 import { ServiceTitanResponseError, invalidConfig } from '../errors';
 import { describe } from '../urls';
@@ -96,5 +97,25 @@ export function checkPageNumber(body: Record<string, unknown>, requested: number
   throw new ServiceTitanResponseError(
     where,
     `${what} page ${requested} answered page ${shown}; the server does not advance pages, stopping instead of looping forever`,
+  );
+}
+
+/**
+ * Throws when a page holds exactly the items of the page before it: a server that ignores `page`
+ * and leaves it out of the body answers the first page again and again, and `hasMore` would be
+ * followed forever (issue 17, item 8). Two pages of a list never hold the same items (each has
+ * its id), and the comparison stops at the first item that differs. Empty pages end the
+ * iteration anyway.
+ */
+export function checkPageAdvanced(
+  previous: { page: number; data: readonly unknown[] },
+  current: { page: number; data: readonly unknown[] },
+  what: string,
+  where: string,
+): void {
+  if (current.data.length === 0 || !isDeepStrictEqual(previous.data, current.data)) return;
+  throw new ServiceTitanResponseError(
+    where,
+    `${what} page ${current.page} holds the same ${current.data.length} items as page ${previous.page}; the server ignores \`page\`, stopping instead of looping forever`,
   );
 }

@@ -3,6 +3,7 @@ import { ServiceTitanResponseError, invalidConfig } from '../errors';
 import { describe } from '../urls';
 import {
   checkCommon,
+  checkPageAdvanced,
   checkPageNumber,
   integerOption,
   isIntegerIn,
@@ -59,8 +60,9 @@ export interface ListPage<T> {
  * out of the `for await` fetches nothing more. With `concurrency: k`, k pages are in flight and
  * items still come in order; `break` or an abort cancels the pages in flight. The iteration ends
  * when the server says `hasMore: false` or answers an empty page; it throws
- * `ServiceTitanResponseError` when a page is malformed or names another page than the one asked
- * for (a server that does not advance `page` would otherwise be followed forever). Options are
+ * `ServiceTitanResponseError` when a page is malformed, names another page than the one asked
+ * for, or holds exactly the items of the page before it (a server that ignores `page` would
+ * otherwise be followed forever; the error names the URL). Options are
  * validated when `paginate` is called: a bad one throws `ServiceTitanAuthError` `invalid_config`
  * naming it.
  *
@@ -132,6 +134,7 @@ export function paginatePages<T = unknown>(
         concurrency,
         signal,
         lastPageOf: (page) => lastPageOf(page, pageSize),
+        checkAdvanced: (previous, page) => checkPageAdvanced(previous, page, `paginate: GET ${where}`, where),
       }),
   };
 }

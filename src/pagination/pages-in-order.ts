@@ -15,6 +15,8 @@ export interface PagesInOrderOptions<P extends PageEnd> {
   signal: AbortSignal | undefined;
   /** The last page number a page tells of (from `totalCount`), or undefined when it does not. */
   lastPageOf?: (page: P) => number | undefined;
+  /** Throws when `page` shows that the server did not advance from `previous` (checked in order). */
+  checkAdvanced?: (previous: P, page: P) => void;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface PagesInOrderOptions<P extends PageEnd> {
  * while an earlier page is awaited) is never an unhandled rejection.
  */
 export async function* pagesInOrder<P extends PageEnd>(options: PagesInOrderOptions<P>): AsyncGenerator<P, void> {
-  const { fetchPage, startPage, concurrency, signal, lastPageOf } = options;
+  const { fetchPage, startPage, concurrency, signal, lastPageOf, checkAdvanced } = options;
   // One controller per page (not one shared signal): layers below (the rate limit's queue) keep
   // an abort listener per request for a while, and a long iteration must not pile them up.
   const inFlight = new Set<AbortController>();
@@ -41,6 +43,7 @@ export async function* pagesInOrder<P extends PageEnd>(options: PagesInOrderOpti
   const ahead: Promise<P>[] = [];
   let next = startPage;
   let lastPage = Number.POSITIVE_INFINITY;
+  let previous: P | undefined;
   try {
     for (;;) {
       // Past the announced last page, fetch one at a time: only a page saying hasMore asks for it.
@@ -61,6 +64,8 @@ export async function* pagesInOrder<P extends PageEnd>(options: PagesInOrderOpti
       const head = ahead.shift();
       if (head === undefined) return;
       const page = await head;
+      if (previous !== undefined) checkAdvanced?.(previous, page);
+      previous = page;
       lastPage = lastPageOf?.(page) ?? lastPage;
       yield page;
       if (!page.hasMore || page.data.length === 0) return;

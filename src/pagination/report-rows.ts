@@ -7,9 +7,12 @@ import { checkReportPage, checkSameFields, type ReportPage } from './report-page
 
 /** ServiceTitan's largest `pageSize` on report data. */
 const MAX_REPORT_PAGE_SIZE = 25_000;
-/** The default page size: 5 pages (the per-minute limit) carry 25 000 rows a minute. */
-const DEFAULT_REPORT_PAGE_SIZE = 5000;
-/** ServiceTitan runs a report at most 5 times a minute: more pages in flight only queue. */
+/**
+ * The default page size: the largest. Each page is a run of the report, and runs are limited
+ * (1 or 5 a minute, sources disagree): the fewer pages, the fewer minutes a report takes.
+ */
+const DEFAULT_REPORT_PAGE_SIZE = MAX_REPORT_PAGE_SIZE;
+/** The most lenient reporting limit (5 runs a minute): more pages in flight could only queue. */
 const MAX_REPORT_CONCURRENCY = 5;
 
 /** One parameter of a report run, as ServiceTitan's report-data body takes it. */
@@ -33,19 +36,25 @@ export interface ReportRowsOptions {
    */
   parameters?: readonly ReportParameter[];
   /**
-   * Rows per page (one report-data call each), an integer from 1 to 25 000. ServiceTitan allows
-   * 5 calls of the same report per minute, so the page size bounds the rows per minute.
-   * @default 5000
+   * Rows per page (one report-data call, a run of the report, each), an integer from 1 to
+   * 25 000. Runs of the same report are limited per minute (the client's `reportLimit`, 1 by
+   * default), so the page size bounds the rows per minute: keep it large.
+   * @default 25000
    * @example
-   * reportRows(client, { category: 'operations', reportId: 123, pageSize: 25_000 });
+   * // Smaller pages: each run answers sooner, but a run is spent per 1000 rows.
+   * reportRows(client, { category: 'operations', reportId: 123, pageSize: 1000 });
    */
   pageSize?: number;
   /**
-   * Most pages in flight at once, an integer from 1 to 5 (the reporting limit: more would only
-   * wait). With k > 1 the first k pages are requested at once, even for a report that has
+   * Most pages in flight at once, an integer from 1 to 5 (the most lenient reporting limit: more
+   * would only wait). Keep it at most the client's `reportLimit.perMinute` (1 by default): a
+   * page beyond it waits in the client's queue for a later minute, and its `timeout` counts that
+   * wait (the third page of `concurrency: 3` at 1 run a minute waits 2 minutes, past the default
+   * 105 s). With k > 1 the first k pages are requested at once, even for a report that has
    * fewer; later pages stop at the last page the server's `totalCount` gives.
    * @default 1
    * @example
+   * // A client created with reportLimit: { perMinute: 5 } (a tenant known to allow 5 runs a minute).
    * reportRows(client, { category: 'operations', reportId: 123, concurrency: 5 });
    */
   concurrency?: number;
@@ -61,9 +70,12 @@ export type ReportRow = Record<string, unknown>;
  * field `name`s. Pages the report-data call
  * (`POST /reporting/v2/tenant/{tenant}/report-category/{category}/reports/{reportId}/data`,
  * body `{ parameters }`, query `page`, `pageSize`, `includeTotal`) through `client`: use a
- * client from `createServiceTitanClient` with a `tenantId`, whose reporting limit (5 calls of a
- * report per minute) makes later pages wait instead of failing with 429 (a client `timeout`
- * counts that wait: leave it unset or above 60 s for reports of more than 5 pages). Options are validated
+ * client from `createServiceTitanClient` with a `tenantId`, whose reporting limit (`reportLimit`:
+ * 1 run of a report per minute by default, each page being a run) makes later pages wait instead
+ * of failing with 429. A 429 that still comes (another process ran the report) is retried after
+ * its `Retry-After`: report data is a read, retried like a GET. A client `timeout` counts each
+ * page's wait: leave it at its default (105 s) or above a minute; a page whose wait outlasts it
+ * fails with the timeout error. Options are validated
  * when `reportRows` is called (`invalid_config` naming the option or parameter). Throws
  * `ServiceTitanResponseError` when a page is malformed, its `fields` differ from the first
  * page's, or a row's length differs from the fields'.
@@ -73,7 +85,6 @@ export type ReportRow = Record<string, unknown>;
  *   category: 'operations',
  *   reportId: 175,
  *   parameters: [{ name: 'From', value: '2024-01-01' }, { name: 'To', value: '2024-01-31' }],
- *   pageSize: 25_000,
  * });
  * for await (const row of rows) console.log(row['JobNumber'], row['Revenue']);
  */

@@ -4,14 +4,19 @@ import PQueue from 'p-queue';
 import { warnDegraded, type ServiceTitanLogger } from '../logging/logger';
 import type { ClientTelemetry } from '../telemetry/client-telemetry';
 import { retryAfterMs } from '../retry-after';
+import { reportIdOfDataUrl } from '../report-data-url';
 import { withinDeadline } from './deadline';
-import { resolveRateLimit, resolveReportLimit, type RateLimitOptions, type ReportLimitOptions } from './options';
+import {
+  DEFAULT_WINDOW_MARGIN_MS,
+  REPORT_WINDOW_MS,
+  resolveRateLimit,
+  resolveReportLimit,
+  type RateLimitOptions,
+  type ReportLimitOptions,
+} from './options';
 import { SharedBudget } from './shared-budget';
 import { SendTimeWindow, type WindowSlot } from './sliding-window';
 import { sendAndWhenWritten } from './written';
-
-// ServiceTitan's report-data endpoint: POST /reporting/v2/tenant/{t}/report-category/{c}/reports/{id}/data
-const REPORT_DATA_PATH = /\/reporting\/v\d+\/tenant\/[^/]+\/report-category\/[^/]+\/reports\/([^/?#]+)\/data(?:[?#]|$)/;
 
 /** What the limiter needs to know about its client. */
 export interface RateLimitContext {
@@ -58,13 +63,16 @@ export function installRateLimit(
       },
     });
   const reportWindows = new Map<string, SendTimeWindow>();
+  // The same margin as the second's: a run must not reach the server before the run it replaces
+  // has left the server's minute, however the network delays the two.
+  const reportWindowMs = REPORT_WINDOW_MS + (general?.windowMarginMs ?? DEFAULT_WINDOW_MARGIN_MS);
   const reportWindowFor = (url: string | undefined): SendTimeWindow | undefined => {
-    if (reportsPerMinute === undefined || url === undefined) return undefined;
-    const reportId = REPORT_DATA_PATH.exec(url)?.[1];
+    if (reportsPerMinute === undefined) return undefined;
+    const reportId = reportIdOfDataUrl(url);
     if (reportId === undefined) return undefined;
     let found = reportWindows.get(reportId);
     if (found === undefined) {
-      found = new SendTimeWindow(reportsPerMinute, 60_000);
+      found = new SendTimeWindow(reportsPerMinute, reportWindowMs);
       reportWindows.set(reportId, found);
     }
     return found;
@@ -112,7 +120,9 @@ export function installRateLimit(
           return await exchange;
         } catch (error) {
           if (isAxiosError(error) && error.response?.status === 429) {
-            const pausedWindow = reportWindow ?? window;
+            // A report's 429 is that report's limit: it holds back that report (when the reporting
+            // limit is on), never the client's other traffic.
+            const pausedWindow = reportIdOfDataUrl(config.url) === undefined ? window : reportWindow;
             const waitMs = Math.min(retryAfterMs(error) ?? general?.pauseOn429Ms ?? 1000, context.maxRetryAfterMs);
             pausedWindow?.pauseUntil(pausedWindow.now() + waitMs);
           }

@@ -1,5 +1,5 @@
 import { invalidConfig } from '../errors';
-import { msOption } from '../timer-limits';
+import { MAX_TIMER_MS, msOption } from '../timer-limits';
 import { describe } from '../urls';
 import type { RateLimitStore } from './store';
 
@@ -20,6 +20,8 @@ export interface RateLimitOptions {
    * requests differs by less than this, the server never sees more than `requestsPerSecond`
    * arrive in any rolling second. Each request counts from when it has been written (on a new
    * connection, after its handshake). Costs `margin / (1000 + margin)` of the budget (40 ms: 3.8 %).
+   * The reporting limit's minute gets the same margin. At most 2^31 − 1 ms less one minute, so
+   * that every window fits a Node timer.
    * @default 40
    * @example
    * // A network whose delays vary by up to 100 ms (a VPN, a distant region): 9 % of the budget.
@@ -54,16 +56,29 @@ export interface RateLimitOptions {
 /** The reporting limit: report-data calls per report and tenant; `false` turns it off. */
 export interface ReportLimitOptions {
   /**
-   * Most data calls for the same report sent in any rolling minute (ServiceTitan: 5). @default 5
+   * Most data calls (runs) of the same report sent in any rolling minute (plus
+   * `rateLimit.windowMarginMs`). Sources disagree on ServiceTitan's figure: 5 runs of the same
+   * report per minute per tenant in one, 1 in another that cites ServiceTitan's help centre; the
+   * default is the stricter. Each page of report data is a run, so a report of n pages takes
+   * about n − 1 minutes at 1; raise it if your tenant is known to allow more.
+   * @default 1
    * @example
-   * // Another job pulls the same reports: leave it 2 of the 5.
-   * createServiceTitanClient({ ...options, reportLimit: { perMinute: 3 } });
+   * // The tenant is known to allow 5 runs of a report per minute.
+   * createServiceTitanClient({ ...options, reportLimit: { perMinute: 5 } });
    */
   perMinute?: number;
 }
 
+/** Runs of the same report per minute when `reportLimit.perMinute` is not set: the stricter source. */
+export const DEFAULT_REPORTS_PER_MINUTE = 1;
+/** `rateLimit.windowMarginMs` when not set. */
+export const DEFAULT_WINDOW_MARGIN_MS = 40;
+/** The reporting limit's window before its margin. */
+export const REPORT_WINDOW_MS = 60_000;
+
 export interface ResolvedRateLimit {
   requestsPerSecond: number;
+  windowMarginMs: number;
   windowMs: number;
   maxConcurrent: number | undefined;
   store: RateLimitStore | undefined;
@@ -80,9 +95,11 @@ export function resolveRateLimit(options: RateLimitOptions | false | undefined):
   if (store !== undefined && (store === null || typeof (store as Partial<RateLimitStore>).take !== 'function')) {
     throw invalidConfig('rateLimit.store must be a RateLimitStore (an object with a take() method)');
   }
+  const windowMarginMs = windowMarginOption(given.windowMarginMs);
   return {
     requestsPerSecond: integerOption(given.requestsPerSecond, 'rateLimit.requestsPerSecond', 60),
-    windowMs: 1000 + msOption(given.windowMarginMs, 'rateLimit.windowMarginMs', 40),
+    windowMarginMs,
+    windowMs: 1000 + windowMarginMs,
     maxConcurrent:
       given.maxConcurrent === undefined || given.maxConcurrent === Number.POSITIVE_INFINITY
         ? undefined
@@ -98,7 +115,23 @@ export function resolveReportLimit(options: ReportLimitOptions | false | undefin
   if (given === null || typeof given !== 'object') {
     throw invalidConfig(`reportLimit must be an object or false, got ${describe(given)}`);
   }
-  return integerOption(given.perMinute, 'reportLimit.perMinute', 5);
+  return integerOption(given.perMinute, 'reportLimit.perMinute', DEFAULT_REPORTS_PER_MINUTE);
+}
+
+/**
+ * The margin widens the one-second window and the reporting limit's minute, and each window is
+ * a timer: past 2^31 − 1 ms Node clamps a timer to 1 ms, and the limiter would spin, warning
+ * each time (issue 17, item 8).
+ */
+function windowMarginOption(value: unknown): number {
+  const name = 'rateLimit.windowMarginMs';
+  const margin = msOption(value, name, DEFAULT_WINDOW_MARGIN_MS);
+  if (margin > MAX_TIMER_MS - REPORT_WINDOW_MS) {
+    throw invalidConfig(
+      `${name} must be at most ${MAX_TIMER_MS - REPORT_WINDOW_MS} ms (the reporting limit's minute plus the margin must fit the longest delay Node's timers support, 2^31 - 1 ms), got ${margin}`,
+    );
+  }
+  return margin;
 }
 
 export function integerOption(value: unknown, name: string, fallback: number): number {
