@@ -2,6 +2,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
 import { invalidConfig } from './errors';
 import { silentLogger, type ServiceTitanLogger } from './logging/logger';
+import { guardLogger } from './observers';
 import { MemoryTokenStore } from './stores/memory';
 import type { TokenStore } from './stores/types';
 import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';
@@ -270,5 +271,6 @@ function resolveLogger(value: unknown): ServiceTitanLogger {
   if (value === undefined) return silentLogger;
   if (value === null || typeof value !== 'object')
     throw invalidConfig(`logger must be an object, got ${describe(value)}`);
-  return value as ServiceTitanLogger;
+  // Behind observe(): a logger that throws or never settles cannot fail or hold up a request.
+  return guardLogger(value as ServiceTitanLogger);
 }
