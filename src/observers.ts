@@ -71,7 +71,7 @@ function observerFailed(kind: ObserverKind, error: unknown): void {
   if (warned.has(kind)) return;
   warned.add(kind);
   process.emitWarning(
-    `${WHO[kind]} threw (${describeFailure(error)}); it is ignored and requests go on as without it. Later failures are not reported.`,
+    `${WHO[kind]} failed (${describeFailure(error)}); it is ignored and requests go on as without it. Later failures are not reported.`,
     { type: 'ServiceTitanAuthWarning', code: WARNING_CODE[kind] },
   );
 }
