@@ -74,7 +74,11 @@ export class TokenRequestTracer {
     };
     // Active while the request runs, so an HTTP instrumentation's spans become its children.
     if (span !== undefined && parent !== undefined) {
-      observe('telemetry', () => context.with(trace.setSpan(parent, span), run));
+      // Braces: what `with` returns is the request's own promise, and its rejection is the
+      // request's failure, not the SDK's.
+      observe('telemetry', () => {
+        context.with(trace.setSpan(parent, span), run);
+      });
     }
     let outcome: TokenRequestOutcome = 'success';
     try {

@@ -1,5 +1,7 @@
 import axios from 'axios';
 import { metrics, trace } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { LimitFunction } from 'p-limit';
 import {
   createServiceTitanClient,
@@ -7,6 +9,7 @@ import {
   type ServiceTitanClientOptions,
   type ServiceTitanLogger,
 } from '../../src';
+import { recordingLogger } from '../helpers/logger';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 import {
   registerContextManager,
@@ -94,6 +97,28 @@ describe('observers that throw or hang never decide (guarantee 15)', () => {
     expect(warnings()).toEqual(warnedKinds.has(code) ? [] : [code]);
     warnedKinds.add(code);
   }
+
+  // First in the file, before any faulty observer has used up a kind's one warning: a healthy
+  // SDK and logger watching failures of the library's own work must cost no warning at all.
+  describe('healthy observers', () => {
+    test('a failed token fetch, a retried one and a renewal with a working SDK and logger: no warning', async () => {
+      metrics.setGlobalMeterProvider(new MeterProvider());
+      trace.setGlobalTracerProvider(new BasicTracerProvider());
+      const logger = recordingLogger().logger;
+      sandbox().token.enqueue({ status: 400, body: { error: 'invalid_client' } });
+      const failed: unknown = await client({ logger, failureCooldownMs: 0 })
+        .get(customersPath(sandbox()))
+        .catch((e: unknown) => e);
+      expect(isServiceTitanAuthError(failed) && failed.code).toBe('invalid_client');
+      sandbox().token.enqueue({ status: 503 });
+      const api = client({ logger });
+      expect((await api.get(customersPath(sandbox()))).status).toBe(200);
+      sandbox().revokeAllTokens();
+      expect((await api.get(customersPath(sandbox()))).status).toBe(200);
+      expect(sandbox().token.count).toBe(4); // the 400; the 503 and its retry; the renewal
+      expect(warnings()).toEqual([]);
+    });
+  });
 
   describe('a MeterProvider whose instruments throw', () => {
     test.each<InstrumentFault>(['add', 'record', 'add and record'])(
