@@ -25,3 +25,11 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
+
+/**
+ * True when `error` is what waiting on `signal` rejected with because it aborted ({@link abortable},
+ * `signal.throwIfAborted()`): tells a real abort apart from any other failure of the wait.
+ */
+export function isAbortOf(error: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && (error === signal.reason || signal.reason === undefined);
+}

@@ -5,6 +5,7 @@ import {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
+import { isAbortOf } from './abort';
 import { isServiceTitanAuthError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { OriginPolicy } from './origin-policy';
@@ -46,7 +47,7 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
     return provider.getToken({ ...(signal ? { signal } : {}) }).then(
       (token) => inject(config, token),
       (error: unknown) => {
-        throw isServiceTitanAuthError(error) ? error : canceled(config);
+        throw tokenWaitFailure(error, config);
       },
     );
   };
@@ -104,7 +105,7 @@ export function createResponseErrorInterceptor({ instance, options, provider, po
       renewed = await provider.renewAfterRejection(failedToken, config.signal as AbortSignal | undefined);
     } catch (renewError) {
       redactAxiosError(error);
-      throw isServiceTitanAuthError(renewError) ? renewError : canceled(config);
+      throw tokenWaitFailure(renewError, config);
     }
     if (renewed === undefined) {
       options.telemetry.renewalHeldBack();
@@ -151,6 +152,17 @@ function isReplayableBody(data: unknown): boolean {
   if (typeof (data as { pipe?: unknown }).pipe === 'function') return false;
   if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return false;
   return !(Symbol.asyncIterator in data);
+}
+
+/**
+ * Why a request's wait for a token failed, as the caller gets it: the typed token error; axios's
+ * cancel only when the request's own signal aborted; anything else (a bug, a faulty hook) as
+ * what it is, redacted if it is an axios error, never disguised as a cancel.
+ */
+function tokenWaitFailure(error: unknown, config: InternalAxiosRequestConfig): unknown {
+  if (isServiceTitanAuthError(error)) return error;
+  if (isAbortOf(error, config.signal as AbortSignal | undefined)) return canceled(config);
+  return error instanceof AxiosError ? redactAxiosError(error) : error;
 }
 
 /** The error axios itself gives an aborted request, so `axios.isCancel()` keeps working. */

@@ -2,6 +2,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
 import { invalidConfig } from './errors';
 import { silentLogger, type ServiceTitanLogger } from './logging/logger';
+import { guardLogger } from './observers';
 import { MemoryTokenStore } from './stores/memory';
 import type { TokenStore } from './stores/types';
 import { checkTimerDuration, MAX_TIMER_MS } from './timer-limits';
@@ -102,12 +103,16 @@ export interface ServiceTitanAuthOptions {
    * @default tokenTimeoutMs × (tokenRetries + 1) + 2_000 (32 s with the defaults)
    */
   fleetWaitMs?: number;
-  /** Receives debug/info/warn/error events (token fetches, renewals, replays). @default silent */
+  /**
+   * Receives debug/info/warn/error events (token fetches, renewals, replays). A method that throws
+   * or never settles costs one process warning and changes no request. @default silent
+   */
   logger?: ServiceTitanLogger;
   /**
    * OpenTelemetry metrics and spans (token requests, renewals, replays, rate-limit waits, store
    * fallbacks) through `@opentelemetry/api`, recorded only when the application has installed it
-   * and registered an SDK; without one every hook is a no-op. `false` turns it off for this client.
+   * and registered an SDK; without one every hook is a no-op. An SDK that throws costs one process
+   * warning and changes no request. `false` turns it off for this client.
    * See the README's "Observability" section for the instruments.
    * @default true
    */
@@ -270,5 +275,6 @@ function resolveLogger(value: unknown): ServiceTitanLogger {
   if (value === undefined) return silentLogger;
   if (value === null || typeof value !== 'object')
     throw invalidConfig(`logger must be an object, got ${describe(value)}`);
-  return value as ServiceTitanLogger;
+  // Behind observe(): a logger that throws or never settles cannot fail or hold up a request.
+  return guardLogger(value as ServiceTitanLogger);
 }

@@ -3,6 +3,11 @@ import { createHash } from 'node:crypto';
 /**
  * Where the library reports what it does. Every method is optional; messages never contain a
  * token, the client secret or the app key — tokens appear only as a {@link tokenFingerprint}.
+ *
+ * A logger observes and never decides (DESIGN guarantee 15): a method that throws, or returns a
+ * promise that rejects or never settles, is ignored (the promise is never awaited) at the cost of
+ * one `ServiceTitanAuthWarning` per process, code `ST_AUTH_OBSERVER_LOGGER`; requests go on
+ * exactly as without it.
  */
 export interface ServiceTitanLogger {
   debug?(message: string, details?: Record<string, unknown>): void;

@@ -79,29 +79,23 @@ export function installRateLimit(
   };
   const adapter = getAdapter(instance.defaults.adapter ?? axios.defaults.adapter);
 
+  // Every place (the report's, the rolling second's, the fleet's) is released by the try/finally
+  // that begins right after it is reserved; the telemetry calls sit inside those blocks, never
+  // between a reservation and its block, so nothing an observer does can leak a place.
   instance.defaults.adapter = (config) =>
     withinDeadline(config, async (signal) => {
       const wait = context.telemetry.rateLimitWait();
-      const reportWindow = reportWindowFor(config.url);
       let reportSlot: WindowSlot | undefined;
-      try {
-        reportSlot = await reportWindow?.reserve(signal);
-      } catch (error) {
-        wait.abandoned();
-        throw error;
-      }
+      const reportWindow = reportWindowFor(config.url);
       const send = async (): Promise<AxiosResponse> => {
-        let slot: WindowSlot | undefined;
+        const slot = await window?.reserve(signal);
         let markSharedSent: (() => void) | undefined;
         try {
-          slot = await window?.reserve(signal);
           markSharedSent = await shared?.take(signal);
         } catch (error) {
           slot?.cancel();
-          wait.abandoned();
           throw error;
         }
-        wait.sent();
         // The send time is taken once the request has been written (written.ts): a burst's
         // requests leave one after another, and one on a new connection only once it is up;
         // their places must count from when each reaches the wire, or the next window's burst
@@ -115,9 +109,9 @@ export function installRateLimit(
           slot?.commit();
           markSharedSent?.();
         };
-        const exchange = sendAndWhenWritten(config, () => adapter(config), commit);
         try {
-          return await exchange;
+          wait.sent();
+          return await sendAndWhenWritten(config, () => adapter(config), commit);
         } catch (error) {
           if (isAxiosError(error) && error.response?.status === 429) {
             // A report's 429 is that report's limit: it holds back that report (when the reporting
@@ -132,12 +126,11 @@ export function installRateLimit(
         }
       };
       try {
+        reportSlot = await reportWindow?.reserve(signal);
         return concurrency === undefined ? await send() : await concurrency.add(send, { signal });
-      } catch (error) {
-        wait.abandoned(); // a no-op once sent: only an abort while queued for concurrency lands here
-        throw error;
       } finally {
-        reportSlot?.cancel();
+        reportSlot?.cancel(); // a no-op once committed
+        wait.abandoned(); // a no-op once sent: a request that left the queue unsent lands here
       }
     });
 }

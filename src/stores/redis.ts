@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import type { ServiceTitanLogger } from '../logging/logger';
+import { guardLogger } from '../observers';
 import { withCommandTimeout } from './command-timeout';
 import { RedisSubscriber } from './redis-subscriber';
 import { MIN_SECRET_BYTES, TokenCipher } from './token-cipher';
@@ -97,7 +98,7 @@ export class RedisTokenStore implements TokenStore {
       );
     }
     this.#sharedCipher = createCipher(options);
-    this.#logger = options.logger ?? {};
+    this.#logger = options.logger === undefined ? {} : guardLogger(options.logger);
     this.#subscriber = new RedisSubscriber(redis, this.#timeoutMs, 'released' satisfies Event);
   }
 

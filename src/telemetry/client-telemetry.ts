@@ -1,14 +1,16 @@
 import { invalidConfig } from '../errors';
 import { describe } from '../urls';
+import { observe } from '../observers';
 import {
   ATTRIBUTE,
   clientAttributes,
+  type Attributes,
   type ClientIdentity,
   type StoreKind,
   type TokenRequestReason,
 } from './attributes';
 import { currentInstruments } from './metrics';
-import { loadOpenTelemetryApi } from './optional-api';
+import { loadOpenTelemetryApi, type OpenTelemetryApi } from './optional-api';
 import { TokenRequestTracer } from './token-request-tracer';
 
 /** One rate-limited request's stay in the queue: end it exactly once, either way. */
@@ -21,8 +23,10 @@ export interface RateLimitWait {
 
 /**
  * The hooks the rest of the library calls, one line each, at the moments operators ask about.
- * Every method is cheap and never throws; the no-op version (telemetry off, or no
- * `@opentelemetry/api`) does nothing at all.
+ * Every method is cheap and never throws, whatever the registered SDK does: each call into it
+ * goes through `observe()` (src/observers.ts), so an SDK that throws costs one
+ * `ServiceTitanAuthWarning` per process and changes no request (DESIGN guarantee 15). The no-op
+ * version (telemetry off, or no `@opentelemetry/api`) does nothing at all.
  */
 export interface ClientTelemetry {
   /**
@@ -72,35 +76,43 @@ export function createClientTelemetry(enabled: unknown, identity: ClientIdentity
   if (api === undefined) return noopTelemetry;
   const attributes = clientAttributes(identity);
   const tokenTracer = new TokenRequestTracer(api, identity, attributes);
+  // Every call into the SDK goes through observe(): an SDK that throws costs one warning per
+  // process and no request (DESIGN guarantee 15). traceTokenRequest guards itself, around the request.
+  const record = (call: () => unknown): void => void observe('telemetry', call);
 
   return {
-    tokenFetchStarting: (reason) => tokenTracer.starting(reason),
+    tokenFetchStarting: (reason) => record(() => tokenTracer.starting(reason)),
     traceTokenRequest: (request) => tokenTracer.trace(request),
-    tokenRequestRetried: (error) => tokenTracer.retried(error),
-    replayed: () => currentInstruments(api)?.replays.add(1, attributes),
-    renewalHeldBack: () => currentInstruments(api)?.renewalsHeldBack.add(1, attributes),
+    tokenRequestRetried: (error) => record(() => tokenTracer.retried(error)),
+    replayed: () => record(() => currentInstruments(api)?.replays.add(1, attributes)),
+    renewalHeldBack: () => record(() => currentInstruments(api)?.renewalsHeldBack.add(1, attributes)),
     storeFallback: (store) =>
-      currentInstruments(api)?.storeFallbacks.add(1, { ...attributes, [ATTRIBUTE.store]: store }),
-    rateLimitWait: () => {
-      const instruments = currentInstruments(api);
-      if (instruments === undefined) return NOOP_WAIT;
-      instruments.rateLimitWaiting.add(1, attributes);
-      const enqueuedAt = performance.now();
-      let open = true;
-      const leave = (): boolean => {
-        if (!open) return false;
-        open = false;
-        instruments.rateLimitWaiting.add(-1, attributes);
-        return true;
-      };
-      return {
-        sent: () => {
-          if (leave()) instruments.rateLimitWaitDuration.record((performance.now() - enqueuedAt) / 1000, attributes);
-        },
-        abandoned: () => {
-          leave();
-        },
-      };
+      record(() => currentInstruments(api)?.storeFallbacks.add(1, { ...attributes, [ATTRIBUTE.store]: store })),
+    rateLimitWait: () => observe('telemetry', () => recordRateLimitWait(api, attributes)) ?? NOOP_WAIT,
+  };
+}
+
+/** Counts the request as waiting now; its {@link RateLimitWait} ends the wait, each end behind observe(). */
+function recordRateLimitWait(api: OpenTelemetryApi, attributes: Attributes): RateLimitWait {
+  const instruments = currentInstruments(api);
+  if (instruments === undefined) return NOOP_WAIT;
+  instruments.rateLimitWaiting.add(1, attributes);
+  const enqueuedAt = performance.now();
+  let open = true;
+  const leave = (): boolean => {
+    if (!open) return false;
+    open = false;
+    instruments.rateLimitWaiting.add(-1, attributes);
+    return true;
+  };
+  return {
+    sent: () => {
+      observe('telemetry', () => {
+        if (leave()) instruments.rateLimitWaitDuration.record((performance.now() - enqueuedAt) / 1000, attributes);
+      });
+    },
+    abandoned: () => {
+      observe('telemetry', leave);
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   type TokenRequestOutcome,
   type TokenRequestReason,
 } from './attributes';
+import { observe } from '../observers';
 import { INSTRUMENTATION_SCOPE } from './instruments';
 import { currentInstruments } from './metrics';
 import type { OpenTelemetryApi } from './optional-api';
@@ -25,7 +26,7 @@ export const TOKEN_RETRY_EVENT = 'servicetitan.auth.token.retry';
 export class TokenRequestTracer {
   readonly #api: OpenTelemetryApi;
   readonly #attributes: Attributes;
-  #starting: { reason: TokenRequestReason; parent: Context } | undefined;
+  #starting: { reason: TokenRequestReason; parent?: Context } | undefined;
   #span: Span | undefined;
 
   constructor(api: OpenTelemetryApi, identity: ClientIdentity, clientAttributes: Attributes) {
@@ -38,43 +39,82 @@ export class TokenRequestTracer {
    * that started it, whose context is the active one here (later waiters only join).
    */
   starting(reason: TokenRequestReason): void {
-    this.#starting = { reason, parent: this.#api.context.active() };
+    // The reason first: it is kept even if the context manager throws.
+    this.#starting = { reason };
+    this.#starting.parent = this.#api.context.active();
   }
 
+  /**
+   * Runs `request` exactly once, as the span's active context when the SDK allows. Every SDK call
+   * goes through observe(): a tracer, span or context manager that throws costs a warning, never
+   * the request, and never a second run of it (DESIGN guarantee 15).
+   */
   async trace<T>(request: () => Promise<T>): Promise<T> {
-    const { context, trace, SpanStatusCode } = this.#api;
+    const { context, trace } = this.#api;
     const reason = this.#starting?.reason ?? 'cold';
-    const parent = this.#starting?.parent ?? context.active();
+    const parent = this.#starting?.parent ?? observe('telemetry', () => context.active());
     this.#starting = undefined;
-    const span = trace
-      .getTracer(INSTRUMENTATION_SCOPE)
-      .startSpan(TOKEN_FETCH_SPAN, { attributes: { ...this.#attributes, [ATTRIBUTE.tokenReason]: reason } }, parent);
+    const span = observe('telemetry', () =>
+      trace
+        .getTracer(INSTRUMENTATION_SCOPE)
+        .startSpan(TOKEN_FETCH_SPAN, { attributes: { ...this.#attributes, [ATTRIBUTE.tokenReason]: reason } }, parent),
+    );
     this.#span = span;
     const startedAt = performance.now();
+    let running: Promise<T> | undefined;
+    const run = (): Promise<T> => {
+      if (running === undefined) {
+        try {
+          running = request();
+        } catch (error) {
+          running = Promise.reject(error);
+        }
+      }
+      return running;
+    };
+    // Active while the request runs, so an HTTP instrumentation's spans become its children.
+    if (span !== undefined && parent !== undefined) {
+      // Braces: what `with` returns is the request's own promise, and its rejection is the
+      // request's failure, not the SDK's.
+      observe('telemetry', () => {
+        context.with(trace.setSpan(parent, span), run);
+      });
+    }
     let outcome: TokenRequestOutcome = 'success';
     try {
-      // Active while the request runs, so an HTTP instrumentation's spans become its children.
-      return await context.with(trace.setSpan(parent, span), request);
+      return await run();
     } catch (error) {
       outcome = outcomeOf(error);
-      const code = isServiceTitanAuthError(error) ? error.code : 'unknown';
-      // The code, never the message: messages name the token URL and the client id.
-      span.setAttribute(ATTRIBUTE.errorType, code);
-      if (isServiceTitanAuthError(error) && error.status !== undefined) {
-        span.setAttribute(ATTRIBUTE.httpStatus, error.status);
-      }
-      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      if (span !== undefined) observe('telemetry', () => this.#recordFailure(span, error));
       throw error;
     } finally {
       this.#span = undefined;
-      span.setAttribute(ATTRIBUTE.tokenOutcome, outcome);
-      span.end();
-      const instruments = currentInstruments(this.#api);
-      if (instruments !== undefined) {
-        const attributes = { ...this.#attributes, [ATTRIBUTE.tokenReason]: reason, [ATTRIBUTE.tokenOutcome]: outcome };
-        instruments.tokenRequests.add(1, attributes);
-        instruments.tokenRequestDuration.record((performance.now() - startedAt) / 1000, attributes);
-      }
+      observe('telemetry', () => this.#finish(span, reason, outcome, startedAt));
+    }
+  }
+
+  #recordFailure(span: Span, error: unknown): void {
+    const code = isServiceTitanAuthError(error) ? error.code : 'unknown';
+    // The code, never the message: messages name the token URL and the client id.
+    span.setAttribute(ATTRIBUTE.errorType, code);
+    if (isServiceTitanAuthError(error) && error.status !== undefined) {
+      span.setAttribute(ATTRIBUTE.httpStatus, error.status);
+    }
+    span.setStatus({ code: this.#api.SpanStatusCode.ERROR, message: code });
+  }
+
+  #finish(span: Span | undefined, reason: TokenRequestReason, outcome: TokenRequestOutcome, startedAt: number): void {
+    if (span !== undefined) {
+      observe('telemetry', () => {
+        span.setAttribute(ATTRIBUTE.tokenOutcome, outcome);
+        span.end();
+      });
+    }
+    const instruments = currentInstruments(this.#api);
+    if (instruments !== undefined) {
+      const attributes = { ...this.#attributes, [ATTRIBUTE.tokenReason]: reason, [ATTRIBUTE.tokenOutcome]: outcome };
+      instruments.tokenRequests.add(1, attributes);
+      instruments.tokenRequestDuration.record((performance.now() - startedAt) / 1000, attributes);
     }
   }
 
