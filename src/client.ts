@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { installApiRetries, type ApiRetryOptions } from './api-retry';
 import { attachResolved, type ServiceTitanAuth } from './attach';
+import { checkAxiosVersion } from './axios-version';
 import { environments } from './environments';
 import { ServiceTitanAuthError, invalidConfig } from './errors';
 import { resolveOptions, type ServiceTitanAuthOptions } from './options';
@@ -83,6 +84,7 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
   // request interceptors in reverse, so the request's start is noted first, then {tenant} is
   // filled, and the token added before retries.
   const resolved = resolveOptions(authOptions);
+  checkAxiosVersion(instance, resolved.logger);
   const maxRetryAfterMs = installApiRetries(instance, retry);
   installRateLimit(instance, rateLimit, reportLimit, {
     appKey: resolved.appKey,
