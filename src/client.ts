@@ -8,6 +8,7 @@ import { resolveOptions, type ServiceTitanAuthOptions } from './options';
 import { DEFAULT_CLIENT_TIMEOUT_MS, markRequestStart } from './rate-limit/deadline';
 import { installRateLimit } from './rate-limit/install';
 import { type RateLimitOptions, type ReportLimitOptions } from './rate-limit/options';
+import { normalizeTenantId } from './tenant-id';
 import { msOption } from './timer-limits';
 import { describe } from './urls';
 
@@ -55,7 +56,6 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
 export type ServiceTitanClient = AxiosInstance & { readonly auth: ServiceTitanAuth };
 
 const TENANT_PLACEHOLDER = '{tenant}';
-const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * Builds an axios instance for one environment and tenant, with `baseURL` set to the
@@ -101,11 +101,8 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
 
 function resolveTenant(tenantId: unknown): string | undefined {
   if (tenantId === undefined) return undefined;
-  // ServiceTitan's `tenant` path parameter is an int64 in every published spec.
-  if (typeof tenantId === 'string' && /^[1-9]\d{0,18}$/.test(tenantId) && BigInt(tenantId) <= INT64_MAX) {
-    return tenantId;
-  }
-  if (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0) return String(tenantId);
+  const tenant = normalizeTenantId(tenantId);
+  if (tenant !== undefined) return tenant;
   throw invalidConfig(
     `tenantId must be a positive integer or a string of digits denoting one (ServiceTitan tenant ids are int64), got ${describe(tenantId)}`,
   );
