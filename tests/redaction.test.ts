@@ -1,7 +1,7 @@
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
 import { inspect } from 'node:util';
-import { AxiosError } from 'axios';
+import axios, { AxiosError } from 'axios';
 import { createServiceTitanClient, type ServiceTitanClient, type ServiceTitanClientOptions } from '../src';
 import { RedactedRequest } from '../src/redaction';
 import { recordingLogger } from './helpers/logger';
@@ -398,6 +398,25 @@ describe('G18: errors never reach an agent or its sockets (keep-alive agents, id
     const chunks: Buffer[] = [];
     for await (const chunk of (error as AxiosError<NodeJS.ReadableStream>).response!.data) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).length).toBeGreaterThan(0);
+  });
+
+  test.each(cases)('%s, %s: an abort while the request is in flight', async (transport, state) => {
+    const client = await keepAliveClient(transport);
+    const error = await failWhile(state, client, async () => {
+      const hold = sandbox().api.hold((request) => request.path === customersPath(sandbox()));
+      const controller = new AbortController();
+      const call = client.get(customersPath(sandbox()), { signal: controller.signal });
+      await hold.untilWaiting(1);
+      controller.abort();
+      try {
+        return await call;
+      } finally {
+        hold.release();
+      }
+    });
+    expect(axios.isCancel(error)).toBe(true);
+    expect((error as AxiosError).config?.url).toContain(customersPath(sandbox()));
+    expectNothingReaches(error, await secretsOf(client));
   });
 
   test.each(cases)('%s, %s: a 401 that persists after the replay', async (transport, state) => {
