@@ -1,4 +1,5 @@
 import type { AxiosInstance } from 'axios';
+import { checkAxiosVersion } from './axios-version';
 import { invalidConfig } from './errors';
 import { createAcceptanceRecorder, createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
 import { resolveOptions, type ResolvedOptions, type ServiceTitanAuthOptions } from './options';
@@ -31,8 +32,10 @@ const attachedInstances: WeakSet<object> = (globalRegistry[ATTACHED_INSTANCES] ?
 
 /**
  * Installs the ServiceTitan interceptors on an axios instance you already have. Throws a
- * `ServiceTitanAuthError` with code `invalid_config` at once on bad options (naming the option)
- * and when the instance already has them.
+ * `ServiceTitanAuthError` with code `invalid_config` at once on bad options (naming the option),
+ * when the instance already has them, and when axios is older than 1.16.1 while a proxy is
+ * configured (such an axios sends the secrets to the proxy in clear text; without a proxy it
+ * warns once).
  *
  * @example
  * const api = axios.create({ baseURL: environments.production.apiUrl });
@@ -48,7 +51,9 @@ export function attachServiceTitanAuth(instance: AxiosInstance, options: Service
       'this axios instance already has ServiceTitan auth attached; call detach() on the first handle before attaching again',
     );
   }
-  return attachResolved(instance, resolveOptions(options));
+  const resolved = resolveOptions(options);
+  checkAxiosVersion(instance, resolved.logger);
+  return attachResolved(instance, resolved);
 }
 
 /** {@link attachServiceTitanAuth} with options already resolved (the client shares them with its rate limit). */

@@ -1,12 +1,14 @@
 import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { installApiRetries, type ApiRetryOptions } from './api-retry';
 import { attachResolved, type ServiceTitanAuth } from './attach';
+import { checkAxiosVersion } from './axios-version';
 import { environments } from './environments';
 import { ServiceTitanAuthError, invalidConfig } from './errors';
 import { resolveOptions, type ServiceTitanAuthOptions } from './options';
 import { DEFAULT_CLIENT_TIMEOUT_MS, markRequestStart } from './rate-limit/deadline';
 import { installRateLimit } from './rate-limit/install';
 import { type RateLimitOptions, type ReportLimitOptions } from './rate-limit/options';
+import { normalizeTenantId } from './tenant-id';
 import { msOption } from './timer-limits';
 import { describe } from './urls';
 
@@ -57,7 +59,6 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
 export type ServiceTitanClient = AxiosInstance & { readonly auth: ServiceTitanAuth };
 
 const TENANT_PLACEHOLDER = '{tenant}';
-const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * Builds an axios instance for one environment and tenant, with `baseURL` set to the
@@ -86,6 +87,7 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
   // request interceptors in reverse, so the request's start is noted first, then {tenant} is
   // filled, and the token added before retries.
   const resolved = resolveOptions(authOptions);
+  checkAxiosVersion(instance, resolved.logger);
   const maxRetryAfterMs = installApiRetries(instance, retry);
   installRateLimit(instance, rateLimit, reportLimit, {
     appKey: resolved.appKey,
@@ -102,11 +104,8 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
 
 function resolveTenant(tenantId: unknown): string | undefined {
   if (tenantId === undefined) return undefined;
-  // ServiceTitan's `tenant` path parameter is an int64 in every published spec.
-  if (typeof tenantId === 'string' && /^[1-9]\d{0,18}$/.test(tenantId) && BigInt(tenantId) <= INT64_MAX) {
-    return tenantId;
-  }
-  if (typeof tenantId === 'number' && Number.isSafeInteger(tenantId) && tenantId > 0) return String(tenantId);
+  const tenant = normalizeTenantId(tenantId);
+  if (tenant !== undefined) return tenant;
   throw invalidConfig(
     `tenantId must be a positive integer or a string of digits denoting one (ServiceTitan tenant ids are int64), got ${describe(tenantId)}`,
   );

@@ -1,6 +1,8 @@
 import type { ServiceTitanClientOptions } from './client';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
 import { invalidConfig } from './errors';
+import { normalizeTenantId } from './tenant-id';
+import { checkSecureUrl } from './urls';
 
 /**
  * The environment variables {@link clientOptionsFromEnv} reads, by what they hold (shown with
@@ -65,8 +67,10 @@ export function envVariableNames(prefix = 'ST_'): Record<VariableKey, string> {
  * `npx axios-servicetitan-auth sandbox`) win over `ST_ENVIRONMENT` (`integration`, the default,
  * or `production`). Values are trimmed; an empty variable counts as unset.
  *
- * Throws `ServiceTitanAuthError` `invalid_config` naming every missing variable (never a value),
- * a URL variable set without its pair, or an unknown `ST_ENVIRONMENT`.
+ * Throws `ServiceTitanAuthError` `invalid_config` naming every missing variable, a URL variable
+ * set without its pair or not a secure URL, an unknown `ST_ENVIRONMENT`, a `ST_TENANT_ID` that
+ * is not a tenant id, or a credential with a line break. Messages name the variable (with its
+ * prefix), never its value: a secret pasted on the wrong line must not reach a log.
  *
  * @example
  * import { clientOptionsFromEnv, createServiceTitanClient } from 'axios-servicetitan-auth';
@@ -96,6 +100,10 @@ export function clientOptionsFromEnv(options: ClientOptionsFromEnvOptions = {}):
       `missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
         `(set ${required.map((key) => names[key]).join(', ')}${options.optional === true ? ', or none of them for the sandbox' : ''})`,
     );
+  }
+  for (const key of ['clientId', 'clientSecret', 'appKey', 'tenantId'] as const) {
+    const value = read(key);
+    if (value !== undefined) checkSettingValue(key, value, names[key]);
   }
   const tenantId = read('tenantId');
   return {
@@ -137,14 +145,49 @@ export function environmentFromEnv(
   if (authUrl !== undefined || apiUrl !== undefined) {
     if (authUrl === undefined) throw invalidConfig(`${names.apiUrl} needs ${names.authUrl} (the token endpoint) too`);
     if (apiUrl === undefined) throw invalidConfig(`${names.authUrl} needs ${names.apiUrl} (the API origin) too`);
+    checkSettingValue('authUrl', authUrl, names.authUrl);
+    checkSettingValue('apiUrl', apiUrl, names.apiUrl);
     return { name: 'custom', environment: { authUrl, apiUrl }, authUrl, apiUrl };
   }
-  const name = nonEmpty(env[names.environment]) ?? defaultEnvironment;
-  if (name !== 'integration' && name !== 'production') {
-    throw invalidConfig(`${names.environment} must be "integration" or "production", got "${name}"`);
-  }
+  const variable = nonEmpty(env[names.environment]);
+  if (variable !== undefined) checkSettingValue('environment', variable, names.environment);
+  const name = (variable ?? defaultEnvironment) as ServiceTitanEnvironmentName;
   return { name, environment: name, ...environments[name] };
 }
+
+/**
+ * Throws `invalid_config` when `value` cannot be the setting `key`, naming `source` (the
+ * variable, or the CLI's flag) and never the value, not even its first characters: a secret
+ * pasted on the wrong line (`ST_ENVIRONMENT=cs1.…`) must not reach a log or a terminal.
+ */
+export function checkSettingValue(key: VariableKey, value: string, source: string): void {
+  switch (key) {
+    case 'tenantId':
+      if (normalizeTenantId(value) === undefined) {
+        throw invalidConfig(`${source} must be a ServiceTitan tenant id: a positive integer of at most 19 digits`);
+      }
+      return;
+    case 'authUrl':
+    case 'apiUrl': {
+      const checked = checkSecureUrl(value);
+      if (!(checked instanceof URL)) throw invalidConfig(`${source} ${checked.problem}`);
+      return;
+    }
+    case 'environment':
+      if (value !== 'integration' && value !== 'production') {
+        throw invalidConfig(`${source} must be "integration" or "production"`);
+      }
+      return;
+    default:
+      if (CONTROL_CHARACTER.test(value)) {
+        throw invalidConfig(`${source} contains a line break or another control character: set it to the value alone`);
+      }
+  }
+}
+
+// A credential pasted with the next line, or with a stray carriage return from a Windows file.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();

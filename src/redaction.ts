@@ -1,8 +1,19 @@
-import { AxiosHeaders, type AxiosError } from 'axios';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { AxiosError, AxiosHeaders } from 'axios';
 
 export const REDACTED = '[redacted]';
 
 const SECRET_HEADERS = ['Authorization', 'ST-App-Key', 'Proxy-Authorization'] as const;
+
+/**
+ * Config fields that lead to live sockets: a keep-alive agent holds its busy and free sockets,
+ * and through them the headers of other requests in flight (`_httpMessage._header`) and of the
+ * request that opened each connection (the TLS connect options). DESIGN guarantee 18.
+ */
+const SOCKET_HOLDERS = ['httpAgent', 'httpsAgent'] as const;
+
+/** How far a `cause` chain is followed: further than any real one, and no cycle runs forever. */
+const MAX_CAUSE_DEPTH = 16;
 
 /**
  * What is left of `error.request` (and `error.response.request`) on an axios error that passed
@@ -41,15 +52,27 @@ export class RedactedRequest {
 
 /**
  * Makes an AxiosError safe to log before it reaches the caller: the token and app key are
- * replaced in its config, and the raw request is replaced by a {@link RedactedRequest}, so that
- * `util.inspect` (even with `showHidden` and unlimited depth), `JSON.stringify`, `toJSON()` and
- * a logger walking the object cannot reach them.
+ * replaced in its config, the agents are removed from it (`httpAgent` and `httpsAgent` become
+ * `undefined`: a retry with `instance.request(error.config)` uses the instance's own), the raw
+ * request is replaced by a {@link RedactedRequest}, a streamed error body is handed over through
+ * a stream of its own, and AxiosErrors in the `cause` chain get the same, so that `util.inspect`
+ * (even with `showHidden` and unlimited depth), `JSON.stringify`, `toJSON()` and a logger walking
+ * the object cannot reach a secret, a socket or another request.
  */
 export function redactAxiosError(error: AxiosError): AxiosError {
-  redactHeaders(error.config?.headers);
-  if (error.response !== undefined && error.response.config !== error.config) {
-    redactHeaders(error.response.config?.headers);
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && current instanceof Error && !seen.has(current); depth += 1) {
+    seen.add(current);
+    if (current instanceof AxiosError) redactOne(current);
+    current = current.cause;
   }
+  return error;
+}
+
+function redactOne(error: AxiosError): void {
+  redactConfig(error.config);
+  if (error.response !== undefined && error.response.config !== error.config) redactConfig(error.response.config);
   if (error.request !== undefined && !(error.request instanceof RedactedRequest)) {
     const stub = new RedactedRequest(error.request);
     replace(error, 'request', stub);
@@ -57,7 +80,36 @@ export function redactAxiosError(error: AxiosError): AxiosError {
   } else if (error.response !== undefined && !(error.response.request instanceof RedactedRequest)) {
     replace(error.response, 'request', new RedactedRequest(error.response.request));
   }
-  return error;
+  if (error.response !== undefined && isNodeResponseStream(error.response.data)) {
+    replace(error.response, 'data', detachedStream(error.response.data));
+  }
+}
+
+function redactConfig(config: object | undefined): void {
+  if (config === undefined || config === null) return;
+  redactHeaders((config as { headers?: unknown }).headers);
+  for (const key of SOCKET_HOLDERS) Reflect.deleteProperty(config, key);
+}
+
+/** `responseType: 'stream'`: the body is the response itself, which holds its socket and request. */
+function isNodeResponseStream(data: unknown): data is Readable {
+  return (
+    data !== null &&
+    typeof data === 'object' &&
+    typeof (data as Readable).pipe === 'function' &&
+    ('socket' in data || 'req' in data)
+  );
+}
+
+/**
+ * The same bytes through a stream that holds no reference to the response (only the listeners'
+ * closures do); `pipeline` destroys the response, freeing its socket, if the caller destroys
+ * this one.
+ */
+function detachedStream(source: Readable): Readable {
+  const body = new PassThrough();
+  pipeline(source, body, () => {});
+  return body;
 }
 
 function redactHeaders(headers: unknown): void {

@@ -15,20 +15,36 @@ export function parseSecureUrl(value: unknown, optionName: string): URL {
   if (typeof value !== 'string' || value.trim() === '') {
     throw invalidConfig(`${optionName} must be an absolute URL string, got ${describe(value)}`);
   }
+  const checked = checkSecureUrl(value);
+  if (checked instanceof URL) return checked;
+  throw invalidConfig(`${optionName} ${checked.problem}${checked.shown === undefined ? '' : `, got ${checked.shown}`}`);
+}
+
+/** Why a string is not a secure URL: `problem` never quotes it, `shown` (when set) does. */
+export interface UrlProblem {
+  problem: string;
+  shown?: string;
+}
+
+/**
+ * {@link parseSecureUrl}'s checks, for callers that must not show the value (an environment
+ * variable or a command-line flag can hold a secret pasted on the wrong line): they print
+ * `problem` and drop `shown`.
+ */
+export function checkSecureUrl(value: string): URL | UrlProblem {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw invalidConfig(`${optionName} is not a valid absolute URL: ${JSON.stringify(value)}`);
+    return { problem: 'is not a valid absolute URL', shown: JSON.stringify(value) };
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw invalidConfig(
-      `${optionName} must use https: (http: is allowed only on loopback hosts such as 127.0.0.1), got ${url.protocol}//${url.host}`,
-    );
+    return {
+      problem: 'must use https: (http: is allowed only on loopback hosts such as 127.0.0.1)',
+      shown: `${url.protocol}//${url.host}`,
+    };
   }
-  if (url.username !== '' || url.password !== '') {
-    throw invalidConfig(`${optionName} must not contain credentials`);
-  }
+  if (url.username !== '' || url.password !== '') return { problem: 'must not contain credentials' };
   return url;
 }
 

@@ -11,6 +11,7 @@ import { sandboxEnvironment } from '../src/cli/sandbox';
 import { tokenFailure } from '../src/cli/session';
 import { version } from '../package.json';
 import type { Sandbox } from '../src/testing';
+import { BAD_VALUES, SECRET as MISPLACED } from './helpers/misplaced-secrets';
 import { useSandbox } from './helpers/sandbox';
 
 interface Run {
@@ -179,7 +180,8 @@ describe('cli check', () => {
       creds,
     );
     expect(cleartext.code).toBe(2);
-    expect(cleartext.stderr).toContain('environment.authUrl must use https:');
+    expect(cleartext.stderr).toContain('--auth-url must use https:');
+    expect(cleartext.stderr).not.toContain('example.com');
   });
 
   it('an unreachable token endpoint exits 4', async () => {
@@ -376,7 +378,9 @@ describe('cli usage', () => {
     expect(command.stderr).toContain('argument 1 is not a command: expected one of check, sandbox, token');
     const flag = await run(['check', '--client-secert', 'x']);
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toContain('unknown option --client-secert (argument 2)');
+    expect(flag.stderr).toContain(
+      'argument 2 is an unknown option (its text is not shown); did you mean --client-secret?',
+    );
     expect(flag.stderr).toContain('--help');
     expect((await run(['check', 'extra'])).code).toBe(2);
     expect((await run(['check', '--timeout', 'soon', '--client-id', 'a', '--client-secret', 'b'])).code).toBe(2);
@@ -440,8 +444,16 @@ describe('cli: nothing unexpected is echoed, one JSON error shape, no command', 
     [['check', '--json', SECRET], 'unexpected argument 3'],
     [['check', '--client-id', 'a', SECRET], 'unexpected argument 4'],
     [['check', '--', SECRET], 'unexpected argument 2'],
-    [['check', `--client-secert=${SECRET}`], 'unknown option --client-secert (argument 2)'],
-    [['check', `--${SECRET}`], 'unknown option --S3CRET-value-9f2c (argument 2)'],
+    [['check', `--client-secert=${SECRET}`], 'argument 2 is an unknown option (its text is not shown); did you mean'],
+    [['check', `--${SECRET}`], 'argument 2 is an unknown option (its text is not shown)'],
+    [['check', `--${SECRET}=${SECRET}`], 'argument 2 is an unknown option (its text is not shown)'],
+    [['check', `-${SECRET}`], 'argument 2 is an unknown option (its text is not shown)'],
+    [['check', '--tenant', SECRET], '--tenant must be a ServiceTitan tenant id'],
+    [['check', '--auth-url', SECRET, '--api-url', 'https://api.example'], '--auth-url is not a valid absolute URL'],
+    [
+      ['check', '--auth-url', `http://${SECRET}.example`, '--api-url', 'https://api.example'],
+      '--auth-url must use https:',
+    ],
     [['check', `--json=${SECRET}`], '--json takes no value (argument 2)'],
     [['check', '--client-id', '--client-secret', SECRET], '--client-id needs a value (argument 2)'],
     [['check', '--environment', SECRET], '--environment must be "integration" or "production"'],
@@ -461,11 +473,35 @@ describe('cli: nothing unexpected is echoed, one JSON error shape, no command', 
       expect(result.code).toBe(2);
       const jsonOutput = json || argv.includes('--json');
       expect(jsonOutput ? JSON.parse(result.stdout).error.message : result.stderr).toContain(message);
-      // The option names themselves are printed (--S3CRET… is a flag name); a value never is.
-      const printed = (result.stdout + result.stderr).replaceAll(`--${SECRET}`, '--<name>');
-      expect(printed).not.toContain(SECRET);
+      // Not the value, not the text of an unknown option, not even their first characters.
+      const printed = result.stdout + result.stderr;
+      for (const part of [SECRET, SECRET.slice(0, 3), SECRET.slice(6, 12)]) expect(printed).not.toContain(part);
     }
   });
+
+  it.each(BAD_VALUES)(
+    'ST_%s, bad value %#: exit 2 naming the variable, no part of the value',
+    async (suffix, value) => {
+      const env: Record<string, string> = {
+        ST_CLIENT_ID: 'cid.good',
+        ST_CLIENT_SECRET: 'cs1.good',
+        ST_APP_KEY: 'ak1.good',
+        ST_TENANT_ID: '42',
+        ...(suffix.endsWith('_URL')
+          ? { ST_AUTH_URL: 'https://auth.example/t', ST_API_URL: 'https://api.example' }
+          : {}),
+        [`ST_${suffix}`]: value,
+      };
+      for (const command of ['check', 'token']) {
+        const result = await run([command], env);
+        expect(result.code).toBe(2);
+        expect(result.stderr).toMatch(new RegExp(`^error: ST_${suffix} `));
+        for (const part of [MISPLACED, MISPLACED.slice(0, 4), MISPLACED.slice(4, 10), 'example']) {
+          expect(result.stdout + result.stderr).not.toContain(part);
+        }
+      }
+    },
+  );
 
   /** Checks the one failure shape and returns its error member. */
   function jsonFailure(result: Run): { code: string; message: string; exitCode: number } {

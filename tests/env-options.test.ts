@@ -1,5 +1,6 @@
 import { clientOptionsFromEnv, createServiceTitanClient, environments, ServiceTitanAuthError } from '../src';
 import { sandboxEnvironment } from '../src/cli/sandbox';
+import { BAD_VALUES, SECRET } from './helpers/misplaced-secrets';
 import { useSandbox } from './helpers/sandbox';
 
 const credentials = { ST_CLIENT_ID: 'cid', ST_CLIENT_SECRET: 'very-secret-value', ST_APP_KEY: 'ak.secret-key' };
@@ -77,7 +78,7 @@ describe('clientOptionsFromEnv: the ST_* variables, read one way', () => {
     ).toBe('ST_API_URL needs ST_AUTH_URL (the token endpoint) too');
     expect(
       configError(() => clientOptionsFromEnv({ env: { ...credentials, ST_ENVIRONMENT: 'staging' } })).message,
-    ).toBe('ST_ENVIRONMENT must be "integration" or "production", got "staging"');
+    ).toBe('ST_ENVIRONMENT must be "integration" or "production"');
   });
 
   test('a prefix reads another set, e.g. ST_PRODUCTION_*', () => {
@@ -91,5 +92,34 @@ describe('clientOptionsFromEnv: the ST_* variables, read one way', () => {
     expect(options).toMatchObject({ clientId: 'p-cid', environment: 'production' });
     expect(environments[options.environment as 'production'].apiUrl).toBe('https://api.servicetitan.io');
     expect(clientOptionsFromEnv({ env, prefix: 'ST_INTEGRATION_', optional: true })).toBeUndefined();
+  });
+});
+
+describe('clientOptionsFromEnv: bad values are named by variable, never shown', () => {
+  const good = {
+    CLIENT_ID: 'cid.good',
+    CLIENT_SECRET: 'cs1.good',
+    APP_KEY: 'ak1.good',
+    TENANT_ID: '42',
+    AUTH_URL: 'https://auth.example/connect/token',
+    API_URL: 'https://api.example',
+  };
+
+  test.each(BAD_VALUES)('ST_PRODUCTION_%s, bad value %#', (suffix, value) => {
+    const env = Object.fromEntries(
+      Object.entries({ ...good, [suffix]: value }).map(([name, v]) => [`ST_PRODUCTION_${name}`, v]),
+    );
+    // ST_ENVIRONMENT is read only without the URL pair.
+    if (suffix === 'ENVIRONMENT') {
+      delete env['ST_PRODUCTION_AUTH_URL'];
+      delete env['ST_PRODUCTION_API_URL'];
+    }
+    const error = configError(() => clientOptionsFromEnv({ env, prefix: 'ST_PRODUCTION_' }));
+    expect(error.message).toMatch(new RegExp(`^ST_PRODUCTION_${suffix} `));
+    // No part of the value: not its first characters, not the secret in the middle of a URL.
+    for (const part of [SECRET, SECRET.slice(0, 4), SECRET.slice(4, 10), 'cs1', 'example']) {
+      expect(error.message).not.toContain(part);
+    }
+    expect(JSON.stringify(error)).not.toContain(SECRET.slice(4, 10));
   });
 });

@@ -98,14 +98,7 @@ function parseFlags(command: CommandName, args: readonly string[]): Flags {
       );
     }
     const spec = options[token.name];
-    const name = /^--?[A-Za-z][\w-]{0,39}$/.test(token.rawName) ? token.rawName : undefined;
-    if (spec === undefined) {
-      throw usageError(
-        name === undefined
-          ? `${command}: argument ${position} is an unknown option`
-          : `${command}: unknown option ${name} (argument ${position})`,
-      );
-    }
+    if (spec === undefined) throw usageError(`${command}: ${unknownOption(command, token.rawName, position)}`);
     const flag = `--${token.name}`;
     if (spec.type === 'boolean' && token.value !== undefined) {
       throw usageError(`${command}: ${flag} takes no value (argument ${position})`);
@@ -117,6 +110,40 @@ function parseFlags(command: CommandName, args: readonly string[]): Flags {
     }
   }
   return values as Flags;
+}
+
+/**
+ * The message for an option `command` does not take. Its text is shown only when it is the name
+ * of an option of this CLI (`--probe-path` given to `token`): anything else may be a secret
+ * typed after `--` (`--cs1.…` for `--client-secret cs1.…`), so not even its first characters
+ * are shown; a close misspelling of one of `command`'s options gets that option suggested.
+ */
+function unknownOption(command: CommandName, rawName: string, position: number): string {
+  if (KNOWN_OPTION_NAMES.has(rawName)) return `unknown option ${rawName} (argument ${position})`;
+  const typed = rawName.replace(/^--?/, '');
+  const near = Object.keys(OPTIONS[command]).find((name) => name.length > 2 && editDistanceAtMost(typed, name, 2));
+  return `argument ${position} is an unknown option (its text is not shown)${near === undefined ? '' : `; did you mean --${near}?`}`;
+}
+
+const KNOWN_OPTION_NAMES = new Set(
+  Object.values(OPTIONS).flatMap((options: OptionSpec) =>
+    Object.entries(options).flatMap(([name, spec]) => [`--${name}`, ...(spec.short ? [`-${spec.short}`] : [])]),
+  ),
+);
+
+/** True when at most `limit` single-character edits turn `a` into `b` (Levenshtein). */
+function editDistanceAtMost(a: string, b: string, limit: number): boolean {
+  if (Math.abs(a.length - b.length) > limit) return false;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length]! <= limit;
 }
 
 function isCommand(value: string): value is CommandName {

@@ -1,4 +1,4 @@
-import { environmentFromEnv, envVariableNames } from '../env-options';
+import { checkSettingValue, environmentFromEnv, envVariableNames } from '../env-options';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from '../index';
 import { isServiceTitanAuthError } from '../errors';
 import { integerFlag, stringFlag, type Flags } from './args';
@@ -31,11 +31,16 @@ export const ENV = { ...names, tenant } as const;
  * missing credential with both the flag and the variable that would provide it.
  */
 export function resolveConnection(flags: Flags, env: Record<string, string | undefined>): ConnectionConfig {
-  const read = (flag: string, variable: string): string | undefined =>
-    stringFlag(flags, flag) ?? nonEmpty(env[variable]);
-  const clientId = read('client-id', ENV.clientId);
-  const clientSecret = read('client-secret', ENV.clientSecret);
-  const appKey = read('app-key', ENV.appKey);
+  // The flag, else the variable; checked like clientOptionsFromEnv does, naming where it came from.
+  const read = (key: SettingKey, flag: string, variable: string): string | undefined => {
+    const fromFlag = stringFlag(flags, flag);
+    const value = fromFlag ?? nonEmpty(env[variable]);
+    if (value !== undefined) checkSetting(key, value, fromFlag === undefined ? variable : `--${flag}`);
+    return value;
+  };
+  const clientId = read('clientId', 'client-id', ENV.clientId);
+  const clientSecret = read('clientSecret', 'client-secret', ENV.clientSecret);
+  const appKey = read('appKey', 'app-key', ENV.appKey);
   const missing = [
     clientId === undefined ? `client id (--client-id or ${ENV.clientId})` : undefined,
     clientSecret === undefined ? `client secret (--client-secret or ${ENV.clientSecret})` : undefined,
@@ -49,9 +54,20 @@ export function resolveConnection(flags: Flags, env: Record<string, string | und
     clientId: clientId!,
     clientSecret: clientSecret!,
     appKey: appKey!,
-    tenantId: read('tenant', ENV.tenant),
+    tenantId: read('tenantId', 'tenant', ENV.tenant),
     timeoutMs: integerFlag(flags, 'timeout', 1, 600_000) ?? DEFAULT_TIMEOUT_MS,
   };
+}
+
+type SettingKey = Parameters<typeof checkSettingValue>[0];
+
+/** The library's check of a setting, as a usage error (exit 2) that names the flag or variable. */
+function checkSetting(key: SettingKey, value: string, source: string): void {
+  try {
+    checkSettingValue(key, value, source);
+  } catch (error) {
+    throw isServiceTitanAuthError(error) ? usageError(error.message) : error;
+  }
 }
 
 type EnvironmentChoice = Pick<ConnectionConfig, 'environmentName' | 'environment' | 'authUrl' | 'apiUrl'>;
@@ -76,11 +92,10 @@ function resolveEnvironment(flags: Flags, env: Record<string, string | undefined
 }
 
 function namedEnvironment(name: string, source: string): EnvironmentChoice {
-  if (name !== 'integration' && name !== 'production') {
-    // The value is not shown: a shifted command line can put a secret here.
-    throw usageError(`${source} must be "integration" or "production"`);
-  }
-  return { environmentName: name, environment: name, ...environments[name] };
+  // The value is not shown: a shifted command line can put a secret here.
+  checkSetting('environment', name, source);
+  const checked = name as ServiceTitanEnvironmentName;
+  return { environmentName: checked, environment: checked, ...environments[checked] };
 }
 
 function customEnvironment(
@@ -91,6 +106,8 @@ function customEnvironment(
 ): EnvironmentChoice {
   if (authUrl === undefined) throw usageError(`${apiSource} needs ${authSource} (the token endpoint) too`);
   if (apiUrl === undefined) throw usageError(`${authSource} needs ${apiSource} (the API origin) too`);
+  checkSetting('authUrl', authUrl, authSource);
+  checkSetting('apiUrl', apiUrl, apiSource);
   return { environmentName: 'custom', environment: { authUrl, apiUrl }, authUrl, apiUrl };
 }
 

@@ -33,8 +33,6 @@ export function tokenFingerprint(token: string): string {
 /** What can degrade: a shared store is down and the library falls back to per-process state. */
 export type DegradedCause = 'token_store' | 'rate_limit_store';
 
-const warnedCauses = new Set<DegradedCause>();
-
 /**
  * Reports degraded operation (a shared store is down; the library carries on per process) so it
  * is visible without configuring anything: to `logger.warn` when the user gave a logger,
@@ -47,14 +45,30 @@ export function warnDegraded(
   message: string,
   details: Record<string, unknown> = {},
 ): void {
+  warnUser(logger, `ST_AUTH_DEGRADED_${cause.toUpperCase()}`, message, {
+    details,
+    printedSuffix: ' (pass a logger to see recoveries and details)',
+  });
+}
+
+const warnedCodes = new Set<string>();
+
+/**
+ * A warning the user must see without configuring anything: to `logger.warn` when the user gave
+ * a logger, otherwise as one `process.emitWarning` per `code` per process (type
+ * `ServiceTitanAuthWarning`), which Node prints to stderr.
+ */
+export function warnUser(
+  logger: ServiceTitanLogger,
+  code: string,
+  message: string,
+  { details = {}, printedSuffix = '' }: { details?: Record<string, unknown>; printedSuffix?: string } = {},
+): void {
   if (logger !== silentLogger) {
     logger.warn?.(message, details);
     return;
   }
-  if (warnedCauses.has(cause)) return;
-  warnedCauses.add(cause);
-  process.emitWarning(`${message} (pass a logger to see recoveries and details)`, {
-    type: 'ServiceTitanAuthWarning',
-    code: `ST_AUTH_DEGRADED_${cause.toUpperCase()}`,
-  });
+  if (warnedCodes.has(code)) return;
+  warnedCodes.add(code);
+  process.emitWarning(`${message}${printedSuffix}`, { type: 'ServiceTitanAuthWarning', code });
 }
