@@ -2,7 +2,7 @@ import { retryDelay } from './backoff';
 import { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
-import { timeLeftMs } from './rate-limit/deadline';
+import { timeLeftMs, timeoutError } from './rate-limit/deadline';
 import { msOption } from './timer-limits';
 import { retryAfterMs } from './retry-after';
 import { describe } from './urls';
@@ -61,8 +61,16 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     // The request's deadline (rate-limit/deadline.ts) spans every attempt; axios-retry must not
     // shorten `timeout` on its own.
     shouldResetTimeout: true,
-    retryCondition: (error) => shouldRetry(error, resolved),
-    retryDelay: (retryCount, error) => retryDelay(retryCount, resolved.retryDelayMs, error),
+    retryCondition: (error) => shouldRetry(error, resolved) && retryFitsDeadline(error, resolved),
+    retryDelay: (retryCount, error) => plannedDelays.get(error) ?? delayBefore(retryCount, error, resolved),
+  });
+  // Runs right after axios-retry's own: a retry that the deadline leaves no time for ends the
+  // request with axios's timeout error at once, rather than after a wait that cannot succeed.
+  instance.interceptors.response.use(undefined, (error: unknown) => {
+    if (error instanceof AxiosError && outOfTime.has(error) && error.config !== undefined) {
+      throw timeoutError(error.config);
+    }
+    throw error;
   });
   // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
   // reads it; axios runs request interceptors in reverse order, so this one (added later) runs first.
@@ -78,6 +86,32 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     { synchronous: true },
   );
   return resolved.maxRetryAfterMs;
+}
+
+/** The delay chosen for the retry that an error leads to (retryCondition runs just before retryDelay). */
+const plannedDelays = new WeakMap<AxiosError, number>();
+/** Errors that would have been retried but for the request's deadline. */
+const outOfTime = new WeakSet<AxiosError>();
+
+function delayBefore(retryNumber: number, error: AxiosError, options: ResolvedRetry): number {
+  return retryDelay(retryNumber, options.retryDelayMs, error, options.maxRetryAfterMs);
+}
+
+/**
+ * The wait before a retry (backoff or `Retry-After`) must end before the request's deadline
+ * (DESIGN guarantee 13): never wait past it. axios-retry calls retryDelay right after this, so
+ * the delay is chosen here, once, jitter included.
+ */
+function retryFitsDeadline(error: AxiosError, options: ResolvedRetry): boolean {
+  const config = error.config!;
+  const retryNumber = (config['axios-retry']?.retryCount ?? 0) + 1;
+  const delay = delayBefore(retryNumber, error, options);
+  if (delay >= timeLeftMs(config)) {
+    outOfTime.add(error);
+    return false;
+  }
+  plannedDelays.set(error, delay);
+  return true;
 }
 
 function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {

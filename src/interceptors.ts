@@ -1,6 +1,7 @@
 import {
   AxiosError,
   CanceledError,
+  isAxiosError,
   type AxiosInstance,
   type AxiosResponse,
   type InternalAxiosRequestConfig,
@@ -8,6 +9,7 @@ import {
 import { isServiceTitanAuthError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { OriginPolicy } from './origin-policy';
+import { bindAdapterToDeadline, markRequestStart, untilDeadline } from './rate-limit/deadline';
 import { redactAxiosError } from './redaction';
 import type { TokenProvider } from './token/token-provider';
 
@@ -40,13 +42,16 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
 
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
     if (config.serviceTitanAuth?.skip === true || !policy.allowsRequest(config)) return config;
+    // The request's timeout counts from here on an attached instance (from the client's first
+    // interceptor on a client) and bounds the token wait, the exchange and the replay.
+    markRequestStart(config);
+    bindAdapterToDeadline(config);
     const cached = provider.peek();
     if (cached !== undefined) return inject(config, cached);
-    const signal = config.signal as AbortSignal | undefined;
-    return provider.getToken({ ...(signal ? { signal } : {}) }).then(
+    return untilDeadline(config, (signal) => provider.getToken({ signal })).then(
       (token) => inject(config, token),
       (error: unknown) => {
-        throw isServiceTitanAuthError(error) ? error : canceled(config);
+        throw isServiceTitanAuthError(error) ? error : redactAxiosError(toAxiosStop(error, config));
       },
     );
   };
@@ -101,10 +106,10 @@ export function createResponseErrorInterceptor({ instance, options, provider, po
     let renewed: string | undefined;
     try {
       // The replay's request interceptor picks up the renewed token from the cache.
-      renewed = await provider.renewAfterRejection(failedToken, config.signal as AbortSignal | undefined);
+      renewed = await untilDeadline(config, (signal) => provider.renewAfterRejection(failedToken, signal));
     } catch (renewError) {
       redactAxiosError(error);
-      throw isServiceTitanAuthError(renewError) ? renewError : canceled(config);
+      throw isServiceTitanAuthError(renewError) ? renewError : redactAxiosError(toAxiosStop(renewError, config));
     }
     if (renewed === undefined) {
       options.telemetry.renewalHeldBack();
@@ -153,11 +158,13 @@ function isReplayableBody(data: unknown): boolean {
   return !(Symbol.asyncIterator in data);
 }
 
-/** The error axios itself gives an aborted request, so `axios.isCancel()` keeps working. */
-function canceled(config: InternalAxiosRequestConfig): CanceledError<unknown> {
-  const error = new CanceledError(undefined, config);
-  redactAxiosError(error);
-  return error;
+/**
+ * What a token wait that did not end with a token or a token error ended with: the timeout error
+ * (from {@link untilDeadline}), or the error axios itself gives an aborted request, so
+ * `axios.isCancel()` keeps working.
+ */
+function toAxiosStop(error: unknown, config: InternalAxiosRequestConfig): AxiosError {
+  return isAxiosError(error) && error.code !== AxiosError.ERR_CANCELED ? error : new CanceledError(undefined, config);
 }
 
 function bearerToken(config: InternalAxiosRequestConfig): string | undefined {

@@ -4,7 +4,7 @@ import PQueue from 'p-queue';
 import { warnDegraded, type ServiceTitanLogger } from '../logging/logger';
 import type { ClientTelemetry } from '../telemetry/client-telemetry';
 import { retryAfterMs } from '../retry-after';
-import { withinDeadline } from './deadline';
+import { markDeadlineBound, withinDeadline } from './deadline';
 import { resolveRateLimit, resolveReportLimit, type RateLimitOptions, type ReportLimitOptions } from './options';
 import { SharedBudget } from './shared-budget';
 import { SendTimeWindow, type WindowSlot } from './sliding-window';
@@ -71,7 +71,7 @@ export function installRateLimit(
   };
   const adapter = getAdapter(instance.defaults.adapter ?? axios.defaults.adapter);
 
-  instance.defaults.adapter = (config) =>
+  instance.defaults.adapter = markDeadlineBound((config) =>
     withinDeadline(config, async (signal) => {
       const wait = context.telemetry.rateLimitWait();
       const reportWindow = reportWindowFor(config.url);
@@ -129,7 +129,8 @@ export function installRateLimit(
       } finally {
         reportSlot?.cancel();
       }
-    });
+    }),
+  );
 }
 
 /** The budget's name: ServiceTitan's unit is (application, tenant); the app key is hashed. */
