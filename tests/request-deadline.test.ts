@@ -6,6 +6,7 @@ import {
   type ServiceTitanAuth,
   type ServiceTitanClientOptions,
 } from '../src';
+import axiosRetry from 'axios-retry';
 import type { Sandbox } from '../src/testing';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
 
@@ -277,5 +278,23 @@ describe('G13: retry delays and Retry-After never wait past the deadline (create
     expectAxiosTimeout(error, 1000);
     expect(elapsed).toBeLessThan(SETTLED_BY_MS);
     expect(sandbox().api.count).toBe(1);
+  });
+});
+
+describe('G13: an attached instance with the user’s own axios-retry', () => {
+  const sandbox = useSandbox();
+
+  test('axios-retry shortening timeout by the time spent (shouldResetTimeout off) does not count it twice', async () => {
+    const api = axios.create({ baseURL: sandbox().apiUrl });
+    axiosRetry(api, { retries: 1, retryDelay: () => 300 });
+    const auth = attachServiceTitanAuth(api, authOptions(sandbox()));
+    await auth.getToken();
+    // Fails at ~0.6 s; axios-retry sends the retry at ~0.9 s with timeout 2000 - 600 - 300 = 1100,
+    // which answers at ~1.4 s: inside the 2 s the caller gave. Counted again from the start
+    // (0 + 1100 ms), the retry would time out at 1.1 s.
+    sandbox().api.enqueue({ status: 503, delayMs: 600 }, { delayMs: 500 });
+    const response = await api.get(customersPath(sandbox()), { timeout: 2000 });
+    expect(response.status).toBe(200);
+    expect(sandbox().api.count).toBe(2);
   });
 });

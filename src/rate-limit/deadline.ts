@@ -15,24 +15,35 @@ import axios, {
 export const DEFAULT_CLIENT_TIMEOUT_MS = 105_000;
 
 /**
- * Notes when the request was made: its `timeout` counts from here, the token, waits in the rate
- * limit, retry delays and the replay included. `createServiceTitanClient` calls it in the first
- * request interceptor to run; the auth request interceptor calls it too (a no-op when already
- * marked), which is where an attached instance's requests start (see `attachServiceTitanAuth`).
- * Retries and the replay after a 401 carry the same config, so they share the caller's deadline.
+ * Notes when the request was made, and its deadline: `timeout` as it is then, counted from
+ * here, bounds the token, waits in the rate limit, retry delays and the replay. Fixed at the
+ * start, so a retry plugin that shortens `timeout` by the time already spent (axios-retry without
+ * `shouldResetTimeout`) does not count that time twice. `createServiceTitanClient` calls it in
+ * the first request interceptor to run; the auth request interceptor calls it too (a no-op when
+ * already marked), which is where an attached instance's requests start (see
+ * `attachServiceTitanAuth`). Retries and the replay after a 401 carry the same config, so they
+ * share the caller's deadline.
  */
 export function markRequestStart(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
   if (config.serviceTitanAuth?.startedAt !== undefined) return config;
-  config.serviceTitanAuth = { ...config.serviceTitanAuth, startedAt: performance.now() };
+  const startedAt = performance.now();
+  const timeoutMs = config.timeout ?? 0;
+  config.serviceTitanAuth = {
+    ...config.serviceTitanAuth,
+    startedAt,
+    ...(timeoutMs > 0 ? { deadlineAt: startedAt + timeoutMs } : {}),
+  };
   return config;
 }
 
 /** Milliseconds left of the request's `timeout` (Infinity without one or outside a client). */
 export function timeLeftMs(config: InternalAxiosRequestConfig): number {
+  const { startedAt, deadlineAt } = config.serviceTitanAuth ?? {};
+  if (startedAt === undefined) return Number.POSITIVE_INFINITY;
+  if (deadlineAt !== undefined) return deadlineAt - performance.now();
+  // No timeout when it was made; one set later (by an interceptor) counts from the start too.
   const timeoutMs = config.timeout ?? 0;
-  const startedAt = config.serviceTitanAuth?.startedAt;
-  if (!(timeoutMs > 0) || startedAt === undefined) return Number.POSITIVE_INFINITY;
-  return timeoutMs - (performance.now() - startedAt);
+  return timeoutMs > 0 ? timeoutMs - (performance.now() - startedAt) : Number.POSITIVE_INFINITY;
 }
 
 /**
