@@ -13,7 +13,8 @@ export interface ApiRetryOptions {
   retries?: number;
   /**
    * Statuses that are retried (network errors always are). A request whose `timeout` has run
-   * out is not retried: the timeout spans every attempt. @default [429, 502, 503, 504]
+   * out, or would run out during the wait before the retry, is not retried: the timeout spans
+   * every attempt. @default [429, 502, 503, 504]
    */
   statuses?: readonly number[];
   /**
@@ -24,8 +25,11 @@ export interface ApiRetryOptions {
   /** Base of the exponential backoff, in ms (+0–20% jitter). @default 300 */
   retryDelayMs?: number;
   /**
-   * The longest `Retry-After` (seconds or HTTP date) that is waited out; a 429 asking for longer
-   * goes to the caller at once. Also the longest a 429 pauses the client's rate limit.
+   * The longest `Retry-After` (seconds or HTTP date; negative, malformed or past values count as
+   * absent) that is waited out; a 429 asking for longer goes to the caller at once. Also the
+   * longest a 429 pauses the client's rate limit, whatever it asks for. A retry whose wait
+   * (`Retry-After` or backoff) would end after the request's `timeout` is not made: the request
+   * fails at once with axios's timeout error.
    * @default 60_000
    */
   maxRetryAfterMs?: number;

@@ -34,6 +34,14 @@ const attachedInstances: WeakSet<object> = (globalRegistry[ATTACHED_INSTANCES] ?
  * `ServiceTitanAuthError` with code `invalid_config` at once on bad options (naming the option)
  * and when the instance already has them.
  *
+ * A request's `timeout` and `signal` bound everything the plugin makes it wait for: the token
+ * (first fetch, or renewal after a 401), the exchange and the replay, with axios's timeout error
+ * (`ECONNABORTED`, or `ETIMEDOUT` with `transitional.clarifyTimeoutError`) when time runs out.
+ * The clock starts when the plugin's request interceptor runs: after the request interceptors
+ * you add after attaching (axios runs the latest first), before those added earlier. The
+ * deadline is the request's `timeout` at that moment; retries that carry the config (axios-retry)
+ * share it.
+ *
  * @example
  * const api = axios.create({ baseURL: environments.production.apiUrl });
  * const auth = attachServiceTitanAuth(api, { clientId, clientSecret, appKey, environment: 'production' });
