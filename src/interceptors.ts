@@ -26,7 +26,7 @@ type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void;
 /**
  * The request interceptor: adds `Authorization: Bearer …` and `ST-App-Key` to requests bound for
  * an allowed origin. With a cached token it stays synchronous (no await on the hot path); only a
- * missing or expired token makes the request wait, and an abort stops that wait at once.
+ * missing or expired token makes the request wait, and its `timeout` or an abort ends that wait.
  */
 export function createRequestInterceptor({ options, provider, policy }: InterceptorContext) {
   const stripOnForeignRedirect = createRedirectGuard(policy);
