@@ -94,8 +94,19 @@ describe('G16: a Retry-After from the token endpoint holds the client back for m
   });
 });
 
-describe('G16: a meaningless Retry-After from the API counts as absent', () => {
+describe('G16: a Retry-After from the API', () => {
   const sandbox = useSandbox();
+
+  test('Retry-After: 99999999999 beyond the default retry.maxRetryAfterMs (60 s) is not waited out: the 429 goes to the caller at once', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    await client.auth.getToken();
+    sandbox().api.enqueue({ status: 429, retryAfter: 99_999_999_999 });
+    const started = performance.now();
+    const limited = await client.get(customersPath(sandbox())).catch((e: unknown) => e as AxiosError);
+    expect((limited as AxiosError).response?.status).toBe(429);
+    expect(performance.now() - started).toBeLessThan(2_500);
+    expect(sandbox().api.count).toBe(1);
+  });
 
   test.each(meaningless())('%s Retry-After (%p) pauses the client for pauseOn429Ms', async (_name, value) => {
     const client = createServiceTitanClient({
