@@ -36,7 +36,7 @@ export function markRequestStart(config: InternalAxiosRequestConfig): InternalAx
   return config;
 }
 
-/** Milliseconds left of the request's `timeout` (Infinity without one or outside a client). */
+/** Milliseconds left of the request's `timeout` (Infinity without one, or before {@link markRequestStart}). */
 export function timeLeftMs(config: InternalAxiosRequestConfig): number {
   const { startedAt, deadlineAt } = config.serviceTitanAuth ?? {};
   if (startedAt === undefined) return Number.POSITIVE_INFINITY;
