@@ -2,7 +2,7 @@ import { retryDelay } from './backoff';
 import { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
-import { timeLeftMs } from './rate-limit/deadline';
+import { timeLeftMs, timeoutError } from './rate-limit/deadline';
 import { msOption } from './timer-limits';
 import { reportIdOfDataUrl } from './report-data-url';
 import { retryAfterMs } from './retry-after';
@@ -14,7 +14,8 @@ export interface ApiRetryOptions {
   retries?: number;
   /**
    * Statuses that are retried (network errors always are). A request whose `timeout` has run
-   * out is not retried: the timeout spans every attempt. @default [429, 502, 503, 504]
+   * out, or would run out during the wait before the retry, is not retried: the timeout spans
+   * every attempt. @default [429, 502, 503, 504]
    */
   statuses?: readonly number[];
   /**
@@ -26,8 +27,11 @@ export interface ApiRetryOptions {
   /** Base of the exponential backoff, in ms (+0–20% jitter). @default 300 */
   retryDelayMs?: number;
   /**
-   * The longest `Retry-After` (seconds or HTTP date) that is waited out; a 429 asking for longer
-   * goes to the caller at once. Also the longest a 429 pauses the client's rate limit.
+   * The longest `Retry-After` (seconds or HTTP date; negative, malformed or past values count as
+   * absent) that is waited out; a 429 asking for longer goes to the caller at once. Also the
+   * longest a 429 pauses the client's rate limit, whatever it asks for. A retry whose wait
+   * (`Retry-After` or backoff) would end after the request's `timeout` is not made: the request
+   * fails at once with axios's timeout error.
    * @default 60_000
    */
   maxRetryAfterMs?: number;
@@ -63,11 +67,16 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     // The request's deadline (rate-limit/deadline.ts) spans every attempt; axios-retry must not
     // shorten `timeout` on its own.
     shouldResetTimeout: true,
-    retryCondition: (error) => shouldRetry(error, resolved),
-    // Never wait past the request's deadline: a `Retry-After` longer than what the timeout leaves
-    // ends at the deadline, where the retry fails with the timeout error before it is sent.
-    retryDelay: (retryCount, error) =>
-      Math.min(retryDelay(retryCount, resolved.retryDelayMs, error), untilDeadlineMs(error)),
+    retryCondition: (error) => shouldRetry(error, resolved) && retryFitsDeadline(error, resolved),
+    retryDelay: (retryCount, error) => plannedDelays.get(error) ?? delayBefore(retryCount, error, resolved),
+  });
+  // Runs right after axios-retry's own: a retry that the deadline leaves no time for ends the
+  // request with axios's timeout error at once, rather than after a wait that cannot succeed.
+  instance.interceptors.response.use(undefined, (error: unknown) => {
+    if (error instanceof AxiosError && outOfTime.has(error) && error.config !== undefined) {
+      throw timeoutError(error.config);
+    }
+    throw error;
   });
   // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
   // reads it; axios runs request interceptors in reverse order, so this one (added later) runs first.
@@ -83,6 +92,32 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
     { synchronous: true },
   );
   return resolved.maxRetryAfterMs;
+}
+
+/** The delay chosen for the retry that an error leads to (retryCondition runs just before retryDelay). */
+const plannedDelays = new WeakMap<AxiosError, number>();
+/** Errors that would have been retried but for the request's deadline. */
+const outOfTime = new WeakSet<AxiosError>();
+
+function delayBefore(retryNumber: number, error: AxiosError, options: ResolvedRetry): number {
+  return retryDelay(retryNumber, options.retryDelayMs, error, options.maxRetryAfterMs);
+}
+
+/**
+ * The wait before a retry (backoff or `Retry-After`) must end before the request's deadline
+ * (DESIGN guarantee 13): never wait past it. axios-retry calls retryDelay right after this, so
+ * the delay is chosen here, once, jitter included.
+ */
+function retryFitsDeadline(error: AxiosError, options: ResolvedRetry): boolean {
+  const config = error.config!;
+  const retryNumber = (config['axios-retry']?.retryCount ?? 0) + 1;
+  const delay = delayBefore(retryNumber, error, options);
+  if (delay >= timeLeftMs(config)) {
+    outOfTime.add(error);
+    return false;
+  }
+  plannedDelays.set(error, delay);
+  return true;
 }
 
 function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
@@ -102,11 +137,6 @@ function shouldRetry(error: AxiosError, options: ResolvedRetry): boolean {
   }
   if (!options.statuses.has(status)) return false;
   return status !== 429 || (retryAfterMs(error) ?? 0) <= options.maxRetryAfterMs;
-}
-
-/** Whole milliseconds until the request's `timeout` runs out (Infinity without one). */
-function untilDeadlineMs(error: AxiosError): number {
-  return error.config === undefined ? Number.POSITIVE_INFINITY : Math.ceil(Math.max(0, timeLeftMs(error.config)));
 }
 
 /**

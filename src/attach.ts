@@ -37,6 +37,14 @@ const attachedInstances: WeakSet<object> = (globalRegistry[ATTACHED_INSTANCES] ?
  * configured (such an axios sends the secrets to the proxy in clear text; without a proxy it
  * warns once).
  *
+ * A request's `timeout` and `signal` bound everything the plugin makes it wait for: the token
+ * (first fetch, or renewal after a 401), the exchange and the replay, with axios's timeout error
+ * (`ECONNABORTED`, or `ETIMEDOUT` with `transitional.clarifyTimeoutError`) when time runs out.
+ * The clock starts when the plugin's request interceptor runs: after the request interceptors
+ * you add after attaching (axios runs the latest first), before those added earlier. The
+ * deadline is the request's `timeout` at that moment; retries that carry the config (axios-retry)
+ * share it.
+ *
  * @example
  * const api = axios.create({ baseURL: environments.production.apiUrl });
  * const auth = attachServiceTitanAuth(api, { clientId, clientSecret, appKey, environment: 'production' });

@@ -1,16 +1,22 @@
 import type { AxiosError } from 'axios';
-import { retryAfterMs } from './retry-after';
+import { cappedRetryAfterMs } from './retry-after';
 import { MAX_TIMER_MS } from './timer-limits';
 
 /**
  * The wait before retry number `retryCount` (from 1): exponential backoff from `baseMs` with
  * 0–20 % jitter, so a fleet restarted together does not retry in step, or the answer's
- * `Retry-After` when that is longer; capped at the longest delay a Node timer honours.
+ * `Retry-After` (at most `maxRetryAfterMs`) when that is longer; capped at the longest delay a
+ * Node timer honours.
  */
-export function retryDelay(retryCount: number, baseMs: number, error: AxiosError | undefined): number {
+export function retryDelay(
+  retryCount: number,
+  baseMs: number,
+  error: AxiosError | undefined,
+  maxRetryAfterMs: number,
+): number {
   const backoff = baseMs * 2 ** (retryCount - 1);
   const jittered = backoff + backoff * 0.2 * Math.random();
-  return Math.min(Math.max(jittered, retryAfterMs(error) ?? 0), MAX_TIMER_MS);
+  return Math.min(Math.max(jittered, cappedRetryAfterMs(error, maxRetryAfterMs) ?? 0), MAX_TIMER_MS);
 }
 
 /**

@@ -24,7 +24,9 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
    * Extra axios defaults (timeout, headers, agents…). `baseURL` defaults to the environment's
    * `apiUrl`. `timeout` defaults to 105 000 ms, just above the 100 s after which ServiceTitan's
    * servers give up (0 turns it off); a request's `timeout` and `signal` count from the moment
-   * it is made, time queued behind the rate limit, retries and the replay after a 401 included.
+   * it is made and bound everything it waits for: the token (first fetch or renewal after a
+   * 401), time queued behind the rate limit, the exchange, retry delays and `Retry-After`, the
+   * replay. When the time runs out the error is axios's timeout error, never a token error.
    * @default { timeout: 105_000 }
    */
   axios?: CreateAxiosDefaults;
@@ -46,8 +48,9 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
    */
   reportLimit?: ReportLimitOptions | false;
   /**
-   * Retries of API requests with axios-retry: 429 (honouring `Retry-After`), network errors
-   * and 502/503/504, within the request's `timeout`, for GET, HEAD, OPTIONS, PUT and DELETE; POST and PATCH only with
+   * Retries of API requests with axios-retry: 429 (honouring `Retry-After` up to
+   * `maxRetryAfterMs`), network errors and 502/503/504, within the request's `timeout` (a retry
+   * whose wait would outlast it is not made: axios's timeout error at once), for GET, HEAD, OPTIONS, PUT and DELETE; POST and PATCH only with
    * `retryNonIdempotent`. Per request: `serviceTitanAuth: { retry: false | { retries, retryNonIdempotent } }`.
    * `false` turns them off.
    * @default { retries: 3, statuses: [429, 502, 503, 504], retryNonIdempotent: false, retryDelayMs: 300, maxRetryAfterMs: 60_000 }

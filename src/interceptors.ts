@@ -9,6 +9,7 @@ import { isAbortOf } from './abort';
 import { isServiceTitanAuthError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { OriginPolicy } from './origin-policy';
+import { bindAdapterToDeadline, markRequestStart, untilDeadline } from './rate-limit/deadline';
 import { redactAxiosError } from './redaction';
 import type { TokenProvider } from './token/token-provider';
 
@@ -25,7 +26,7 @@ type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void;
 /**
  * The request interceptor: adds `Authorization: Bearer …` and `ST-App-Key` to requests bound for
  * an allowed origin. With a cached token it stays synchronous (no await on the hot path); only a
- * missing or expired token makes the request wait, and an abort stops that wait at once.
+ * missing or expired token makes the request wait, and its `timeout` or an abort ends that wait.
  */
 export function createRequestInterceptor({ options, provider, policy }: InterceptorContext) {
   const stripOnForeignRedirect = createRedirectGuard(policy);
@@ -41,10 +42,13 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
 
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
     if (config.serviceTitanAuth?.skip === true || !policy.allowsRequest(config)) return config;
+    // The request's timeout counts from here on an attached instance (from the client's first
+    // interceptor on a client) and bounds the token wait, the exchange and the replay.
+    markRequestStart(config);
+    bindAdapterToDeadline(config);
     const cached = provider.peek();
     if (cached !== undefined) return inject(config, cached);
-    const signal = config.signal as AbortSignal | undefined;
-    return provider.getToken({ ...(signal ? { signal } : {}) }).then(
+    return untilDeadline(config, (signal) => provider.getToken({ signal })).then(
       (token) => inject(config, token),
       (error: unknown) => {
         throw tokenWaitFailure(error, config);
@@ -102,7 +106,7 @@ export function createResponseErrorInterceptor({ instance, options, provider, po
     let renewed: string | undefined;
     try {
       // The replay's request interceptor picks up the renewed token from the cache.
-      renewed = await provider.renewAfterRejection(failedToken, config.signal as AbortSignal | undefined);
+      renewed = await untilDeadline(config, (signal) => provider.renewAfterRejection(failedToken, signal));
     } catch (renewError) {
       redactAxiosError(error);
       throw tokenWaitFailure(renewError, config);

@@ -55,13 +55,18 @@ export interface ServiceTitanAuthOptions {
   /** Base delay of the exponential backoff between token request attempts, in ms (+0–20% jitter). @default 300 */
   tokenRetryDelayMs?: number;
   /**
-   * The longest `Retry-After` of a 429 from the token endpoint that is waited out before retrying;
-   * a longer one fails the fetch with `rate_limited` at once. @default 30_000
+   * The longest a `Retry-After` from the token endpoint holds this client back (seconds or an
+   * HTTP date; negative, malformed or past values count as absent). One that fits is waited out
+   * before retrying; a longer one fails the fetch with `rate_limited` at once, and the cooldown
+   * it starts (the error's `retryAfterMs`) is this long, not what the server asked for: an
+   * endpoint answering `Retry-After: 99999999999` costs 30 s, not 3,169 years.
+   * @default 30_000
    */
   maxRetryAfterMs?: number;
   /**
    * After the token endpoint said 429 and retries are spent, new token fetches fail fast with the
-   * same `rate_limited` error for `Retry-After`, or for this many ms when it gave none. @default 5_000
+   * same `rate_limited` error for `Retry-After` (at most `maxRetryAfterMs`), or for this many ms
+   * when it gave none. @default 5_000
    */
   rateLimitCooldownMs?: number;
   /**

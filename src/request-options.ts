@@ -17,11 +17,17 @@ export interface ServiceTitanRequestOptions {
    */
   replayed?: boolean;
   /**
-   * Set by `createServiceTitanClient` when the request is made (`performance.now()`), so its
-   * `timeout` counts waits in the rate limit. Internal state: do not set it yourself.
+   * Set by the plugin when the request is made (`performance.now()`), so its `timeout` counts
+   * the token, waits in the rate limit, retries and the replay. Internal state: do not set it yourself.
    * @internal
    */
   startedAt?: number;
+  /**
+   * Set with `startedAt` when the request has a `timeout`: `startedAt + timeout`, the moment
+   * everything it waits for must be over. Internal state: do not set it yourself.
+   * @internal
+   */
+  deadlineAt?: number;
 }
 
 declare module 'axios' {

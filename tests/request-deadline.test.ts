@@ -1,5 +1,13 @@
-import { AxiosError, isCancel } from 'axios';
-import { createServiceTitanClient, isServiceTitanAuthError } from '../src';
+import axios, { AxiosError, isCancel, type AxiosInstance } from 'axios';
+import {
+  attachServiceTitanAuth,
+  createServiceTitanClient,
+  isServiceTitanAuthError,
+  type ServiceTitanAuth,
+  type ServiceTitanClientOptions,
+} from '../src';
+import axiosRetry from 'axios-retry';
+import type { Sandbox } from '../src/testing';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
 
 const failure = (promise: Promise<unknown>) =>
@@ -105,5 +113,188 @@ describe('the timeout of a request counts from the moment it was made', () => {
       }
       expect(isServiceTitanAuthError(error) && error.message.includes('axios.timeout')).toBe(true);
     }
+  });
+});
+
+/**
+ * Upper bound of a request with `timeout: 1000` that ends by its deadline: the deadline plus a
+ * second for the scheduling of a loaded 2-core machine. Each case below takes 3 s or more when
+ * something it waits for is not bounded by the deadline (the token wait is given 5 s).
+ */
+const SETTLED_BY_MS = 2_500;
+
+type Way = 'createServiceTitanClient' | 'attachServiceTitanAuth';
+
+/** The same requests through a client, or through a plain axios instance with the plugin attached. */
+function makeApi(
+  way: Way,
+  sandbox: Sandbox,
+  overrides: Partial<ServiceTitanClientOptions> = {},
+): { api: AxiosInstance; auth: ServiceTitanAuth } {
+  // A token attempt may take 5 s: each case must be cut by the request's deadline, not by this.
+  const { axios: axiosDefaults, rateLimit, reportLimit, retry, tenantId, ...authOverrides } = overrides;
+  const options = authOptions(sandbox, { tokenTimeoutMs: 5_000, tokenRetries: 0, ...authOverrides });
+  if (way === 'createServiceTitanClient') {
+    const client = createServiceTitanClient({ ...options, ...overrides });
+    return { api: client, auth: client.auth };
+  }
+  expect({ rateLimit, reportLimit, retry, tenantId }).toEqual({}); // options of a client only
+  const api = axios.create({ ...axiosDefaults, baseURL: sandbox.apiUrl });
+  return { api, auth: attachServiceTitanAuth(api, options) };
+}
+
+async function timed<T>(promise: Promise<T>): Promise<{ error: AxiosError | undefined; elapsed: number }> {
+  const started = performance.now();
+  const error = await failure(promise);
+  return { error, elapsed: performance.now() - started };
+}
+
+function expectAxiosTimeout(error: unknown, timeoutMs: number): void {
+  expect(isServiceTitanAuthError(error)).toBe(false);
+  expect(error).toBeInstanceOf(AxiosError);
+  expect((error as AxiosError).code).toBe('ECONNABORTED');
+  expect((error as AxiosError).message).toBe(`timeout of ${timeoutMs}ms exceeded`);
+}
+
+describe.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
+  'G13: through %s, the timeout bounds the token wait, the renewal and the replay',
+  (way) => {
+    const sandbox = useSandbox();
+
+    test('a token endpoint that does not answer: timeout 1000 settles at ~1 s with axios’s timeout error; the fetch goes on for the others', async () => {
+      const { api, auth } = makeApi(way, sandbox());
+      const hold = sandbox().token.hold();
+      const request = timed(api.get(customersPath(sandbox()), { timeout: 1000 }));
+      const other = auth.getToken();
+      await hold.untilWaiting(1);
+      const { error, elapsed } = await request;
+      expectAxiosTimeout(error, 1000);
+      expect(elapsed).toBeGreaterThanOrEqual(999);
+      expect(elapsed).toBeLessThan(SETTLED_BY_MS);
+      expect(sandbox().api.count).toBe(0);
+      // The shared fetch was not aborted with the request: it completes for the other waiter.
+      hold.release();
+      await expect(other).resolves.toEqual(expect.any(String));
+      expect(sandbox().token.count).toBe(1);
+      expect(sandbox().tokensIssued).toBe(1);
+    });
+
+    test('a 401 renewal against a token endpoint that does not answer: settles at ~1 s, no replay; the renewal completes', async () => {
+      const { api, auth } = makeApi(way, sandbox());
+      await auth.getToken();
+      sandbox().api.enqueue({ status: 401 });
+      const hold = sandbox().token.hold();
+      const request = timed(api.get(customersPath(sandbox()), { timeout: 1000 }));
+      await hold.untilWaiting(1);
+      const { error, elapsed } = await request;
+      expectAxiosTimeout(error, 1000);
+      expect(elapsed).toBeLessThan(SETTLED_BY_MS);
+      expect(sandbox().api.count).toBe(1);
+      hold.release();
+      await expect(auth.getToken()).resolves.toEqual(expect.any(String));
+      expect(sandbox().token.count).toBe(2);
+      expect(sandbox().api.count).toBe(1);
+    });
+
+    test('the exchange after a token wait gets only what is left of the timeout', async () => {
+      const { api } = makeApi(way, sandbox());
+      sandbox().token.enqueue({ delayMs: 1_500 });
+      sandbox().api.enqueue({ hang: true });
+      const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout: 2000 }));
+      expectAxiosTimeout(error, 2000);
+      expect(elapsed).toBeGreaterThanOrEqual(1999);
+      // A fresh 2 s for the exchange would end at 3.5 s.
+      expect(elapsed).toBeLessThan(3_000);
+      expect(sandbox().api.count).toBe(1);
+    });
+
+    test('the replay after a slow renewal gets only what is left of the timeout', async () => {
+      const { api, auth } = makeApi(way, sandbox());
+      await auth.getToken();
+      sandbox().api.enqueue({ status: 401 }, { hang: true });
+      sandbox().token.enqueue({ delayMs: 1_500 });
+      const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout: 2000 }));
+      expectAxiosTimeout(error, 2000);
+      expect(elapsed).toBeGreaterThanOrEqual(1999);
+      // A fresh 2 s for the replay would end at 3.5 s.
+      expect(elapsed).toBeLessThan(3_000);
+      expect(sandbox().api.requests.map((r) => r.tokenId)).toEqual(['tok-1', 'tok-2']);
+    });
+
+    test('transitional.clarifyTimeoutError gives ETIMEDOUT for a token wait too', async () => {
+      const { api } = makeApi(way, sandbox(), { axios: { transitional: { clarifyTimeoutError: true } } });
+      const hold = sandbox().token.hold();
+      const request = timed(api.get(customersPath(sandbox()), { timeout: 300 }));
+      await hold.untilWaiting(1);
+      const { error } = await request;
+      expect(error?.code).toBe('ETIMEDOUT');
+      hold.release();
+    });
+
+    test('a signal still cancels a token wait, with axios’s CanceledError', async () => {
+      const { api } = makeApi(way, sandbox());
+      const hold = sandbox().token.hold();
+      const controller = new AbortController();
+      const request = failure(api.get(customersPath(sandbox()), { timeout: 5000, signal: controller.signal }));
+      await hold.untilWaiting(1);
+      controller.abort();
+      expect(isCancel(await request)).toBe(true);
+      hold.release();
+    });
+  },
+);
+
+describe('G13: retry delays and Retry-After never wait past the deadline (createServiceTitanClient)', () => {
+  const sandbox = useSandbox();
+
+  test.each([1000, 5000])(
+    'an API 429 with Retry-After: 8 and timeout %i: axios’s timeout error at once, no second attempt',
+    async (timeout) => {
+      const { api, auth } = makeApi('createServiceTitanClient', sandbox());
+      const token = await auth.getToken();
+      sandbox().api.enqueue({ status: 429, retryAfter: 8 });
+      const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout }));
+      expectAxiosTimeout(error, timeout);
+      // At once: not after the 8 s asked for, nor at the deadline.
+      expect(elapsed).toBeLessThan(SETTLED_BY_MS);
+      expect(sandbox().api.count).toBe(1);
+      expect(JSON.stringify(error?.config?.headers)).not.toContain(token);
+    },
+  );
+
+  test('a Retry-After that fits in the timeout is waited out and retried', async () => {
+    const { api, auth } = makeApi('createServiceTitanClient', sandbox());
+    await auth.getToken();
+    sandbox().api.enqueue({ status: 429, retryAfter: 1 });
+    expect((await api.get(customersPath(sandbox()), { timeout: 4000 })).status).toBe(200);
+    expect(sandbox().api.requests.map((r) => r.status)).toEqual([429, 200]);
+  });
+
+  test('a 3 s retry delay and timeout 1000: axios’s timeout error at once, no second attempt', async () => {
+    const { api, auth } = makeApi('createServiceTitanClient', sandbox(), { retry: { retryDelayMs: 3_000 } });
+    await auth.getToken();
+    sandbox().api.enqueue({ status: 503 });
+    const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout: 1000 }));
+    expectAxiosTimeout(error, 1000);
+    expect(elapsed).toBeLessThan(SETTLED_BY_MS);
+    expect(sandbox().api.count).toBe(1);
+  });
+});
+
+describe('G13: an attached instance with the user’s own axios-retry', () => {
+  const sandbox = useSandbox();
+
+  test('axios-retry shortening timeout by the time spent (shouldResetTimeout off) does not count it twice', async () => {
+    const api = axios.create({ baseURL: sandbox().apiUrl });
+    axiosRetry(api, { retries: 1, retryDelay: () => 300 });
+    const auth = attachServiceTitanAuth(api, authOptions(sandbox()));
+    await auth.getToken();
+    // Fails at ~0.6 s; axios-retry sends the retry at ~0.9 s with timeout 2000 - 600 - 300 = 1100,
+    // which answers at ~1.4 s: inside the 2 s the caller gave. Counted again from the start
+    // (0 + 1100 ms), the retry would time out at 1.1 s.
+    sandbox().api.enqueue({ status: 503, delayMs: 600 }, { delayMs: 500 });
+    const response = await api.get(customersPath(sandbox()), { timeout: 2000 });
+    expect(response.status).toBe(200);
+    expect(sandbox().api.count).toBe(2);
   });
 });

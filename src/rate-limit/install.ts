@@ -5,7 +5,7 @@ import { warnDegraded, type ServiceTitanLogger } from '../logging/logger';
 import type { ClientTelemetry } from '../telemetry/client-telemetry';
 import { retryAfterMs } from '../retry-after';
 import { reportIdOfDataUrl } from '../report-data-url';
-import { withinDeadline } from './deadline';
+import { markDeadlineBound, withinDeadline } from './deadline';
 import {
   DEFAULT_WINDOW_MARGIN_MS,
   REPORT_WINDOW_MS,
@@ -82,7 +82,7 @@ export function installRateLimit(
   // Every place (the report's, the rolling second's, the fleet's) is released by the try/finally
   // that begins right after it is reserved; the telemetry calls sit inside those blocks, never
   // between a reservation and its block, so nothing an observer does can leak a place.
-  instance.defaults.adapter = (config) =>
+  instance.defaults.adapter = markDeadlineBound((config) =>
     withinDeadline(config, async (signal) => {
       const wait = context.telemetry.rateLimitWait();
       let reportSlot: WindowSlot | undefined;
@@ -132,7 +132,8 @@ export function installRateLimit(
         reportSlot?.cancel(); // a no-op once committed
         wait.abandoned(); // a no-op once sent: a request that left the queue unsent lands here
       }
-    });
+    }),
+  );
 }
 
 /** The budget's name: ServiceTitan's unit is (application, tenant); the app key is hashed. */

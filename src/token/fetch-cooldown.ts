@@ -6,13 +6,15 @@ import type { ServiceTitanLogger } from '../logging/logger';
 export interface FetchCooldownOptions {
   failureCooldownMs: number;
   rateLimitCooldownMs: number;
+  /** The longest a `Retry-After` holds fetches back (guarantee 16). */
+  maxRetryAfterMs: number;
   maxInvalidClientCooldownMs: number;
   logger: ServiceTitanLogger;
 }
 
 /**
  * Failed token requests count toward ServiceTitan's throttle: after one, every fetch fails fast
- * with the same error until the cooldown is over (`Retry-After` for a 429).
+ * with the same error until the cooldown is over (`Retry-After` for a 429, at most `maxRetryAfterMs`).
  *
  * Rejected credentials (`invalid_client`) do not heal by themselves, and a fleet retrying them
  * every second may get the client locked out: their cooldown doubles with each rejection in a
@@ -42,10 +44,12 @@ export class FetchCooldown {
 
   /** A token fetch failed with `error`: start the cooldown it calls for. */
   failed(error: ServiceTitanAuthError): void {
-    const { logger, rateLimitCooldownMs, failureCooldownMs, maxInvalidClientCooldownMs } = this.#options;
+    const { logger, rateLimitCooldownMs, maxRetryAfterMs, failureCooldownMs, maxInvalidClientCooldownMs } =
+      this.#options;
     let wait: number;
     if (error.code === 'rate_limited') {
-      wait = error.retryAfterMs ?? rateLimitCooldownMs;
+      // token-request.ts caps it already; capped here too, as this is where the wait is honoured.
+      wait = error.retryAfterMs === undefined ? rateLimitCooldownMs : Math.min(error.retryAfterMs, maxRetryAfterMs);
     } else if (error.code === 'invalid_client') {
       const cap = Math.max(maxInvalidClientCooldownMs, failureCooldownMs);
       wait = cappedDoubling(failureCooldownMs, this.#rejectedInARow, cap);

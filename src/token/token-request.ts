@@ -4,7 +4,7 @@ import axiosRetry, { isNetworkError } from 'axios-retry';
 import { ServiceTitanAuthError } from '../errors';
 import type { ResolvedOptions } from '../options';
 import type { StoredToken } from '../stores/types';
-import { retryAfterMs } from '../retry-after';
+import { cappedRetryAfterMs, retryAfterMs } from '../retry-after';
 import { createTokenResponseParser } from './token-response';
 
 /** Fetches one new token from the token endpoint (with retries); never caches. */
@@ -22,7 +22,8 @@ const CREDENTIAL_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 /**
  * Builds the token request on an axios instance of its own, so the user's interceptors, base
  * URL and defaults never see the client secret. Retries network errors, timeouts, 5xx and 429
- * (waiting out `Retry-After` up to `maxRetryAfterMs`), never 400/401.
+ * (waiting out `Retry-After` up to `maxRetryAfterMs`), never 400/401. A `rate_limited` error's
+ * `retryAfterMs` (the cooldown it starts) is at most `maxRetryAfterMs` too.
  */
 export function createTokenRequester(options: ResolvedOptions): TokenRequester {
   const http = createTokenHttpClient(options);
@@ -70,7 +71,8 @@ function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
   axiosRetry(http, {
     retries: options.tokenRetries,
     retryCondition: (error) => isRetryableTokenError(error, options),
-    retryDelay: (retryCount, error) => retryDelay(retryCount, options.tokenRetryDelayMs, error),
+    retryDelay: (retryCount, error) =>
+      retryDelay(retryCount, options.tokenRetryDelayMs, error, options.maxRetryAfterMs),
     // axios-retry skips its backoff when the config's signal has aborted: drop the spent
     // deadline, the next attempt gets a fresh one.
     onRetry: (_retryCount, error, config) => {
@@ -143,7 +145,9 @@ function toTokenError(error: unknown, options: ResolvedOptions): ServiceTitanAut
   const oauthError = readOAuthError(response.data);
   const details = { status, cause, ...(oauthError === undefined ? {} : { oauthError }) };
   if (status === 429) {
-    const wait = retryAfterMs(error) ?? options.rateLimitCooldownMs;
+    // The cooldown this starts (fetch-cooldown.ts) is the Retry-After, capped (guarantee 16): a
+    // server asking for years would otherwise lock the client out long after it is healthy.
+    const wait = cappedRetryAfterMs(error, options.maxRetryAfterMs) ?? options.rateLimitCooldownMs;
     return new ServiceTitanAuthError(
       'rate_limited',
       `The token endpoint ${options.authUrl} is rate limiting this client (429); retry after ${Math.ceil(wait / 1000)} s`,
