@@ -161,7 +161,8 @@ const customerList: Route = listOf(
 const createCustomer: Route = (ctx, route) => {
   const input = validBody<CreateCustomerInput>(ctx, CREATE_CUSTOMER);
   if (input === undefined) return;
-  const now = new Date().toISOString();
+  // Date.now(), as the report limit reads it: a test that fakes Date gets its times.
+  const now = new Date(Date.now()).toISOString();
   const customer = customersOf(route).create((id) => customerFromCreate(input, id, now));
   const nextId = (): number => (route.state.nextSubId += 1);
   sendJson(ctx, 200, createdCustomerResponse(customer, input, nextId));
@@ -184,7 +185,7 @@ const updateCustomer: Route = (ctx, route) => {
   if (!found) return;
   const input = validBody<UpdateCustomerInput>(ctx, UPDATE_CUSTOMER);
   if (input === undefined) return;
-  const updated = customersOf(route).update(customerAfterUpdate(found, input, new Date().toISOString()));
+  const updated = customersOf(route).update(customerAfterUpdate(found, input, new Date(Date.now()).toISOString()));
   sendJson(ctx, 200, updated);
 };
 
