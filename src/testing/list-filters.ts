@@ -16,7 +16,24 @@ export const LIST_FILTERS: QuerySpec = {
   createdOnOrAfter: 'date-time',
   modifiedBefore: 'date-time',
   modifiedOnOrAfter: 'date-time',
+  sort: 'string',
 };
+
+const SORT_FIELDS = { id: 'id', modifiedon: 'modifiedOn', createdon: 'createdOn' } as const;
+
+/**
+ * The order `sort` asks for (`+Field` or `Field` ascending, `-Field` descending; the specs list
+ * `Id`, `ModifiedOn`, `CreatedOn`), by id when absent; an Error for another field.
+ */
+export function sortOrder(sort: QueryValue): ((a: FilterableRecord, b: FilterableRecord) => number) | Error {
+  const match = /^([+-]?)(\w+)$/.exec(typeof sort === 'string' ? sort.trim() : '+Id');
+  const field = match?.[2] ? SORT_FIELDS[match[2].toLowerCase() as keyof typeof SORT_FIELDS] : undefined;
+  if (!match || !field)
+    return new Error(`The sort field must be one of Id, ModifiedOn, CreatedOn, got '${String(sort)}'.`);
+  const direction = match[1] === '-' ? -1 : 1;
+  const key = (r: FilterableRecord): number => (field === 'id' ? r.id : Date.parse(r[field]));
+  return (a, b) => direction * (key(a) - key(b) || a.id - b.id);
+}
 
 /**
  * Applies `ids` (comma-separated), `active` (`True` by default, as the specs say: "only active

@@ -4,7 +4,7 @@ import { pageOf, parsePageQuery, type SandboxCall } from './data';
 import type { CustomerStore, SandboxCustomer } from './customers';
 import { mediaType, sendJson, type RequestContext } from './http';
 import type { AccessTokenClaims } from './jwt';
-import { filterList, LIST_FILTERS, type FilterableRecord } from './list-filters';
+import { filterList, LIST_FILTERS, sortOrder, type FilterableRecord } from './list-filters';
 import { problem } from './problem';
 import { retryAfterValue, type SlidingWindowLimiter } from './rate-limit';
 import type { RetryAfterStyle } from './types';
@@ -96,7 +96,7 @@ export function validBody<T>(ctx: RequestContext, schema: BodySchema): T | undef
   return undefined;
 }
 
-/** A paged list of `items(route)`, filtered by `LIST_FILTERS` through `fields`. */
+/** A paged list of `items(route)`, filtered and sorted by `LIST_FILTERS` through `fields`. */
 export function listOf<T>(items: (route: RouteContext) => readonly T[], fields?: (item: T) => FilterableRecord): Route {
   return (ctx, route) => {
     const query = parsePageQuery(ctx.url.searchParams, fields ? LIST_FILTERS : undefined);
@@ -104,8 +104,15 @@ export function listOf<T>(items: (route: RouteContext) => readonly T[], fields?:
       validationProblem(ctx, query.errors);
       return;
     }
-    const all = items(route);
-    const selected = fields ? filterList(all, query.values, fields) : all;
+    let selected = items(route);
+    if (fields) {
+      const order = sortOrder(query.values['sort']);
+      if (order instanceof Error) {
+        validationProblem(ctx, { sort: [order.message] });
+        return;
+      }
+      selected = filterList(selected, query.values, fields).sort((a, b) => order(fields(a), fields(b)));
+    }
     sendJson(ctx, 200, pageOf(selected, query.page, query.pageSize, query.includeTotal));
   };
 }

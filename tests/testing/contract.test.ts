@@ -66,6 +66,17 @@ const NEW_CUSTOMER = {
   creditLimitBalance: 5000,
 };
 const FULL_ADDRESS = { ...ADDRESS, unit: 'Suite 2', latitude: 34.1, longitude: -118.2 };
+const UPDATE = {
+  name: 'Renamed',
+  doNotMail: true,
+  address: FULL_ADDRESS,
+  customFields: [{ typeId: 7, value: 'x' }],
+  externalData: {
+    patchMode: 'Merge',
+    applicationGuid: '6f1c2b1e-8a4d-4a8e-9d7b-2c4f0e1a9b3c',
+    externalData: [{ key: 'erp', value: null }],
+  },
+};
 const REPORT = 'POST /tenant/{tenant}/report-category/{report_category}/reports/{reportId}/data';
 const REPORT_PARAMS = { report_category: 'operations', reportId: '42' };
 const FROM = { name: 'From', value: '2024-01-01' };
@@ -78,281 +89,49 @@ const EXPORT = 'GET /tenant/{tenant}/export/customers';
 const CALLS = 'GET /v3/tenant/{tenant}/calls';
 const CATEGORIES = 'GET /tenant/{tenant}/report-categories';
 
+// One line per exchange (kept on one line each: a new route is one line to add or review).
+// prettier-ignore
 const ROUTES: [string, Exchange][] = [
   ['customers', { spec: 'crm-v2', operation: LIST, request: 'valid', status: 200 }],
-  [
-    'customers, page 2 with total',
-    {
-      spec: 'crm-v2',
-      operation: LIST,
-      query: { page: '2', pageSize: '10', includeTotal: 'true' },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'customers, filtered',
-    {
-      spec: 'crm-v2',
-      operation: LIST,
-      query: { active: 'Any', ids: '1,2,3', modifiedOnOrAfter: '2020-01-01T00:00:00Z' },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'customers, includeTotal=maybe',
-    { spec: 'crm-v2', operation: LIST, query: { includeTotal: 'maybe' }, request: 'invalid', status: 400 },
-  ],
-  [
-    'customers, pageSize=abc',
-    { spec: 'crm-v2', operation: LIST, query: { pageSize: 'abc' }, request: 'invalid', status: 400 },
-  ],
-  [
-    'customers, active=Maybe',
-    { spec: 'crm-v2', operation: LIST, query: { active: 'Maybe' }, request: 'invalid', status: 400 },
-  ],
-  [
-    'customers, createdBefore=soon',
-    { spec: 'crm-v2', operation: LIST, query: { createdBefore: 'soon' }, request: 'invalid', status: 400 },
-  ],
+  ['customers, page 2 with total', { spec: 'crm-v2', operation: LIST, query: { page: '2', pageSize: '10', includeTotal: 'true' }, request: 'valid', status: 200 }],
+  ['customers, filtered', { spec: 'crm-v2', operation: LIST, query: { active: 'Any', ids: '1,2,3', modifiedOnOrAfter: '2020-01-01T00:00:00Z' }, request: 'valid', status: 200 }],
+  ['customers, sorted', { spec: 'crm-v2', operation: LIST, query: { sort: '-ModifiedOn', pageSize: '3' }, request: 'valid', status: 200 }],
+  ['customers, includeTotal=maybe', { spec: 'crm-v2', operation: LIST, query: { includeTotal: 'maybe' }, request: 'invalid', status: 400 }],
+  ['customers, pageSize=abc', { spec: 'crm-v2', operation: LIST, query: { pageSize: 'abc' }, request: 'invalid', status: 400 }],
+  ['customers, active=Maybe', { spec: 'crm-v2', operation: LIST, query: { active: 'Maybe' }, request: 'invalid', status: 400 }],
+  ['customers, createdBefore=soon', { spec: 'crm-v2', operation: LIST, query: { createdBefore: 'soon' }, request: 'invalid', status: 400 }],
   ['create customer', { spec: 'crm-v2', operation: CREATE, body: NEW_CUSTOMER, request: 'valid', status: 200 }],
-  [
-    'create customer, required fields only',
-    {
-      spec: 'crm-v2',
-      operation: CREATE,
-      body: { name: 'Min', locations: [], address: ADDRESS },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'create customer, no address',
-    { spec: 'crm-v2', operation: CREATE, body: { name: 'X', locations: [] }, request: 'invalid', status: 400 },
-  ],
-  [
-    'create customer, unknown property',
-    {
-      spec: 'crm-v2',
-      operation: CREATE,
-      body: { name: 'X', locations: [], address: ADDRESS, vip: true },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
-  [
-    'create customer, bad type',
-    {
-      spec: 'crm-v2',
-      operation: CREATE,
-      body: { name: 'X', locations: [], address: ADDRESS, type: 'Alien' },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
+  ['create customer, required fields only', { spec: 'crm-v2', operation: CREATE, body: { name: 'Min', locations: [], address: ADDRESS }, request: 'valid', status: 200 }],
+  ['create customer, no address', { spec: 'crm-v2', operation: CREATE, body: { name: 'X', locations: [] }, request: 'invalid', status: 400 }],
+  ['create customer, unknown property', { spec: 'crm-v2', operation: CREATE, body: { name: 'X', locations: [], address: ADDRESS, vip: true }, request: 'invalid', status: 400 }],
+  ['create customer, bad type', { spec: 'crm-v2', operation: CREATE, body: { name: 'X', locations: [], address: ADDRESS, type: 'Alien' }, request: 'invalid', status: 400 }],
   ['create customer, no body', { spec: 'crm-v2', operation: CREATE, request: 'invalid', status: 400 }],
   ['customer by id', { spec: 'crm-v2', operation: GET_ONE, params: { id: '1' }, request: 'valid', status: 200 }],
-  [
-    'customer by id, unknown',
-    { spec: 'crm-v2', operation: GET_ONE, params: { id: '999999' }, request: 'valid', status: 404 },
-  ],
-  [
-    'update customer',
-    {
-      spec: 'crm-v2',
-      operation: PATCH,
-      params: { id: '2' },
-      body: {
-        name: 'Renamed',
-        doNotMail: true,
-        address: FULL_ADDRESS,
-        customFields: [{ typeId: 7, value: 'x' }],
-        externalData: {
-          patchMode: 'Merge',
-          applicationGuid: '6f1c2b1e-8a4d-4a8e-9d7b-2c4f0e1a9b3c',
-          externalData: [{ key: 'erp', value: null }],
-        },
-      },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'update customer, unknown',
-    {
-      spec: 'crm-v2',
-      operation: PATCH,
-      params: { id: '999999' },
-      body: { name: 'Nobody' },
-      request: 'valid',
-      status: 404,
-    },
-  ],
-  [
-    'update customer, active=yes',
-    { spec: 'crm-v2', operation: PATCH, params: { id: '2' }, body: { active: 'yes' }, request: 'invalid', status: 400 },
-  ],
-  [
-    'update customer, partial address',
-    {
-      spec: 'crm-v2',
-      operation: PATCH,
-      params: { id: '2' },
-      body: { address: ADDRESS },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
-  [
-    'update customer, unknown property',
-    { spec: 'crm-v2', operation: PATCH, params: { id: '2' }, body: { balance: 0 }, request: 'invalid', status: 400 },
-  ],
+  ['customer by id, unknown', { spec: 'crm-v2', operation: GET_ONE, params: { id: '999999' }, request: 'valid', status: 404 }],
+  ['update customer', { spec: 'crm-v2', operation: PATCH, params: { id: '2' }, body: UPDATE, request: 'valid', status: 200 }],
+  ['update customer, unknown', { spec: 'crm-v2', operation: PATCH, params: { id: '999999' }, body: { name: 'Nobody' }, request: 'valid', status: 404 }],
+  ['update customer, active=yes', { spec: 'crm-v2', operation: PATCH, params: { id: '2' }, body: { active: 'yes' }, request: 'invalid', status: 400 }],
+  ['update customer, partial address', { spec: 'crm-v2', operation: PATCH, params: { id: '2' }, body: { address: ADDRESS }, request: 'invalid', status: 400 }],
+  ['update customer, unknown property', { spec: 'crm-v2', operation: PATCH, params: { id: '2' }, body: { balance: 0 }, request: 'invalid', status: 400 }],
   ['export customers', { spec: 'crm-v2', operation: EXPORT, request: 'valid', status: 200 }],
-  [
-    'export customers from a date',
-    {
-      spec: 'crm-v2',
-      operation: EXPORT,
-      query: { from: '2020-01-01T00:00:00Z', includeRecentChanges: 'true' },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'export customers, from=nonsense',
-    { spec: 'crm-v2', operation: EXPORT, query: { from: 'nonsense' }, request: 'valid', status: 400 },
-  ],
-  [
-    'export customers, includeRecentChanges=maybe',
-    { spec: 'crm-v2', operation: EXPORT, query: { includeRecentChanges: 'maybe' }, request: 'invalid', status: 400 },
-  ],
+  ['export customers from a date', { spec: 'crm-v2', operation: EXPORT, query: { from: '2020-01-01T00:00:00Z', includeRecentChanges: 'true' }, request: 'valid', status: 200 }],
+  ['export customers, from=nonsense', { spec: 'crm-v2', operation: EXPORT, query: { from: 'nonsense' }, request: 'valid', status: 400 }],
+  ['export customers, includeRecentChanges=maybe', { spec: 'crm-v2', operation: EXPORT, query: { includeRecentChanges: 'maybe' }, request: 'invalid', status: 400 }],
   ['calls', { spec: 'telecom-v3', operation: CALLS, request: 'valid', status: 200 }],
-  [
-    'calls, page with total',
-    {
-      spec: 'telecom-v3',
-      operation: CALLS,
-      query: { pageSize: '5', includeTotal: 'true', active: 'Any' },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'calls, includeTotal=maybe',
-    { spec: 'telecom-v3', operation: CALLS, query: { includeTotal: 'maybe' }, request: 'invalid', status: 400 },
-  ],
+  ['calls, page with total', { spec: 'telecom-v3', operation: CALLS, query: { pageSize: '5', includeTotal: 'true', active: 'Any' }, request: 'valid', status: 200 }],
+  ['calls, includeTotal=maybe', { spec: 'telecom-v3', operation: CALLS, query: { includeTotal: 'maybe' }, request: 'invalid', status: 400 }],
   ['report categories', { spec: 'reporting-v2', operation: CATEGORIES, request: 'valid', status: 200 }],
-  [
-    'report categories, page=first',
-    { spec: 'reporting-v2', operation: CATEGORIES, query: { page: 'first' }, request: 'invalid', status: 400 },
-  ],
-  [
-    'report data',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      body: { parameters: [FROM] },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'report data, paged',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      query: { page: '2', pageSize: '25', includeTotal: 'true' },
-      body: { parameters: [FROM] },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'report data, a parameter without value',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      body: { parameters: [{ name: 'IncludeInactive' }] },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'report data, a null value',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      body: { parameters: [{ name: 'To', value: null }] },
-      request: 'valid',
-      status: 200,
-    },
-  ],
-  [
-    'report data, extra body property',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      body: { parameters: [FROM], format: 'csv' },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
-  [
-    'report data, extra parameter property',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      body: { parameters: [{ ...FROM, type: 'Date' }] },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
-  [
-    'report data, empty name',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      body: { parameters: [{ name: '' }] },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
-  [
-    'report data, no parameters',
-    { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: {}, request: 'invalid', status: 400 },
-  ],
-  [
-    'report data, pageSize=25001',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      query: { pageSize: '25001' },
-      body: { parameters: [] },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
-  [
-    'report data, includeTotal=maybe',
-    {
-      spec: 'reporting-v2',
-      operation: REPORT,
-      params: REPORT_PARAMS,
-      query: { includeTotal: 'maybe' },
-      body: { parameters: [] },
-      request: 'invalid',
-      status: 400,
-    },
-  ],
+  ['report categories, page=first', { spec: 'reporting-v2', operation: CATEGORIES, query: { page: 'first' }, request: 'invalid', status: 400 }],
+  ['report data', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: { parameters: [FROM] }, request: 'valid', status: 200 }],
+  ['report data, paged', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, query: { page: '2', pageSize: '25', includeTotal: 'true' }, body: { parameters: [FROM] }, request: 'valid', status: 200 }],
+  ['report data, a parameter without value', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: { parameters: [{ name: 'IncludeInactive' }] }, request: 'valid', status: 200 }],
+  ['report data, a null value', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: { parameters: [{ name: 'To', value: null }] }, request: 'valid', status: 200 }],
+  ['report data, extra body property', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: { parameters: [FROM], format: 'csv' }, request: 'invalid', status: 400 }],
+  ['report data, extra parameter property', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: { parameters: [{ ...FROM, type: 'Date' }] }, request: 'invalid', status: 400 }],
+  ['report data, empty name', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: { parameters: [{ name: '' }] }, request: 'invalid', status: 400 }],
+  ['report data, no parameters', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, body: {}, request: 'invalid', status: 400 }],
+  ['report data, pageSize=25001', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, query: { pageSize: '25001' }, body: { parameters: [] }, request: 'invalid', status: 400 }],
+  ['report data, includeTotal=maybe', { spec: 'reporting-v2', operation: REPORT, params: REPORT_PARAMS, query: { includeTotal: 'maybe' }, body: { parameters: [] }, request: 'invalid', status: 400 }],
 ];
 
 interface Fixture {

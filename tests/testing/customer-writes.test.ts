@@ -115,6 +115,15 @@ describe('customer writes', () => {
 
     const since = await collect(exportPages<Customer>(client, EXPORT, { from: checkpoint }));
     expect(since.flatMap((b) => b.data.map((c) => [c.id, c.name, c.doNotMail]))).toEqual([[5, 'Renamed', false]]);
+    // What an incremental sync of the list asks: changed since, newest first.
+    const changed = await client.get<{ data: Customer[] }>(CUSTOMERS, {
+      params: { modifiedOnOrAfter: updated.modifiedOn, sort: '-ModifiedOn' },
+    });
+    expect(changed.data.data.map((c) => c.id)).toEqual([5]);
+    const newestFirst = await client.get<{ data: Customer[] }>(CUSTOMERS, {
+      params: { sort: '-ModifiedOn', pageSize: 1 },
+    });
+    expect(newestFirst.data.data.map((c) => c.id)).toEqual([5]);
     // A full export still has every customer exactly once, the updated one last.
     const full = (await collect(exportPages<Customer>(client, EXPORT))).flatMap((b) => b.data.map((c) => c.id));
     expect(full).toHaveLength(120);
@@ -167,6 +176,7 @@ describe('customer writes', () => {
       [client.patch(`${CUSTOMERS}/1`, { active: 'yes' }), { active: [expect.any(String)] }],
       [client.patch(`${CUSTOMERS}/1`, { name: null }), { name: [expect.any(String)] }],
       [client.get(CUSTOMERS, { params: { includeTotal: 'maybe' } }), { includeTotal: [expect.any(String)] }],
+      [client.get(CUSTOMERS, { params: { sort: '+Name' } }), { sort: [expect.any(String)] }],
       [
         client.get(CUSTOMERS, { params: { modifiedOnOrAfter: 'yesterday' } }),
         { modifiedOnOrAfter: [expect.any(String)] },
