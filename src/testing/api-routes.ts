@@ -1,45 +1,21 @@
-import { authenticate, type ApiAuthSettings } from './api-auth';
+import { authenticate } from './api-auth';
+import { customerExportRoute, customerRoute, customersRoute } from './customer-routes';
+import type { SandboxCall } from './data';
+import { queryObject, sendJson, type RequestContext } from './http';
+import { reportCategoriesRoute, reportDataRoute } from './report-routes';
 import {
-  decodeFrom,
-  exportBatch,
-  generateReportRows,
-  MAX_REPORT_PAGE_SIZE,
-  pageOf,
-  parsePageQuery,
-  REPORT_CATEGORIES,
-  REPORT_FIELDS,
-  type SandboxCall,
-  type SandboxCustomer,
-} from './data';
-import { mediaType, queryObject, sendJson, type RequestContext } from './http';
-import type { AccessTokenClaims } from './jwt';
-import { problem } from './problem';
-import { retryAfterValue, type SlidingWindowLimiter } from './rate-limit';
-import type { RetryAfterStyle } from './types';
+  byMethod,
+  jsonBody,
+  listOf,
+  notFound,
+  tooManyRequests,
+  type ApiPath,
+  type ApiSettings,
+  type ApiState,
+  type Route,
+} from './routing';
 
-/** What the emulated API serves. */
-export interface ApiSettings extends ApiAuthSettings {
-  customers: readonly SandboxCustomer[];
-  calls: readonly SandboxCall[];
-  exportBatchSize: number;
-  /** Rows of every report's data. */
-  reportRowCount: number;
-  /** Requests per second per (app key, tenant), or undefined for no limit. */
-  rateLimiter: SlidingWindowLimiter | undefined;
-  /** Calls per minute per (tenant, report id) of report data, or undefined for no limit. */
-  reportLimiter: SlidingWindowLimiter | undefined;
-  retryAfterStyle: RetryAfterStyle;
-  /** Called for every 429 the sandbox's own limits answer. */
-  onRateLimited: () => void;
-}
-
-/** `/{module}/v{n}/tenant/{tenant}/{rest…}`, the shape of ServiceTitan API paths. */
-interface ApiPath {
-  module: string;
-  version: number;
-  tenant: string;
-  rest: string;
-}
+export type { ApiSettings } from './routing';
 
 function safeDecode(segment: string): string {
   try {
@@ -60,122 +36,7 @@ function parseApiPath(pathname: string): ApiPath | undefined {
   };
 }
 
-type Route = (ctx: RequestContext, settings: ApiSettings, path: ApiPath, claims: AccessTokenClaims) => void;
-
-function notFound(ctx: RequestContext): void {
-  sendJson(ctx, 404, problem(404, `No resource at ${ctx.url.pathname}.`));
-}
-
-function onlyGet(route: Route): Route {
-  return (ctx, settings, path, claims) => {
-    if (ctx.req.method === 'GET' || ctx.req.method === 'HEAD') route(ctx, settings, path, claims);
-    else sendJson(ctx, 405, problem(405, 'Method Not Allowed'), { allow: 'GET, HEAD' });
-  };
-}
-
-function listOf(items: (settings: ApiSettings) => readonly unknown[]): Route {
-  return onlyGet((ctx, settings) => {
-    const query = parsePageQuery(ctx.url.searchParams);
-    if (!query.ok) {
-      sendJson(ctx, 400, problem(400, 'One or more validation errors occurred.', query.errors));
-      return;
-    }
-    sendJson(ctx, 200, pageOf(items(settings), query.page, query.pageSize, query.includeTotal));
-  });
-}
-
-const customer: Route = onlyGet((ctx, settings, path) => {
-  const id = path.rest.slice('customers/'.length);
-  const found = /^\d+$/.test(id) ? settings.customers.find((c) => c.id === Number(id)) : undefined;
-  if (found) sendJson(ctx, 200, found);
-  else sendJson(ctx, 404, problem(404, `Customer with ID ${id} was not found.`));
-});
-
-const customerExport: Route = onlyGet((ctx, settings) => {
-  const offset = decodeFrom(ctx.url.searchParams.get('from'));
-  if (offset === undefined) {
-    const errors = { from: ['The value must be a previous continueFrom token or a date.'] };
-    sendJson(ctx, 400, problem(400, 'One or more validation errors occurred.', errors));
-    return;
-  }
-  sendJson(ctx, 200, exportBatch(settings.customers, offset, settings.exportBatchSize));
-});
-
-function tooManyRequests(ctx: RequestContext, settings: ApiSettings, retryAfterMs: number, title: string): void {
-  settings.onRateLimited();
-  const retryAfter = retryAfterValue(retryAfterMs, settings.retryAfterStyle);
-  sendJson(ctx, 429, problem(429, title), retryAfter === undefined ? {} : { 'retry-after': retryAfter });
-}
-
-const reportCategories: Route = listOf(() => REPORT_CATEGORIES);
-
-function validationProblem(ctx: RequestContext, errors: Record<string, string[]>): void {
-  sendJson(ctx, 400, problem(400, 'One or more validation errors occurred.', errors));
-}
-
-/** `{ parameters: [{ name, value }…] }`, as ServiceTitan's report data endpoint takes it. */
-function reportParametersError(body: unknown): string | undefined {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    return 'The request body must be a JSON object with a parameters array.';
-  }
-  const parameters = (body as { parameters?: unknown }).parameters;
-  if (!Array.isArray(parameters)) return 'The parameters field is required and must be an array.';
-  const bad = parameters.some(
-    (p: unknown) =>
-      p === null ||
-      typeof p !== 'object' ||
-      typeof (p as { name?: unknown }).name !== 'string' ||
-      (p as { value?: unknown }).value === undefined,
-  );
-  return bad ? 'Each parameter must be an object with a string name and a value.' : undefined;
-}
-
-const reportData: Route = (ctx, settings, path, claims) => {
-  if (ctx.req.method !== 'POST') {
-    sendJson(ctx, 405, problem(405, 'Method Not Allowed'), { allow: 'POST' });
-    return;
-  }
-  const reportId = /^report-category\/[^/]+\/reports\/(\d+)\/data$/.exec(path.rest)?.[1] ?? '';
-  const query = parsePageQuery(ctx.url.searchParams, MAX_REPORT_PAGE_SIZE);
-  if (!query.ok) {
-    validationProblem(ctx, query.errors);
-    return;
-  }
-  const bodyError = reportParametersError(parseBody(ctx));
-  if (bodyError !== undefined) {
-    validationProblem(ctx, { parameters: [bodyError] });
-    return;
-  }
-  const limited = settings.reportLimiter?.take(`${claims.tenant}\n${reportId}`);
-  if (limited && !limited.ok) {
-    const perMinute = settings.reportLimiter?.limit ?? 0;
-    tooManyRequests(
-      ctx,
-      settings,
-      limited.retryAfterMs,
-      `Too Many Requests: report ${reportId} may be run ${perMinute} times per minute per tenant.`,
-    );
-    return;
-  }
-  const rows = generateReportRows(Number(reportId), settings.reportRowCount);
-  sendJson(ctx, 200, {
-    fields: REPORT_FIELDS,
-    ...pageOf(rows, query.page, query.pageSize, query.includeTotal),
-  });
-};
-
-function parseBody(ctx: RequestContext): unknown {
-  if (ctx.body.length === 0) return null;
-  const text = ctx.body.toString('utf8');
-  if (!mediaType(ctx.req.headers['content-type']).endsWith('json')) return text;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
-const echo: Route = (ctx, _settings, _path, claims) => {
+const echo: Route = (ctx, { claims }) => {
   sendJson(ctx, 200, {
     method: ctx.req.method,
     path: ctx.url.pathname,
@@ -183,22 +44,29 @@ const echo: Route = (ctx, _settings, _path, claims) => {
     tokenId: claims.jti,
     appKey: ctx.record.appKey !== undefined,
     headers: ctx.record.headers,
-    body: parseBody(ctx),
+    body: jsonBody(ctx) ?? null,
   });
 };
+
+const calls = byMethod({
+  GET: listOf(
+    ({ settings }) => settings.calls,
+    (call: SandboxCall) => ({ ...call.leadCall, id: call.id }),
+  ),
+});
 
 /** Picks the route for a parsed path, or undefined for a 404. */
 function routeFor(path: ApiPath): Route | undefined {
   const key = `${path.module}/v${path.version}`;
   if (key === 'crm/v2') {
-    if (path.rest === 'customers') return listOf((s) => s.customers);
-    if (/^customers\/[^/]+$/.test(path.rest)) return customer;
-    if (path.rest === 'export/customers') return customerExport;
+    if (path.rest === 'customers') return customersRoute;
+    if (/^customers\/[^/]+$/.test(path.rest)) return customerRoute;
+    if (path.rest === 'export/customers') return customerExportRoute;
   }
-  if (key === 'telecom/v3' && path.rest === 'calls') return listOf((s) => s.calls);
+  if (key === 'telecom/v3' && path.rest === 'calls') return calls;
   if (key === 'reporting/v2') {
-    if (path.rest === 'report-categories') return reportCategories;
-    if (/^report-category\/[^/]+\/reports\/\d+\/data$/.test(path.rest)) return reportData;
+    if (path.rest === 'report-categories') return reportCategoriesRoute;
+    if (/^report-category\/[^/]+\/reports\/\d+\/data$/.test(path.rest)) return reportDataRoute;
   }
   if (key === 'sandbox/v1' && (path.rest === 'echo' || path.rest.startsWith('echo/'))) return echo;
   return undefined;
@@ -206,6 +74,7 @@ function routeFor(path: ApiPath): Route | undefined {
 
 /** The API's handler: authentication, app key and tenant checks, then the routes. */
 export function createApiHandler(settings: ApiSettings): (ctx: RequestContext) => void {
+  const state: ApiState = { customers: new Map(), nextSubId: 0 };
   return (ctx) => {
     const path = parseApiPath(ctx.url.pathname);
     const claims = authenticate(ctx, settings, path?.tenant);
@@ -223,6 +92,6 @@ export function createApiHandler(settings: ApiSettings): (ctx: RequestContext) =
     }
     const route = path && routeFor(path);
     if (!path || !route) notFound(ctx);
-    else route(ctx, settings, path, claims);
+    else route(ctx, { settings, state, path, claims });
   };
 }

@@ -46,7 +46,11 @@ export interface SandboxOptions {
   unauthorizedBody?: 'problem' | 'empty';
   /** Default `Retry-After` style on injected 429s that do not set it. @default 'seconds' */
   retryAfterStyle?: RetryAfterStyle;
-  /** Number of customers in the generated data set. @default 120 */
+  /**
+   * Number of customers each tenant starts with (ids 1..n, all active, in the shape of
+   * ServiceTitan's `CustomerResponse`). `POST` and `PATCH` on the customers routes then change
+   * that tenant's copy. @default 120
+   */
   customerCount?: number;
   /** Number of records per batch of the export feed (`/crm/v2/tenant/{t}/export/customers`). @default 50 */
   exportBatchSize?: number;
@@ -67,14 +71,15 @@ export interface SandboxOptions {
    * any sliding 60-second window, on `POST /reporting/v2/tenant/{t}/report-category/{c}/reports/{id}/data`
    * (each page fetched is one call). The excess is answered `429` with `Retry-After` per
    * `retryAfterStyle`. Measured with `Date.now()`, so a faked `Date` applies. `false` turns it off.
-   * @default { perMinute: 5 } (ServiceTitan's documented limit)
+   * Published sources say 5 or 1 per minute; the default is the stricter one.
+   * @default { perMinute: 1 }
    */
   reportRateLimit?: { perMinute?: number } | false;
   /**
    * Number of rows in every report's data. The route follows ServiceTitan's reporting spec:
    * `POST …/reports/{id}/data` only (`405` with `Allow: POST` otherwise), query `page`,
-   * `pageSize` 1–25 000 and `includeTotal`, body `{ parameters: [{ name, value }] }` (`400` with
-   * `errors` otherwise), answer `{ fields: [{ name, label }], page, pageSize, hasMore, totalCount,
+   * `pageSize` 1–25 000 (default 1000) and `includeTotal`, body `{ parameters: [{ name, value? }] }`
+   * and nothing else (`400` with `errors` otherwise), answer `{ fields: [{ name, label }], page, pageSize, hasMore, totalCount,
    * data: [[…], …] }` with deterministic rows. @default 75
    */
   reportRowCount?: number;

@@ -342,12 +342,28 @@ describe('API routes', () => {
     const first = await json<PageBody>(await get(customersPath('1000')));
     expect(first).toMatchObject({ page: 1, pageSize: 50, hasMore: true, totalCount: null });
     expect(first.data.map((c) => c.id)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    // Every property of the published CustomerResponse (tests/testing/contract.test.ts checks the types).
     expect(first.data[0]).toEqual({
       id: 1,
+      active: true,
       name: expect.any(String),
-      active: expect.any(Boolean),
+      type: 'Residential',
+      address: expect.objectContaining({ street: expect.any(String), country: 'USA' }),
+      customFields: [],
+      balance: 0,
+      taxExempt: false,
+      tagTypeIds: [],
+      doNotMail: false,
+      doNotService: false,
+      nationalAccount: false,
       createdOn: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      createdById: expect.any(Number),
       modifiedOn: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      mergedToId: null,
+      paymentTermId: null,
+      creditLimit: null,
+      creditLimitBalance: null,
+      externalData: [],
     });
     const last = await json<PageBody>(await get(`${customersPath('1000')}?page=3&pageSize=50&includeTotal=true`));
     expect(last).toMatchObject({ page: 3, hasMore: false, totalCount: 120 });
@@ -367,7 +383,7 @@ describe('API routes', () => {
   it('serves one customer, the same in every sandbox, or a 404 problem', async () => {
     const res = await get(`${customersPath('1000')}/7`);
     const customer = await json(res);
-    expect(customer).toMatchObject({ id: 7, active: false });
+    expect(customer).toMatchObject({ id: 7, active: true, address: { city: expect.any(String) } });
     const other = await sandboxWith();
     const again = await callApi(other, `${customersPath('1000')}/7`, {
       token: await getToken(other),
@@ -927,7 +943,7 @@ describe('reporting', () => {
   });
 
   it('serves report data in pages of row arrays with fields', async () => {
-    const sandbox = await sandboxWith();
+    const sandbox = await sandboxWith({ reportRateLimit: false });
     const token = await getToken(sandbox);
     const first = await json<ReportBody>(
       await runReport(sandbox, token, reportPath('1000', 42, '?pageSize=50&includeTotal=true')),
@@ -943,35 +959,59 @@ describe('reporting', () => {
     expect(second.data).toHaveLength(25);
   });
 
-  it('validates method, body and paging', async () => {
-    const sandbox = await sandboxWith();
+  it('validates method, body and paging as the reporting spec does', async () => {
+    const sandbox = await sandboxWith({ reportRateLimit: false });
     const token = await getToken(sandbox);
     const get = await callApi(sandbox, reportPath('1000', 1), { token });
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
-    const badBodies = [
-      {},
-      { parameters: 'x' },
-      [1],
-      { parameters: [{ value: 1 }] },
-      { parameters: [{ name: 'From' }] },
+    const badBodies: [unknown, string][] = [
+      [{}, 'parameters'],
+      [{ parameters: 'x' }, 'parameters'],
+      [[1], '$'],
+      [{ parameters: [{ value: 1 }] }, 'parameters[0].name'],
+      [{ parameters: [{ name: '' }] }, 'parameters[0].name'],
+      // additionalProperties: false, on the body and on each parameter.
+      [{ parameters: [], format: 'csv' }, 'format'],
+      [{ parameters: [{ name: 'From', value: 1, type: 'Date' }] }, 'parameters[0].type'],
     ];
-    for (const body of badBodies) {
+    for (const [body, field] of badBodies) {
       const res = await runReport(sandbox, token, reportPath('1000', 1), body);
       expect(res.status).toBe(400);
-      expect((await json(res))['errors']).toEqual({ parameters: [expect.any(String)] });
+      const problemBody = await json(res);
+      expectProblem(problemBody, 400);
+      expect(problemBody['errors']).toEqual({ [field]: [expect.any(String)] });
     }
-    for (const pageSize of ['0', '25001', 'x']) {
+    // `value` is optional and nullable.
+    for (const parameters of [[{ name: 'From' }], [{ name: 'From', value: null }]]) {
+      expect((await runReport(sandbox, token, reportPath('1000', 1), { parameters })).status).toBe(200);
+    }
+    for (const includeTotal of ['maybe', '1']) {
+      const res = await runReport(sandbox, token, reportPath('1000', 1, `?includeTotal=${includeTotal}`));
+      expect(res.status).toBe(400);
+      expect((await json(res))['errors']).toEqual({ includeTotal: [expect.any(String)] });
+    }
+    for (const pageSize of ['0', '25001']) {
       const res = await runReport(sandbox, token, reportPath('1000', 1, `?pageSize=${pageSize}`));
       expect(res.status).toBe(400);
       expect((await json(res))['errors']).toEqual({ pageSize: ['The field pageSize must be between 1 and 25000.'] });
     }
+    const notANumber = await runReport(sandbox, token, reportPath('1000', 1, '?pageSize=x'));
+    expect((await json(notANumber))['errors']).toEqual({ pageSize: ["The value 'x' is not valid for pageSize."] });
     expect((await runReport(sandbox, token, reportPath('1000', 'abc'))).status).toBe(404);
     expect((await runReport(sandbox, token, reportPath('1000', 1), { parameters: [] })).status).toBe(200);
   });
 
+  it("pages report data by 1000 unless told otherwise (the spec's default)", async () => {
+    const sandbox = await sandboxWith({ reportRowCount: 1001 });
+    const res = await runReport(sandbox, await getToken(sandbox), reportPath('1000', 5));
+    const body = await json<ReportBody>(res);
+    expect(body).toMatchObject({ page: 1, pageSize: 1000, hasMore: true });
+    expect(body.data).toHaveLength(1000);
+  });
+
   it('takes report pageSize up to 25 000 (lists stay at 5000)', async () => {
-    const sandbox = await sandboxWith({ reportRowCount: 25_001 });
+    const sandbox = await sandboxWith({ reportRowCount: 25_001, reportRateLimit: false });
     const token = await getToken(sandbox);
     const first = await json<ReportBody>(
       await runReport(sandbox, token, reportPath('1000', 3, '?pageSize=25000&includeTotal=true')),
@@ -987,8 +1027,29 @@ describe('reporting', () => {
     expect(list.status).toBe(400);
   });
 
-  it('allows 5 calls of the same report per minute per tenant (Date-based), then 429', async () => {
+  it('allows 1 call of the same report per minute per tenant by default (the stricter published figure), then 429', async () => {
     const sandbox = await sandboxWith();
+    const token = await getToken(sandbox);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    expect((await runReport(sandbox, token, reportPath('1000', 7))).status).toBe(200);
+    const limited = await runReport(sandbox, token, reportPath('1000', 7));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expectProblem(await json(limited), 429);
+    // Each page is a run; a refused run is not one.
+    const page2 = await runReport(sandbox, token, reportPath('1000', 7, '?page=2'));
+    expect(page2.status).toBe(429);
+    expect(sandbox.api.rateLimited).toBe(2);
+    expect((await runReport(sandbox, token, reportPath('1000', 8))).status).toBe(200);
+    clock.mockReturnValue(now + 59_000);
+    expect((await runReport(sandbox, token, reportPath('1000', 7))).headers.get('retry-after')).toBe('1');
+    clock.mockReturnValue(now + 60_000);
+    expect((await runReport(sandbox, token, reportPath('1000', 7, '?page=2'))).status).toBe(200);
+  });
+
+  it('allows reportRateLimit.perMinute calls of the same report per minute per tenant (Date-based), then 429', async () => {
+    const sandbox = await sandboxWith({ reportRateLimit: { perMinute: 5 } });
     const token = await getToken(sandbox);
     const now = Date.now();
     const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
