@@ -8,7 +8,7 @@ import { withinDeadline } from './deadline';
 import { resolveRateLimit, resolveReportLimit, type RateLimitOptions, type ReportLimitOptions } from './options';
 import { SharedBudget } from './shared-budget';
 import { SendTimeWindow, type WindowSlot } from './sliding-window';
-import { sendAndWhenWritten } from './written';
+import { sendAndWhenWritten, type HopPlace } from './written';
 
 // ServiceTitan's report-data endpoint: POST /reporting/v2/tenant/{t}/report-category/{c}/reports/{id}/data
 const REPORT_DATA_PATH = /\/reporting\/v\d+\/tenant\/[^/]+\/report-category\/[^/]+\/reports\/([^/?#]+)\/data(?:[?#]|$)/;
@@ -107,7 +107,29 @@ export function installRateLimit(
           slot?.commit();
           markSharedSent?.();
         };
-        const exchange = sendAndWhenWritten(config, () => adapter(config), commit);
+        // Each redirect hop is an arrival at a server: it waits for places of its own, sent
+        // (and committed) like the request it follows.
+        const reserveHop = async (): Promise<HopPlace> => {
+          const hopSlot = await window?.reserve(signal);
+          let markHopSent: (() => void) | undefined;
+          try {
+            markHopSent = await shared?.take(signal);
+          } catch (error) {
+            hopSlot?.cancel();
+            throw error;
+          }
+          let hopCommitted = false;
+          return {
+            commit: () => {
+              if (hopCommitted) return;
+              hopCommitted = true;
+              hopSlot?.commit();
+              markHopSent?.();
+            },
+            cancel: () => hopSlot?.cancel(),
+          };
+        };
+        const exchange = sendAndWhenWritten(config, () => adapter(config), { written: commit, reserveHop });
         try {
           return await exchange;
         } catch (error) {

@@ -11,7 +11,7 @@ import {
   type SandboxCall,
   type SandboxCustomer,
 } from './data';
-import { mediaType, queryObject, sendJson, type RequestContext } from './http';
+import { mediaType, queryObject, send, sendJson, type RequestContext } from './http';
 import type { AccessTokenClaims } from './jwt';
 import { problem } from './problem';
 import { retryAfterValue, type SlidingWindowLimiter } from './rate-limit';
@@ -187,6 +187,20 @@ const echo: Route = (ctx, _settings, _path, claims) => {
   });
 };
 
+/**
+ * `307` to the same URL with `redirected=1` added, then (on that hop) the echo: a same-origin
+ * redirect, each hop an arrival that the rate limit counts, as ServiceTitan's would.
+ */
+const redirectOnce: Route = (ctx, settings, path, claims) => {
+  if (ctx.url.searchParams.has('redirected')) {
+    echo(ctx, settings, path, claims);
+    return;
+  }
+  const next = new URL(ctx.url.pathname + ctx.url.search, 'http://127.0.0.1');
+  next.searchParams.set('redirected', '1');
+  send(ctx, 307, '', { location: next.pathname + next.search });
+};
+
 /** Picks the route for a parsed path, or undefined for a 404. */
 function routeFor(path: ApiPath): Route | undefined {
   const key = `${path.module}/v${path.version}`;
@@ -201,6 +215,7 @@ function routeFor(path: ApiPath): Route | undefined {
     if (/^report-category\/[^/]+\/reports\/\d+\/data$/.test(path.rest)) return reportData;
   }
   if (key === 'sandbox/v1' && (path.rest === 'echo' || path.rest.startsWith('echo/'))) return echo;
+  if (key === 'sandbox/v1' && path.rest === 'redirect-once') return redirectOnce;
   return undefined;
 }
 

@@ -1,0 +1,150 @@
+import dns from 'node:dns';
+import http from 'node:http';
+import type { LookupFunction } from 'node:net';
+import axios from 'axios';
+import { createServiceTitanClient } from '../../src';
+import { SandboxProcess } from '../helpers/sandbox-process';
+
+// DESIGN guarantee 17: the limiter counts exactly the requests it sent, each from when it was
+// written, each redirect hop as an arrival; other traffic in the same process never changes the
+// count. The sandbox runs in a process of its own (its arrival times are not stalled by this
+// process's work, so the tests hold on a busy machine) and limits like ServiceTitan: 60 per
+// rolling second per (app key, tenant), 429 beyond. Other traffic sends no token: the sandbox's
+// budget and its `maxArrivals` count only requests with one.
+const BUDGET = 60;
+/** Connection set-up of a distant API (DNS, TCP, TLS), as a slow DNS lookup on the client's agent. */
+const SETUP_MS = 300;
+
+const slowLookup: LookupFunction = (host, options, callback) => {
+  setTimeout(() => dns.lookup(host, { ...options, family: 4 }, callback), SETUP_MS);
+};
+const ipv4Lookup: LookupFunction = (host, options, callback) => dns.lookup(host, { ...options, family: 4 }, callback);
+
+let sandbox: SandboxProcess;
+beforeEach(async () => {
+  sandbox = await SandboxProcess.start({ requestsPerSecond: BUDGET });
+});
+afterEach(() => sandbox.close());
+
+/** A fresh client (no connection yet) to the sandbox under the host name `localhost`. */
+function clientFor(agent: http.Agent) {
+  const { environment } = sandbox.options;
+  return createServiceTitanClient({
+    ...sandbox.options,
+    environment: { authUrl: environment.authUrl, apiUrl: environment.apiUrl.replace('127.0.0.1', 'localhost') },
+    retry: false,
+    axios: { httpAgent: agent },
+  });
+}
+
+/**
+ * Another axios instance and plain `http.get`, GETs to the same host name as the client
+ * (`localhost:<port>`), one after another on warm connections, until stopped.
+ */
+function startOtherTraffic(): { stop(): Promise<number> } {
+  const agent = new http.Agent({ keepAlive: true, lookup: ipv4Lookup });
+  const url = sandbox.options.environment.apiUrl.replace('127.0.0.1', 'localhost');
+  const path = `/sandbox/v1/tenant/${sandbox.options.tenantId}/echo`;
+  const other = axios.create({ baseURL: url, httpAgent: agent, validateStatus: () => true });
+  const plainGet = () =>
+    new Promise<void>((resolve) => {
+      http
+        .get(`${url}${path}`, { agent }, (response) => {
+          response.resume();
+          response.on('end', resolve);
+        })
+        .on('error', () => resolve());
+    });
+  let running = true;
+  let sent = 0;
+  const loop = async (send: () => Promise<unknown>) => {
+    while (running) {
+      await send().catch(() => undefined);
+      sent += 1;
+    }
+  };
+  const loops = [
+    ...Array.from({ length: 4 }, () => loop(() => other.get(path))),
+    ...Array.from({ length: 4 }, () => loop(plainGet)),
+  ];
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+      return sent;
+    },
+  };
+}
+
+describe('the rate limit counts exactly its own requests (guarantee 17)', () => {
+  test(`other traffic to the same host while ${3 * BUDGET} requests start on new connections (${SETUP_MS} ms set-up): none 429, ≤ ${BUDGET} arrivals in any rolling second`, async () => {
+    const agent = new http.Agent({ keepAlive: true, lookup: slowLookup });
+    const client = clientFor(agent);
+    const path = `/crm/v2/tenant/${sandbox.options.tenantId}/customers`;
+    let traffic: { stop(): Promise<number> } | undefined;
+    try {
+      await client.auth.getToken();
+      traffic = startOtherTraffic();
+      const results = await Promise.allSettled(Array.from({ length: 3 * BUDGET }, () => client.get(path)));
+      const otherSent = await traffic.stop();
+      traffic = undefined;
+      const stats = await sandbox.stats();
+      expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+      expect(stats.count).toBe(3 * BUDGET);
+      expect(stats.rateLimited).toBe(0);
+      expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
+      // The other traffic ran all along (a test without it would prove nothing).
+      expect(stats.otherTraffic).toBeGreaterThan(100);
+      expect(otherSent).toBeGreaterThanOrEqual(stats.otherTraffic);
+    } finally {
+      await traffic?.stop();
+      agent.destroy();
+    }
+  }, 30_000);
+
+  test(`same-origin redirects: ${BUDGET + BUDGET / 2} requests each redirected once, every hop counted: none 429, ≤ ${BUDGET} arrivals in any rolling second`, async () => {
+    const agent = new http.Agent({ keepAlive: true, lookup: ipv4Lookup });
+    const client = clientFor(agent);
+    const requests = BUDGET + BUDGET / 2;
+    try {
+      await client.auth.getToken();
+      const results = await Promise.allSettled(
+        Array.from({ length: requests }, (_, i) =>
+          client.get<{ query: Record<string, string> }>(
+            `/sandbox/v1/tenant/${sandbox.options.tenantId}/redirect-once?n=${i}`,
+          ),
+        ),
+      );
+      const stats = await sandbox.stats();
+      expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+      // Each request was answered by its second hop (the echo), so both hops reached the server.
+      expect(
+        results.map((result) => (result.status === 'fulfilled' ? result.value.data.query['redirected'] : undefined)),
+      ).toEqual(Array(requests).fill('1'));
+      expect(stats.count).toBe(2 * requests);
+      expect(stats.rateLimited).toBe(0);
+      expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
+    } finally {
+      agent.destroy();
+    }
+  }, 30_000);
+
+  // What the limiter cannot see (written.ts) counts from the hand-over; every setting still works.
+  test.each<[string, Record<string, unknown>, number, number]>([
+    ['maxRedirects: 0 (the 307 is the answer)', { maxRedirects: 0, validateStatus: () => true }, 307, 1],
+    [
+      'a transport of the caller’s (Node’s http: no redirects)',
+      { transport: http, validateStatus: () => true },
+      307,
+      1,
+    ],
+    ['httpAgent: false', { httpAgent: false }, 200, 2],
+    ['the fetch adapter (fetch follows the redirect itself)', { adapter: 'fetch' }, 200, 2],
+  ])('%s: the request goes out and is answered', async (_name, config, status, arrivals) => {
+    const client = createServiceTitanClient({ ...sandbox.options, retry: false });
+    const response = await client.get(`/sandbox/v1/tenant/${sandbox.options.tenantId}/redirect-once`, config);
+    expect(response.status).toBe(status);
+    expect((await sandbox.stats()).count).toBe(arrivals);
+  });
+});
