@@ -81,12 +81,13 @@ export function sendAndWhenWritten<T>(
     wrapAgent(config, 'httpAgent', http.globalAgent),
     wrapAgent(config, 'httpsAgent', https.globalAgent),
   ];
-  const outer = sending;
   sending = places;
   try {
     return send();
   } finally {
-    sending = outer;
+    // Never nested (an adapter does not start another exchange synchronously); cleared, so a
+    // request created later, out of sight, is never taken for this one's.
+    sending = undefined;
     for (const undo of restore) undo();
     if (!started.has(places)) setImmediate(() => places.written());
   }
