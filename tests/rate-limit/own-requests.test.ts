@@ -130,6 +130,23 @@ describe('the rate limit counts exactly its own requests (guarantee 17)', () => 
     }
   }, 30_000);
 
+  test('a redirect hop waiting for a place stops at the request’s timeout, is never sent, and frees its place', async () => {
+    const client = createServiceTitanClient({ ...sandbox.options, retry: false, rateLimit: { requestsPerSecond: 1 } });
+    await client.auth.getToken();
+    const started = performance.now();
+    const error = await client
+      .get(`/sandbox/v1/tenant/${sandbox.options.tenantId}/redirect-once`, { timeout: 400 })
+      .catch((e: unknown) => e);
+    // The hop needed the second place of a 1-per-second window: it waited, then gave up.
+    expect(axios.isAxiosError(error) && error.code).toBe('ECONNABORTED');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect((await sandbox.stats()).count).toBe(1);
+    // Its place was freed, not taken: the next request goes once the first place expires.
+    await client.get(`/sandbox/v1/tenant/${sandbox.options.tenantId}/echo`);
+    expect((await sandbox.stats()).count).toBe(2);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   // What the limiter cannot see (written.ts) counts from the hand-over; every setting still works.
   test.each<[string, Record<string, unknown>, number, number]>([
     ['maxRedirects: 0 (the 307 is the answer)', { maxRedirects: 0, validateStatus: () => true }, 307, 1],
