@@ -53,7 +53,7 @@ describe('a request on a new connection counts from when it is written, not from
     let sandbox: SandboxProcess;
     beforeEach(async () => {
       sandbox = await SandboxProcess.start({ requestsPerSecond: 60 });
-    });
+    }, 30_000); // starting a process with tsx takes seconds on a busy machine
     afterEach(() => sandbox.close());
 
     test(`each new connection's DNS lookup takes ${SETUP_MS} ms: 180 requests, none 429`, async () => {
@@ -93,7 +93,7 @@ describe('a request on a new connection counts from when it is written, not from
         requestsPerSecond: 20,
         tls: { key: certificate.key.toString(), cert: certificate.cert.toString(), handshakeDelayMs: SETUP_MS },
       });
-    });
+    }, 30_000);
     afterEach(() => sandbox.close());
 
     test(`each TLS handshake takes ${SETUP_MS} ms: 60 requests, none 429`, async () => {
