@@ -18,8 +18,14 @@ import { createTestCertificate, type TestCertificate } from '../helpers/tls';
 // more than the window's 40 ms margin between a request's last byte and its arrival (3 429s on
 // a machine at load 10), delay that is this harness's, not the client's.
 const SETUP_MS = 250;
-/** The most the TLS harness's own delays differ on a busy machine (see the https test). */
-const HARNESS_TLS_JITTER_MS = 150;
+/**
+ * The window's margin here. The guarantee holds while the one-way delays of two requests differ
+ * by less than `windowMarginMs`; the "network" here is two processes on a machine that may be
+ * busy, whose delays differed by more than the default 40 ms at load 12-15 on 2 cores (http: 2
+ * of 180 answered 429 with written.ts in; https: see below). 150 ms covers that, and the set-up
+ * (250 ms) is still well beyond it: counting from the hand-over fails both tests (checked).
+ */
+const HARNESS_JITTER_MS = 150;
 
 /** 3 windows' worth of requests at once from a fresh client (no connection yet): none may be 429. */
 async function coldStart(
@@ -65,6 +71,7 @@ describe('a request on a new connection counts from when it is written, not from
         await coldStart(sandbox, 60, {
           apiUrl: sandbox.options.environment.apiUrl.replace('127.0.0.1', 'localhost'),
           agent,
+          windowMarginMs: HARNESS_JITTER_MS,
         });
       } finally {
         agent.destroy();
@@ -72,16 +79,15 @@ describe('a request on a new connection counts from when it is written, not from
     }, 30_000);
   });
 
-  // 20 per second here, not 60, and a wider margin: the TLS terminator does the server side of
+  // 10 per second here, not 60: the TLS terminator does the server side of
   // every handshake on one event loop, one after another, so a request written just after its
   // handshake waits there behind the handshakes still going on: 60 at once put up to ~60 ms
   // between a request's last byte and its arrival at the sandbox on a quiet machine (4-7 429s in
-  // 3 of 3 runs), and 20 at once as much on a busy one (2 429s at load 15). That delay is this
-  // harness's, not the client's (ServiceTitan's edge does not handshake on one core), and the
-  // guarantee is stated for it: delays that differ by less than `windowMarginMs` never put more
-  // than the budget in a rolling second. The margin covers the harness; the set-up (250 ms) is
-  // still well beyond it, so counting from the hand-over still fails here.
-  describe('https, 20 per second', () => {
+  // 3 of 3 runs), and 20 at once as much on a busy one (1-2 429s at load 15, margin 40 or 150).
+  // That delay is this harness's, not the client's (ServiceTitan's edge does not handshake on one
+  // core), and the guarantee is stated for it: delays that differ by less than `windowMarginMs`
+  // never put more than the budget in a rolling second (HARNESS_JITTER_MS).
+  describe('https, 10 per second', () => {
     let certificate: TestCertificate;
     let sandbox: SandboxProcess;
     beforeAll(() => {
@@ -90,19 +96,19 @@ describe('a request on a new connection counts from when it is written, not from
     afterAll(() => certificate.remove());
     beforeEach(async () => {
       sandbox = await SandboxProcess.start({
-        requestsPerSecond: 20,
+        requestsPerSecond: 10,
         tls: { key: certificate.key.toString(), cert: certificate.cert.toString(), handshakeDelayMs: SETUP_MS },
       });
     }, 30_000);
     afterEach(() => sandbox.close());
 
-    test(`each TLS handshake takes ${SETUP_MS} ms: 60 requests, none 429`, async () => {
+    test(`each TLS handshake takes ${SETUP_MS} ms: 30 requests, none 429`, async () => {
       const agent = new https.Agent({ keepAlive: true, ca: certificate.cert });
       try {
-        await coldStart(sandbox, 20, {
+        await coldStart(sandbox, 10, {
           apiUrl: `https://localhost:${sandbox.tlsPort}`,
           agent,
-          windowMarginMs: HARNESS_TLS_JITTER_MS,
+          windowMarginMs: HARNESS_JITTER_MS,
         });
       } finally {
         agent.destroy();
