@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { LookupFunction } from 'node:net';
 import axios from 'axios';
 import { createServiceTitanClient } from '../../src';
+import { startOtherTraffic, type OtherTraffic } from '../helpers/other-traffic';
 import { SandboxProcess } from '../helpers/sandbox-process';
 
 // DESIGN guarantee 17: the limiter counts exactly the requests it sent, each from when it was
@@ -48,55 +49,18 @@ function clientFor(agent: http.Agent, windowMarginMs?: number) {
   });
 }
 
-/**
- * Another axios instance and plain `http.get`, GETs to the same host name as the client
- * (`localhost:<port>`), one after another on warm connections, until stopped.
- */
-function startOtherTraffic(): { stop(): Promise<number> } {
-  const agent = new http.Agent({ keepAlive: true, lookup: ipv4Lookup });
-  const url = sandbox.options.environment.apiUrl.replace('127.0.0.1', 'localhost');
-  const path = `/sandbox/v1/tenant/${sandbox.options.tenantId}/echo`;
-  const other = axios.create({ baseURL: url, httpAgent: agent, validateStatus: () => true });
-  const plainGet = () =>
-    new Promise<void>((resolve) => {
-      http
-        .get(`${url}${path}`, { agent }, (response) => {
-          response.resume();
-          response.on('end', resolve);
-        })
-        .on('error', () => resolve());
-    });
-  let running = true;
-  let sent = 0;
-  const loop = async (send: () => Promise<unknown>) => {
-    while (running) {
-      await send().catch(() => undefined);
-      sent += 1;
-    }
-  };
-  const loops = [
-    ...Array.from({ length: 4 }, () => loop(() => other.get(path))),
-    ...Array.from({ length: 4 }, () => loop(plainGet)),
-  ];
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      agent.destroy();
-      return sent;
-    },
-  };
-}
-
 describe('the rate limit counts exactly its own requests (guarantee 17)', () => {
   test(`other traffic to the same host while ${3 * BUDGET} requests start on new connections (${SETUP_MS} ms set-up): none 429, ≤ ${BUDGET} arrivals in any rolling second`, async () => {
     const agent = new http.Agent({ keepAlive: true, lookup: slowLookup });
     const client = clientFor(agent, HARNESS_JITTER_MS);
     const path = `/crm/v2/tenant/${sandbox.options.tenantId}/customers`;
-    let traffic: { stop(): Promise<number> } | undefined;
+    let traffic: OtherTraffic | undefined;
     try {
       await client.auth.getToken();
-      traffic = startOtherTraffic();
+      traffic = startOtherTraffic(
+        sandbox.options.environment.apiUrl.replace('127.0.0.1', 'localhost'),
+        `/sandbox/v1/tenant/${sandbox.options.tenantId}/echo`,
+      );
       const results = await Promise.allSettled(Array.from({ length: 3 * BUDGET }, () => client.get(path)));
       const otherSent = await traffic.stop();
       traffic = undefined;
