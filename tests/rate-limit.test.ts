@@ -46,7 +46,10 @@ describe('rate limiting in createServiceTitanClient', () => {
     // 300 at 60 per 1.04 s: the first 60 at once, the last 60 four windows later.
     const elapsed = recording.sentAt[299]! - recording.sentAt[0]!;
     expect(elapsed).toBeGreaterThanOrEqual(4 * 1040 - 1);
-  }, 20_000);
+    // A bound, not a measure: 300 exchanges with an in-process sandbox are CPU work that took
+    // 20 s at load 15-20 on 2 cores (4.2 s of it the window's), and a timed-out burst kept
+    // sending into the next tests. What is asserted (send times) does not depend on the load.
+  }, 60_000);
 
   test('counts by send time: with every answer held at the server, the next 10 go 1.04 s after the first 10', async () => {
     const client = createServiceTitanClient({ ...authOptions(sandbox()), rateLimit: { requestsPerSecond: 10 } });

@@ -16,7 +16,7 @@ import {
 } from './options';
 import { SharedBudget } from './shared-budget';
 import { SendTimeWindow, type WindowSlot } from './sliding-window';
-import { sendAndWhenWritten } from './written';
+import { sendAndWhenWritten, type ReservedPlace } from './written';
 
 /** What the limiter needs to know about its client. */
 export interface RateLimitContext {
@@ -87,7 +87,9 @@ export function installRateLimit(
       const wait = context.telemetry.rateLimitWait();
       let reportSlot: WindowSlot | undefined;
       const reportWindow = reportWindowFor(config.url);
-      const send = async (): Promise<AxiosResponse> => {
+      // A place in the rolling second and the fleet's, for the request and for each redirect hop
+      // (each is an arrival at a server); it counts from when it is committed (written).
+      const reservePlace = async (): Promise<ReservedPlace> => {
         const slot = await window?.reserve(signal);
         let markSharedSent: (() => void) | undefined;
         try {
@@ -96,22 +98,31 @@ export function installRateLimit(
           slot?.cancel();
           throw error;
         }
+        let committed = false;
+        return {
+          commit: () => {
+            if (committed) return;
+            committed = true;
+            slot?.commit();
+            markSharedSent?.();
+          },
+          cancel: () => slot?.cancel(),
+        };
+      };
+      const send = async (): Promise<AxiosResponse> => {
+        const place = await reservePlace();
         // The send time is taken once the request has been written (written.ts): a burst's
         // requests leave one after another, and one on a new connection only once it is up;
         // their places must count from when each reaches the wire, or the next window's burst
         // overlaps this one's stragglers at the server. Until then the places stay reserved,
         // which counts them and never lets them expire.
-        let committed = false;
         const commit = () => {
-          if (committed) return;
-          committed = true;
           reportSlot?.commit();
-          slot?.commit();
-          markSharedSent?.();
+          place.commit();
         };
         try {
           wait.sent();
-          return await sendAndWhenWritten(config, () => adapter(config), commit);
+          return await sendAndWhenWritten(config, () => adapter(config), { written: commit, reserveHop: reservePlace });
         } catch (error) {
           if (isAxiosError(error) && error.response?.status === 429) {
             // A report's 429 is that report's limit: it holds back that report (when the reporting

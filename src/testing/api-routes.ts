@@ -1,7 +1,7 @@
 import { authenticate } from './api-auth';
 import { customerExportRoute, customerRoute, customersRoute } from './customer-routes';
 import type { SandboxCall } from './data';
-import { queryObject, sendJson, type RequestContext } from './http';
+import { queryObject, send, sendJson, type RequestContext } from './http';
 import { reportCategoriesRoute, reportDataRoute } from './report-routes';
 import {
   byMethod,
@@ -55,6 +55,20 @@ const calls = byMethod({
   ),
 });
 
+/**
+ * `307` to the same URL with `redirected=1` added, then (on that hop) the echo: a same-origin
+ * redirect, each hop an arrival that the rate limit counts, as ServiceTitan's would.
+ */
+const redirectOnce: Route = (ctx, route) => {
+  if (ctx.url.searchParams.has('redirected')) {
+    echo(ctx, route);
+    return;
+  }
+  const next = new URL(ctx.url.pathname + ctx.url.search, 'http://127.0.0.1');
+  next.searchParams.set('redirected', '1');
+  send(ctx, 307, '', { location: next.pathname + next.search });
+};
+
 /** Picks the route for a parsed path, or undefined for a 404. */
 function routeFor(path: ApiPath): Route | undefined {
   const key = `${path.module}/v${path.version}`;
@@ -69,6 +83,7 @@ function routeFor(path: ApiPath): Route | undefined {
     if (/^report-category\/[^/]+\/reports\/\d+\/data$/.test(path.rest)) return reportDataRoute;
   }
   if (key === 'sandbox/v1' && (path.rest === 'echo' || path.rest.startsWith('echo/'))) return echo;
+  if (key === 'sandbox/v1' && path.rest === 'redirect-once') return redirectOnce;
   return undefined;
 }
 

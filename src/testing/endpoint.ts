@@ -73,8 +73,9 @@ export class Endpoint implements SandboxEndpoint {
     this.#rateLimited += 1;
   }
 
-  maxArrivals(windowMs = 1000): number {
-    return maxInAnyWindow(this.#arrivals, windowMs);
+  maxArrivals(windowMs = 1000, match?: (request: SandboxRequestRecord) => boolean): number {
+    const arrivals = match === undefined ? this.#arrivals : this.#arrivals.filter((_, i) => match(this.#log[i]!));
+    return maxInAnyWindow(arrivals, windowMs);
   }
 
   get maxInFlight(): number {

@@ -206,10 +206,13 @@ export interface SandboxEndpoint {
    * The most requests that arrived in any rolling window of `windowMs` (half-open, on the
    * arrival times of the request log, so at most `requestLogLimit` requests are looked at, on
    * the monotonic clock the sandbox's own rate limit reads): how ServiceTitan's per-second limit
-   * sees the traffic.
+   * sees the traffic. With `match`, only the requests it accepts count (e.g. one application's,
+   * while a test sends other traffic to the same server).
    * @default windowMs 1000
+   * @example
+   * sandbox.api.maxArrivals(1000, (request) => request.tokenId !== undefined);
    */
-  maxArrivals(windowMs?: number): number;
+  maxArrivals(windowMs?: number, match?: (request: SandboxRequestRecord) => boolean): number;
   /** Requests currently in flight. */
   readonly inFlight: number;
   /** Queue scripted answers for the next matching requests. */

@@ -11,12 +11,28 @@ const ANSWER_TIMEOUT_MS = 30_000;
 
 /** What the sandbox process counted since it started or was last reset. */
 export interface SandboxProcessStats {
+  /** Requests with a token (what the server's budget counts). */
   count: number;
   rateLimited: number;
-  /** Most arrivals in any rolling second (the sandbox's own clock). */
+  /** Most arrivals of requests with a token in any rolling second (the sandbox's own clock). */
   maxArrivals: number;
-  /** Arrival times, ms since the sandbox started. */
+  /** Arrival times of requests with a token, ms since the sandbox started. */
   arrivals: number[];
+  /** Requests without a token (a test's other traffic to the same server). */
+  otherTraffic: number;
+}
+
+/** What the sandbox process emulates. */
+export interface SandboxProcessSettings {
+  /** Every API answer is delayed this long. @default 0 */
+  latencyMs?: number;
+  /** The API's limit per rolling second per (app key, tenant). @default 60 */
+  requestsPerSecond?: number;
+  /**
+   * A TLS terminator in front of the API, in the sandbox's process (`tlsPort`): the server side of
+   * every handshake is the server's work, not the measuring process's. @default none
+   */
+  tls?: { key: string; cert: string; handshakeDelayMs?: number };
 }
 
 /**
@@ -28,15 +44,18 @@ export interface SandboxProcessStats {
 export class SandboxProcess {
   /** Working client options: credentials, app key, tenant, environment. */
   readonly options: SandboxClientOptions;
+  /** The TLS terminator's port on 127.0.0.1 (with `settings.tls`). */
+  readonly tlsPort: number | undefined;
   readonly #child: ChildProcess;
   #nextId = 1;
 
-  private constructor(child: ChildProcess, options: SandboxClientOptions) {
+  private constructor(child: ChildProcess, started: { options: SandboxClientOptions; tlsPort?: number }) {
     this.#child = child;
-    this.options = options;
+    this.options = started.options;
+    this.tlsPort = started.tlsPort;
   }
 
-  static async start(settings: { latencyMs?: number; requestsPerSecond?: number } = {}): Promise<SandboxProcess> {
+  static async start(settings: SandboxProcessSettings = {}): Promise<SandboxProcess> {
     const child = fork(SCRIPT, [JSON.stringify(settings)], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -49,7 +68,7 @@ export class SandboxProcess {
         }),
         'start',
       );
-      return new SandboxProcess(child, JSON.parse(line) as SandboxClientOptions);
+      return new SandboxProcess(child, JSON.parse(line) as { options: SandboxClientOptions; tlsPort?: number });
     } catch (error) {
       child.kill('SIGKILL');
       throw error;

@@ -63,7 +63,7 @@ export interface TlsTerminator {
  */
 export async function startTlsTerminator(
   targetPort: number,
-  certificate: TestCertificate,
+  certificate: Pick<TestCertificate, 'key' | 'cert'>,
   options: { handshakeDelayMs?: number } = {},
 ): Promise<TlsTerminator> {
   const sockets = new Set<net.Socket>();
