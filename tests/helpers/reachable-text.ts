@@ -1,36 +1,53 @@
+/** A string reachable from a root, and the way there (`.config.httpAgent.sockets…`). */
+export interface ReachableString {
+  path: string;
+  text: string;
+}
+
 /**
  * Every string reachable from `root` through own properties (enumerable or not, symbol-keyed,
- * getters included), Map/Set entries and byte buffers: what any logger or serializer that walks
- * an error could print. Fails the test when more than `limit` objects are reachable (a walk cut
- * short proves nothing).
+ * getters included), Map/Set entries and byte buffers, with its path: what any logger or
+ * serializer that walks an error could print. Fails the test when more than `limit` objects are
+ * reachable (a walk cut short proves nothing).
  */
-export function reachableText(root: unknown, limit = 200_000): string {
+export function reachableStrings(root: unknown, limit = 200_000): ReachableString[] {
   const seen = new Set<unknown>();
-  const pending: unknown[] = [root];
-  const out: string[] = [];
+  const pending: Array<{ value: unknown; path: string }> = [{ value: root, path: '' }];
+  const out: ReachableString[] = [];
   while (pending.length > 0 && seen.size < limit) {
-    const value = pending.pop();
+    const { value, path } = pending.pop() as { value: unknown; path: string };
     if (typeof value === 'string') {
-      out.push(value);
+      out.push({ path, text: value });
       continue;
     }
     if (value === null || (typeof value !== 'object' && typeof value !== 'function') || seen.has(value)) continue;
     seen.add(value);
     if (value instanceof Uint8Array) {
-      out.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
+      out.push({ path, text: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1') });
       continue;
     }
-    if (value instanceof Map) for (const entry of value) pending.push(...entry);
-    if (value instanceof Set) for (const entry of value) pending.push(entry);
+    if (value instanceof Map) {
+      for (const [key, entry] of value)
+        pending.push({ value: key, path: `${path}<key>` }, { value: entry, path: `${path}<entry>` });
+    }
+    if (value instanceof Set) for (const entry of value) pending.push({ value: entry, path: `${path}<entry>` });
     for (const key of Reflect.ownKeys(value)) {
-      if (typeof key === 'string') out.push(key);
+      const keyPath = `${path}.${String(key)}`;
+      if (typeof key === 'string') out.push({ path: `${keyPath}<name>`, text: key });
       try {
-        pending.push((value as Record<PropertyKey, unknown>)[key]);
+        pending.push({ value: (value as Record<PropertyKey, unknown>)[key], path: keyPath });
       } catch {
         // A getter that throws prints nothing.
       }
     }
   }
   expect(seen.size).toBeLessThan(limit);
-  return out.join('\n');
+  return out;
+}
+
+/** The strings of {@link reachableStrings}, one per line. */
+export function reachableText(root: unknown, limit = 200_000): string {
+  return reachableStrings(root, limit)
+    .map((found) => found.text)
+    .join('\n');
 }
