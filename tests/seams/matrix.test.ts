@@ -9,11 +9,22 @@ import { scenarios } from './scenarios';
  */
 afterAll(removeCertificate);
 
+/**
+ * Above every bound a scenario sets itself (10 s for requests to reach a hold, a timeout plus
+ * 2 s): a cell fails by its own assertion, and is not abandoned by Jest while it still runs
+ * (an abandoned cell's requests and printing would slow the cells after it).
+ */
+const CELL_TIMEOUT_MS = 30_000;
+
 for (const condition of conditions) {
   const describeCondition = condition.needsRedis ? describeWithRedis : describe;
   describeCondition(`under ${condition.name}`, () => {
-    test.each(scenarios.map((scenario) => [scenario.name, scenario] as const))('%s', async (_name, scenario) => {
-      await runCell(condition, scenario);
-    });
+    test.each(scenarios.map((scenario) => [scenario.name, scenario] as const))(
+      '%s',
+      async (_name, scenario) => {
+        await runCell(condition, scenario);
+      },
+      CELL_TIMEOUT_MS,
+    );
   });
 }
