@@ -167,7 +167,7 @@ const keepAliveHttps: Condition = {
 };
 
 const otherTraffic: Condition = {
-  name: 'other HTTP traffic to the same host (another axios instance, plain http.get)',
+  name: 'other HTTP traffic to the same host (another axios instance, plain http.get, alongside and continuous)',
   async setup({ sandbox }) {
     const other = axios.create({ baseURL: sandbox.apiUrl, validateStatus: () => true });
     const plainGet = () =>
@@ -181,8 +181,32 @@ const otherTraffic: Condition = {
           .on('error', reject);
       });
     const loops = [backgroundLoop(() => other.get('/other/axios')), backgroundLoop(plainGet)];
+    // And a request started alongside each of the client's, as a service does when it calls
+    // `Promise.all([client.get(…), other.get(…)])`: both go out in the same turn of the loop.
+    const alongside: Array<Promise<void>> = [];
+    const alongsideFailed: string[] = [];
     return {
-      verify() {
+      async createClient(options) {
+        const client = createServiceTitanClient(options);
+        client.interceptors.request.use(
+          (config) => {
+            alongside.push(
+              other.get('/other/alongside').then(
+                () => undefined,
+                (error: unknown) => void alongsideFailed.push(String((error as Error).message)),
+              ),
+            );
+            return config;
+          },
+          undefined,
+          { synchronous: true },
+        );
+        return client;
+      },
+      async verify() {
+        await Promise.all(alongside);
+        expect(alongsideFailed).toEqual([]);
+        expect(alongside.length).toBeGreaterThan(0);
         for (const { counts } of loops) {
           expect(counts.failed).toEqual([]);
           expect(counts.sent).toBeGreaterThan(0);
@@ -190,6 +214,7 @@ const otherTraffic: Condition = {
       },
       async teardown() {
         await Promise.all(loops.map((loop) => loop.stop()));
+        await Promise.all(alongside);
       },
     };
   },

@@ -45,6 +45,15 @@ const OVER_BUDGET = 15;
  */
 const HOLD_WAIT_MS = 10_000;
 
+/**
+ * A request the scenario awaits later: if an assertion fails first, its rejection (the sandbox
+ * closing) must not surface as an unhandled one after the cell, or Jest dies.
+ */
+function later<T>(request: Promise<T>): Promise<T> {
+  request.catch(() => undefined);
+  return request;
+}
+
 const statuses = (responses: AxiosResponse[]) => responses.map((response) => response.status);
 
 /** The most records in any rolling window of `windowMs` (half-open), by arrival time. */
@@ -101,7 +110,7 @@ const coldBurst: Scenario = {
     const client = await cell.client();
     // The token answer waits until every request has been made: they all find no token.
     const hold = cell.sandbox.token.hold(cell.isTenantToken);
-    const calls = Array.from({ length: BURST }, () => client.get(cell.path, page));
+    const calls = Array.from({ length: BURST }, () => later(client.get(cell.path, page)));
     await hold.untilWaiting(1, { timeoutMs: HOLD_WAIT_MS });
     hold.release();
     const responses = await Promise.all(calls);
@@ -124,7 +133,7 @@ const revocationStorm: Scenario = {
     expect(revoked).toEqual(expect.any(String));
 
     const hold = cell.sandbox.api.hold(cell.isTenantApi);
-    const calls = Array.from({ length: STORM }, () => client.get(cell.path, page));
+    const calls = Array.from({ length: STORM }, () => later(client.get(cell.path, page)));
     await hold.untilWaiting(STORM, { timeoutMs: HOLD_WAIT_MS });
     cell.sandbox.revokeToken(revoked);
     hold.release();
@@ -151,7 +160,7 @@ const timeoutOnToken: Scenario = {
     // The token fetch's own bound is far away: only the request's timeout can end its wait.
     const client = await cell.client({ tokenTimeoutMs: 60_000 });
     const hold = cell.sandbox.token.hold(cell.isTenantToken);
-    const patient = client.get(cell.path, page);
+    const patient = later(client.get(cell.path, page));
     const hurriedAt = performance.now();
     const hurried = client.get(cell.path, { ...page, timeout: TIMEOUT_MS });
     await hold.untilWaiting(1, { timeoutMs: HOLD_WAIT_MS });
@@ -175,7 +184,7 @@ const timeoutOnApi: Scenario = {
     cell.sandbox.api.enqueue({ match: hangs, hang: true });
     const hungAt = performance.now();
     const hung = client.get(cell.path, { params: { pageSize: 7 }, timeout: TIMEOUT_MS });
-    const meanwhile = client.get(cell.path, page);
+    const meanwhile = later(client.get(cell.path, page));
     const settled = await settleWithin(hung, TIMEOUT_MS, hungAt);
 
     expectAxiosTimeout(settled, TIMEOUT_MS);
@@ -249,7 +258,7 @@ const redaction: Scenario = {
     const busy = (record: SandboxRequestRecord) => cell.isTenantApi(record) && record.query.pageSize === '3';
     const failing = (record: SandboxRequestRecord) => cell.isTenantApi(record) && record.query.pageSize === '1';
     const hold = cell.sandbox.api.hold(busy);
-    const inFlight = [0, 1].map(() => client.get(cell.path, { params: { pageSize: 3 } }));
+    const inFlight = [0, 1].map(() => later(client.get(cell.path, { params: { pageSize: 3 } })));
     await hold.untilWaiting(2, { timeoutMs: HOLD_WAIT_MS });
 
     const found: string[] = [];
