@@ -32,7 +32,9 @@ export function reachableStrings(root: unknown, limit = 200_000): ReachableStrin
     }
     if (value instanceof Set) for (const entry of value) pending.push({ value: entry, path: `${path}<entry>` });
     for (const key of Reflect.ownKeys(value)) {
-      const keyPath = `${path}.${String(key)}`;
+      // Keys can be long (an agent's pool keys hold its CA certificate): a path stays readable.
+      const name = String(key);
+      const keyPath = `${path}.${name.length > 60 ? `${name.slice(0, 60)}…` : name}`;
       if (typeof key === 'string') out.push({ path: `${keyPath}<name>`, text: key });
       try {
         pending.push({ value: (value as Record<PropertyKey, unknown>)[key], path: keyPath });

@@ -93,6 +93,11 @@ async function settleWithin(
 }
 
 function expectAxiosTimeout(settled: { outcome: unknown; ms: number }, timeoutMs: number): void {
+  if (settled.outcome === 'still waiting') {
+    throw new Error(
+      `a request with timeout ${timeoutMs} ms was still waiting ${Math.round(settled.ms)} ms after it was made`,
+    );
+  }
   expect(settled.outcome).toBeInstanceOf(AxiosError);
   const error = settled.outcome as AxiosError;
   expect({ code: error.code, message: error.message }).toEqual({
