@@ -5,6 +5,7 @@ import axios, { AxiosError } from 'axios';
 import { createServiceTitanClient, type ServiceTitanClient, type ServiceTitanClientOptions } from '../src';
 import { RedactedRequest } from '../src/redaction';
 import { recordingLogger } from './helpers/logger';
+import { reachableText } from './helpers/reachable-text';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
 import { createTestCertificate, startTlsTerminator, type TestCertificate, type TlsTerminator } from './helpers/tls';
 import type { Sandbox } from '../src/testing';
@@ -112,42 +113,6 @@ describe('G7: no secret or token in errors or logs', () => {
     expectNoSecrets(JSON.stringify(client.auth), sandbox(), token);
   });
 });
-
-/**
- * Every string reachable from `root` through own properties (enumerable or not, symbol-keyed,
- * getters included), Map/Set entries and byte buffers: what any logger or serializer that walks
- * an error could print.
- */
-function reachableText(root: unknown, limit = 200_000): string {
-  const seen = new Set<unknown>();
-  const pending: unknown[] = [root];
-  const out: string[] = [];
-  while (pending.length > 0 && seen.size < limit) {
-    const value = pending.pop();
-    if (typeof value === 'string') {
-      out.push(value);
-      continue;
-    }
-    if (value === null || (typeof value !== 'object' && typeof value !== 'function') || seen.has(value)) continue;
-    seen.add(value);
-    if (value instanceof Uint8Array) {
-      out.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
-      continue;
-    }
-    if (value instanceof Map) for (const entry of value) pending.push(...entry);
-    if (value instanceof Set) for (const entry of value) pending.push(entry);
-    for (const key of Reflect.ownKeys(value)) {
-      if (typeof key === 'string') out.push(key);
-      try {
-        pending.push((value as Record<PropertyKey, unknown>)[key]);
-      } catch {
-        // A getter that throws prints nothing.
-      }
-    }
-  }
-  expect(seen.size).toBeLessThan(limit);
-  return out.join('\n');
-}
 
 /** The deepest forms: `showHidden` at unlimited depth, the raw request, a full object walk. */
 function deepPrintable(error: unknown): string {

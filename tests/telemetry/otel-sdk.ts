@@ -45,15 +45,22 @@ export interface OtelHarness {
 const matches = (attributes: Record<string, unknown>, match: Record<string, unknown>) =>
   Object.entries(match).every(([key, value]) => attributes[key] === value);
 
+/** A registered SDK, and how to remove it. */
+export interface RegisteredOpenTelemetry extends OtelHarness {
+  /** Shuts the providers down and unregisters them (and the context manager). */
+  unregister(): Promise<void>;
+}
+
 /**
  * Registers the SDK (in-memory metric reader, in-memory span exporter, async-hooks context
- * manager) globally before each test of the enclosing describe and removes it after.
+ * manager) globally now; `unregister()` removes it. For a test condition that sets itself up
+ * (tests/seams); a describe uses {@link useOpenTelemetry}.
  */
-export function useOpenTelemetry({ meterProvider = true }: { meterProvider?: boolean } = {}): OtelHarness {
+export function registerOpenTelemetry({
+  meterProvider = true,
+}: { meterProvider?: boolean } = {}): RegisteredOpenTelemetry {
   let reader: CollectingReader | undefined;
   let provider: MeterProvider | undefined;
-  let exporter: InMemorySpanExporter;
-  let tracerProvider: BasicTracerProvider;
 
   const registerMeterProvider = () => {
     reader = new CollectingReader();
@@ -61,29 +68,27 @@ export function useOpenTelemetry({ meterProvider = true }: { meterProvider?: boo
     metrics.setGlobalMeterProvider(provider);
   };
 
-  beforeEach(() => {
-    metrics.disable();
-    trace.disable();
-    context.disable();
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    exporter = new InMemorySpanExporter();
-    tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    trace.setGlobalTracerProvider(tracerProvider);
-    if (meterProvider) registerMeterProvider();
-  });
-  afterEach(async () => {
-    await provider?.shutdown();
-    await tracerProvider.shutdown();
-    reader = undefined;
-    provider = undefined;
-    metrics.disable();
-    trace.disable();
-    context.disable();
-  });
+  metrics.disable();
+  trace.disable();
+  context.disable();
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  trace.setGlobalTracerProvider(tracerProvider);
+  if (meterProvider) registerMeterProvider();
 
   return {
     registerMeterProvider,
     spans: () => exporter.getFinishedSpans(),
+    async unregister() {
+      await provider?.shutdown();
+      await tracerProvider.shutdown();
+      reader = undefined;
+      provider = undefined;
+      metrics.disable();
+      trace.disable();
+      context.disable();
+    },
     async collect() {
       const points: Collected['points'] = new Map();
       if (reader !== undefined) {
@@ -114,5 +119,29 @@ export function useOpenTelemetry({ meterProvider = true }: { meterProvider?: boo
           ),
       };
     },
+  };
+}
+
+/**
+ * Registers the SDK (see {@link registerOpenTelemetry}) before each test of the enclosing
+ * describe and removes it after.
+ */
+export function useOpenTelemetry(options: { meterProvider?: boolean } = {}): OtelHarness {
+  let registered: RegisteredOpenTelemetry | undefined;
+  const current = () => {
+    if (registered === undefined) throw new Error('OpenTelemetry is only registered inside a test');
+    return registered;
+  };
+  beforeEach(() => {
+    registered = registerOpenTelemetry(options);
+  });
+  afterEach(async () => {
+    await registered?.unregister();
+    registered = undefined;
+  });
+  return {
+    registerMeterProvider: () => current().registerMeterProvider(),
+    collect: () => current().collect(),
+    spans: () => current().spans(),
   };
 }

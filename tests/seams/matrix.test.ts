@@ -1,0 +1,30 @@
+import { describeWithRedis } from '../helpers/redis-server';
+import { removeCertificate, runCell } from './cell';
+import { conditions } from './conditions';
+import { scenarios } from './scenarios';
+
+/**
+ * Issue 17 item 9, "seams tested by default": every core scenario under every condition. A
+ * failing cell names both, e.g. "under a keep-alive http agent › redaction: …".
+ */
+afterAll(removeCertificate);
+
+/**
+ * Above every bound a scenario sets itself (10 s for requests to reach a hold, a timeout plus
+ * 2 s): a cell fails by its own assertion, and is not abandoned by Jest while it still runs
+ * (an abandoned cell's requests and printing would slow the cells after it).
+ */
+const CELL_TIMEOUT_MS = 30_000;
+
+for (const condition of conditions) {
+  const describeCondition = condition.needsRedis ? describeWithRedis : describe;
+  describeCondition(`under ${condition.name}`, () => {
+    test.each(scenarios.map((scenario) => [scenario.name, scenario] as const))(
+      '%s',
+      async (_name, scenario) => {
+        await runCell(condition, scenario);
+      },
+      CELL_TIMEOUT_MS,
+    );
+  });
+}
