@@ -1,22 +1,8 @@
 import axios from 'axios';
-import {
-  attachServiceTitanAuth,
-  createServiceTitanClient,
-  isServiceTitanAuthError,
-  MemoryTokenStore,
-  type ServiceTitanAuthError,
-} from '../src';
+import { attachServiceTitanAuth, createServiceTitanClient, MemoryTokenStore } from '../src';
 import { tokenStoreKey } from '../src/token/store-key';
 import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
-
-async function tokenError(pending: Promise<unknown>): Promise<ServiceTitanAuthError> {
-  const error = await pending.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isServiceTitanAuthError(error)) throw new Error(`expected a ServiceTitanAuthError, got ${String(error)}`);
-  return error;
-}
+import { tokenError } from './helpers/token-error';
 
 /** Lets the fake clock run (50 ms per 10 ms) while `pending` settles: fleet waits are measured on Date. */
 async function withClockRunning<T>(pending: Promise<T>, advance: (ms: number) => void): Promise<T> {

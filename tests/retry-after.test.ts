@@ -1,15 +1,7 @@
 import { AxiosError } from 'axios';
-import { ServiceTitanAuthError, createServiceTitanClient } from '../src';
+import { createServiceTitanClient } from '../src';
 import { authOptions, customersPath, useFakeClock, useSandbox } from './helpers/sandbox';
-
-async function tokenError(promise: Promise<unknown>): Promise<ServiceTitanAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ServiceTitanAuthError);
-  return error as ServiceTitanAuthError;
-}
+import { tokenError } from './helpers/token-error';
 
 const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 5_000;
 

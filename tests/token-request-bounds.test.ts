@@ -1,16 +1,8 @@
-import { ServiceTitanAuthError, createServiceTitanClient, createTenantClients } from '../src';
+import { createServiceTitanClient, createTenantClients } from '../src';
 import type { SandboxCredentials } from '../src/testing';
 import { MAX_TOKEN_RESPONSE_BYTES } from '../src/token/token-request';
 import { authOptions, customersPath, flushIo, useSandbox } from './helpers/sandbox';
-
-async function tokenError(promise: Promise<unknown>): Promise<ServiceTitanAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ServiceTitanAuthError);
-  return error as ServiceTitanAuthError;
-}
+import { tokenError } from './helpers/token-error';
 
 // Upper bounds below add this much to tokenTimeoutMs × attempts + backoff, for the scheduling of
 // a loaded CI machine. Without the per-attempt deadline these fetches never end at all: the

@@ -1,14 +1,6 @@
-import { ServiceTitanAuthError, createServiceTitanClient } from '../src';
+import { createServiceTitanClient } from '../src';
 import { authOptions, customersPath, flushIo, useFakeClock, useSandbox } from './helpers/sandbox';
-
-async function tokenError(promise: Promise<unknown>): Promise<ServiceTitanAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ServiceTitanAuthError);
-  return error as ServiceTitanAuthError;
-}
+import { tokenError } from './helpers/token-error';
 
 describe('G4: token request retries', () => {
   const sandbox = useSandbox();
