@@ -50,7 +50,9 @@ describeWithRedis('RedisRateLimitStore: one budget per (app key, tenant) for a f
   beforeEach(async () => {
     // The sandbox limits like ServiceTitan: BUDGET per rolling second per (app key, tenant), then
     // 429. It runs in a process of its own: in the Jest process, a pause of Jest's own work
-    // (GC, other tests' I/O) delayed arrivals by more than the 40 ms margin now and then.
+    // (GC, other tests' I/O) delayed arrivals by more than the 40 ms margin now and then. And at
+    // the highest CPU priority (tests/fixtures/sandbox-process.ts says why); the workers keep
+    // the ordinary one, so the limiter is tested on a busy machine.
     sandbox = await SandboxProcess.start({ requestsPerSecond: BUDGET });
   });
   afterEach(async () => {
@@ -68,7 +70,11 @@ describeWithRedis('RedisRateLimitStore: one budget per (app key, tenant) for a f
     await sandbox.reset();
   }
 
-  test(`${WORKERS} processes × ${REQUESTS_PER_WORKER} requests: ≤ ${BUDGET} arrivals in any rolling second, no 429, ≥ 90 % of the budget used`, async () => {
+  // The budget used: ≥ 90 % is a quiet machine's figure (npm run bench judges it). On a busy one
+  // each place that frees reaches a worker late (its timer, the round trips to Redis, all slowed),
+  // and the fleet used 89 % at load 10 on 2 cores. What holds under load and still fails a store
+  // that wastes the budget (counting a request twice halves it): ≥ 75 %.
+  test(`${WORKERS} processes × ${REQUESTS_PER_WORKER} requests: ≤ ${BUDGET} arrivals in any rolling second, no 429, ≥ 75 % of the budget used`, async () => {
     await warmFleet(true);
     const done = await round(workers, REQUESTS_PER_WORKER);
     const stats = await sandbox.stats();
@@ -76,7 +82,7 @@ describeWithRedis('RedisRateLimitStore: one budget per (app key, tenant) for a f
     expect(stats.count).toBe(WORKERS * REQUESTS_PER_WORKER);
     expect(stats.rateLimited).toBe(0);
     expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
-    expect(sustainedPerSecond(stats, BUDGET)).toBeGreaterThanOrEqual(0.9 * BUDGET);
+    expect(sustainedPerSecond(stats, BUDGET)).toBeGreaterThanOrEqual(0.75 * BUDGET);
 
     for (const worker of workers) worker.send('quit');
     await expect(Promise.all(workers.map((worker) => worker.exited))).resolves.toEqual(Array(WORKERS).fill(0));
