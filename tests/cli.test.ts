@@ -533,14 +533,18 @@ describe('cli: nothing unexpected is echoed, one JSON error shape, no command', 
     });
 
     it('--timeout bounds the whole check: a slow token answer plus a slow probe exceed it together (exit 4)', async () => {
-      // Each answer alone fits in the budget; a per-request timeout would let both pass.
-      sandbox().token.enqueue({ delayMs: 700 });
-      sandbox().api.enqueue({ delayMs: 700 });
-      const result = await run(['check', '--timeout', '1000'], sandboxEnv(sandbox()));
+      // Each answer alone fits in the budget; a per-request timeout would let both pass. The
+      // token answer leaves 1500 ms of the budget for everything else before it (with 300 ms, a
+      // busy machine made the token request itself miss the budget now and then); the probe's
+      // answer cannot come early (a delay is a lower bound), so the sum exceeds the budget
+      // however slow the machine.
+      sandbox().token.enqueue({ delayMs: 500 });
+      sandbox().api.enqueue({ delayMs: 1700 });
+      const result = await run(['check', '--timeout', '2000'], sandboxEnv(sandbox()));
       expect(result.code).toBe(4);
       expect(result.stdout).toContain('Token: OK');
       expect(result.stderr).toContain(
-        `GET ${sandbox().apiUrl}/crm/v2/tenant/1000/customers?pageSize=1 did not finish within the time budget of 1000 ms (--timeout, for the whole command)`,
+        `GET ${sandbox().apiUrl}/crm/v2/tenant/1000/customers?pageSize=1 did not finish within the time budget of 2000 ms (--timeout, for the whole command)`,
       );
       expect(sandbox().token.count).toBe(1);
       expect(sandbox().api.count).toBe(1);

@@ -32,22 +32,30 @@ describe('renewal on 401 and replay', () => {
     expect(sandbox().token.count).toBe(2);
   });
 
-  test('G3: a 401 storm: 300 requests in flight when the token is revoked cause one renewal, not 300', async () => {
-    // Rate limiting off: all 300 must be in flight at once.
+  test('G3: a 401 storm: 100 requests in flight when the token is revoked cause one renewal, not 100', async () => {
+    // Rate limiting off: all 100 must be in flight at once. The work is linear in their number
+    // (each is a connection, a 401 and a replay, client and sandbox both in this process), and
+    // with 300 a busy machine (the whole suite with both cores busy) had started only 157 of
+    // them after 5 s. With 100 the paths are the same: the first 401 renews, the others find the
+    // renewal under way or done and replay. One customer a page: the renewal is tested, not the
+    // page (default pages cost the process about half as much CPU again).
     const client = createServiceTitanClient({ ...authOptions(sandbox()), rateLimit: false });
     await client.auth.getToken();
     const hold = sandbox().api.hold();
-    const requests = Array.from({ length: 300 }, () => client.get(customersPath(sandbox())));
-    await hold.untilWaiting(300);
+    const requests = Array.from({ length: 100 }, () =>
+      client.get(customersPath(sandbox()), { params: { pageSize: 1 } }),
+    );
+    // At the rate seen under load (157 started in 5 s), 100 take about 3 s: the bound is 15 s.
+    await hold.untilWaiting(100, { timeoutMs: 15_000 });
     sandbox().revokeAllTokens();
     hold.release();
 
     const responses = await Promise.all(requests);
     expect(responses.every((r) => r.status === 200)).toBe(true);
     expect(sandbox().token.count).toBe(2);
-    expect(sandbox().api.count).toBe(600);
+    expect(sandbox().api.count).toBe(200);
     expect(sandbox().tokensSeen).toEqual(['tok-1', 'tok-2']);
-  });
+  }, 30_000);
 
   test('G3: a 401 for a token that was already replaced replays with the current one, without renewing', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));

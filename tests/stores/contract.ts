@@ -65,10 +65,14 @@ export function tokenStoreContract(name: string, makeStore: () => FleetStore): v
         await expect(store.delete(freshKey())).resolves.toBeUndefined();
       });
 
+      // Lifetimes and TTLs here are 1 s, and the test sleeps past the expiry it computed: with
+      // 100-150 ms, a busy machine (load 13-17 on 2 cores) let that much pass between the write
+      // and the read that must still find it.
       test('an entry expires with its token', async () => {
-        await store.set(key, token('tok-a', 150));
+        const stored = token('tok-a', 1_000);
+        await store.set(key, stored);
         await expect(store.get(key)).resolves.toMatchObject({ accessToken: 'tok-a' });
-        await sleep(250);
+        await sleep(stored.expiresAt + 50 - Date.now());
         await expect(store.get(key)).resolves.toBeUndefined();
       });
 
@@ -104,9 +108,10 @@ export function tokenStoreContract(name: string, makeStore: () => FleetStore): v
       });
 
       test('the lock expires by itself after its TTL (a holder that died)', async () => {
-        expect(await store.acquireLock(key, 100)).toBeDefined();
-        await expect(store.acquireLock(key, 100)).resolves.toBeUndefined();
-        await sleep(200);
+        expect(await store.acquireLock(key, 1_000)).toBeDefined();
+        const acquired = Date.now();
+        await expect(store.acquireLock(key, 1_000)).resolves.toBeUndefined();
+        await sleep(acquired + 1_050 - Date.now());
         await expect(store.acquireLock(key, 5_000)).resolves.toBeDefined();
       });
 

@@ -10,6 +10,16 @@ import { tokenStoreContract } from './contract';
 
 const encryptionKey = randomBytes(32);
 
+/** Whether `condition` came true within `boundMs` (checked every 20 ms). */
+async function eventually(condition: () => Promise<boolean>, boundMs = 5_000): Promise<boolean> {
+  const end = performance.now() + boundMs;
+  while (!(await condition())) {
+    if (performance.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
 describeWithRedis('RedisTokenStore (real redis-server)', () => {
   const server = useRedisServer();
   const clients: Redis[] = [];
@@ -251,48 +261,51 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
   });
 
   describe('the pub/sub connection', () => {
+    // What Redis shows is polled for, within a bound, not looked at after a fixed 50 ms: on a busy
+    // machine (load 13-17 on 2 cores) a SUBSCRIBE or a disconnection took longer now and then.
+    const subscribers = async (redis: Redis) =>
+      String(await redis.client('LIST'))
+        .split('\n')
+        .filter((line) => / sub=[1-9]/.test(line)).length;
+    const connections = async (redis: Redis) =>
+      String(await redis.client('LIST'))
+        .trim()
+        .split('\n').length;
+
     test('is opened once, shared by all waits, and closed by close()', async () => {
       const redis = connect();
       const store = makeStore({}, redis);
-      const waits = Array.from({ length: 10 }, (_, i) => store.waitForToken(`k-sub-${i % 3}`, { timeoutMs: 200 }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const list = await redis.client('LIST');
-      expect(
-        String(list)
-          .split('\n')
-          .filter((line) => / sub=[1-9]/.test(line)),
-      ).toHaveLength(1);
-      await expect(Promise.all(waits)).resolves.toEqual(Array(10).fill(undefined));
+      // Long waits: they must still be listening when Redis is looked at; tokens end them.
+      const waits = Array.from({ length: 10 }, (_, i) => store.waitForToken(`k-sub-${i % 3}`, { timeoutMs: 20_000 }));
+      expect(await eventually(async () => (await redis.pubsub('CHANNELS', 'st-auth:*')).length === 3)).toBe(true);
+      expect(await subscribers(redis)).toBe(1);
+      const now = Date.now();
+      for (let i = 0; i < 3; i += 1) {
+        await store.set(`k-sub-${i}`, { accessToken: `tok-${i}`, obtainedAt: now, expiresAt: now + 60_000 });
+      }
+      expect((await Promise.all(waits)).map((token) => token?.accessToken)).toEqual(
+        Array.from({ length: 10 }, (_, i) => `tok-${i % 3}`),
+      );
       // Channels no wait needs any more are unsubscribed.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await redis.pubsub('CHANNELS', 'st-auth:*')).toEqual([]);
+      expect(await eventually(async () => (await redis.pubsub('CHANNELS', 'st-auth:*')).length === 0)).toBe(true);
       await store.close();
       await store.close();
       await expect(store.waitForToken('k', { timeoutMs: 100 })).rejects.toThrow(/closed/);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(
-        String(await redis.client('LIST'))
-          .trim()
-          .split('\n'),
-      ).toHaveLength(1);
+      expect(await eventually(async () => (await connections(redis)) === 1)).toBe(true);
     });
 
     test('ends when the user quits the client, and pending waits stop at once', async () => {
       const redis = connect();
       const store = makeStore({}, redis);
       const wait = store.waitForToken('k-end', { timeoutMs: 10_000 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      const observer = connect();
+      expect(await eventually(async () => (await subscribers(observer)) === 1)).toBe(true);
       const started = Date.now();
       await redis.quit();
       await expect(wait).rejects.toThrow(/RedisTokenStore/);
       expect(Date.now() - started).toBeLessThan(1_000);
-      const observer = connect();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(
-        String(await observer.client('LIST'))
-          .trim()
-          .split('\n'),
-      ).toHaveLength(1);
+      // Only the observer is left.
+      expect(await eventually(async () => (await connections(observer)) === 1)).toBe(true);
     });
   });
 });
