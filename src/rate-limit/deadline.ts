@@ -129,11 +129,21 @@ export function markDeadlineBound<T extends Adapter>(adapter: T): T {
  * no-op when the adapter is already bound (a `createServiceTitanClient` client).
  */
 export function bindAdapterToDeadline(config: InternalAxiosRequestConfig): void {
+  // Without a timeout there is no deadline to bind: the adapter honours the signal itself.
+  if (!((config.timeout ?? 0) > 0)) return;
   const current = config.adapter as Partial<Record<typeof DEADLINE_BOUND, boolean>> | undefined;
   if (current?.[DEADLINE_BOUND] === true) return;
-  const adapter = getAdapter(config.adapter ?? axios.defaults.adapter, config);
-  config.adapter = markDeadlineBound((request) => withinDeadline(request, () => adapter(request)));
+  const adapter = getAdapter(config.adapter ?? axios.defaults.adapter, config) as Adapter;
+  let bound = boundAdapters.get(adapter);
+  if (bound === undefined) {
+    bound = markDeadlineBound((request) => withinDeadline(request, () => adapter(request)));
+    boundAdapters.set(adapter, bound);
+  }
+  config.adapter = bound;
 }
+
+/** One bound adapter per adapter: binding is on every request's path, and a closure each costs. */
+const boundAdapters = new WeakMap<Adapter, Adapter>();
 
 /** The error axios's own adapters give a request that ran out of time. */
 export function timeoutError(config: InternalAxiosRequestConfig, timeoutMs = config.timeout ?? 0): AxiosError {
