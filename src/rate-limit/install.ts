@@ -3,7 +3,7 @@ import axios, { getAdapter, isAxiosError, type AxiosInstance, type AxiosResponse
 import PQueue from 'p-queue';
 import { warnDegraded, type ServiceTitanLogger } from '../logging/logger';
 import type { ClientTelemetry } from '../telemetry/client-telemetry';
-import { retryAfterMs } from '../retry-after';
+import { cappedRetryAfterMs } from '../retry-after';
 import { reportIdOfDataUrl } from '../report-data-url';
 import { markDeadlineBound, withinDeadline } from './deadline';
 import {
@@ -128,7 +128,10 @@ export function installRateLimit(
             // A report's 429 is that report's limit: it holds back that report (when the reporting
             // limit is on), never the client's other traffic.
             const pausedWindow = reportIdOfDataUrl(config.url) === undefined ? window : reportWindow;
-            const waitMs = Math.min(retryAfterMs(error) ?? general?.pauseOn429Ms ?? 1000, context.maxRetryAfterMs);
+            const waitMs = Math.min(
+              cappedRetryAfterMs(error, context.maxRetryAfterMs) ?? general?.pauseOn429Ms ?? 1000,
+              context.maxRetryAfterMs,
+            );
             pausedWindow?.pauseUntil(pausedWindow.now() + waitMs);
           }
           throw error;
