@@ -32,7 +32,7 @@ started=$SECONDS
 tarball=$(npm pack --silent --ignore-scripts --pack-destination "$work" | tail -n 1)
 cd "$work"
 npm init -y >/dev/null
-npm pkg set type=module # examples and README snippets are ES modules with top-level await
+npm pkg set type=module # examples and the docs' ts blocks are ES modules with top-level await
 version_of() { node -p "require('$root/node_modules/$1/package.json').version"; }
 # What a user adds next to the package: axios (peer), ioredis (optional peer), tsx to run
 # TypeScript, pino / debug for the Logging section, the OpenTelemetry API and SDK for the
