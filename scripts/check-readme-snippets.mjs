@@ -25,7 +25,8 @@
 //
 // A block without a comment is type-checked as it stands, so a new block cannot drift either.
 // Each block is its own module (top-level await allowed in ES modules). Errors name the Markdown
-// file and line (`docs/errors.md:42`).
+// file and line (`docs/errors.md:42`). The README itself must stay a landing page: at most 200
+// lines, its first runnable block within the first 40.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -130,6 +131,22 @@ function baseName(snippet) {
 }
 
 const snippets = markdownFiles().flatMap(extractSnippets);
+
+// The README is a landing page (issue 19): short, with code a newcomer can run near the top.
+const README_MAX_LINES = 200;
+const FIRST_RUN_BY_LINE = 40;
+const readmeLines = readFileSync(join(root, 'README.md'), 'utf8').trimEnd().split('\n').length;
+if (readmeLines > README_MAX_LINES) {
+  fail(
+    `README.md has ${readmeLines} lines: keep it a landing page of at most ${README_MAX_LINES}; move the rest to docs/`,
+  );
+}
+const firstRun = snippets.find((s) => s.file === 'README.md' && s.run && !s.skip);
+if (firstRun === undefined || firstRun.line > FIRST_RUN_BY_LINE) {
+  fail(
+    `README.md: the first runnable block (<!-- snippet: run -->) must start within its first ${FIRST_RUN_BY_LINE} lines`,
+  );
+}
 
 if (args['files-into'] !== undefined) {
   const into = resolve(args['files-into']);
