@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Bundles a small app that uses the installed package with esbuild, the three ways the README's
-# "Bundling an app" section documents, and runs each bundle against the sandbox it ships:
+# Bundles a small app that uses the installed package with esbuild, the three ways
+# docs/getting-started.md ("Bundling an app") documents, and runs each bundle against the sandbox it ships:
 #   ESM + createRequire banner and CJS: self-contained, run from a directory without node_modules;
 #   ESM + --packages=external: run next to the project's node_modules.
-# Also proves the trap the README warns about: the ESM bundle without the banner fails.
+# Also proves the trap the guide warns about: the ESM bundle without the banner fails.
 #   bash scripts/check-bundles.sh <consumer project that installed the tarball>
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +47,7 @@ cp bundle-app/out/* "$standalone/"
 (cd "$standalone" && node app.cjs) | sed 's/^/  cjs: /'
 node bundle-app/external.mjs | sed 's/^/  esm (--packages=external): /'
 if (cd "$standalone" && node no-banner.mjs) >/dev/null 2>"$standalone/err"; then
-  echo "the ESM bundle without the createRequire banner ran: drop the README's warning"; exit 1
+  echo "the ESM bundle without the createRequire banner ran: drop the warning of docs/getting-started.md"; exit 1
 fi
 grep -q 'Dynamic require of' "$standalone/err" || { cat "$standalone/err"; exit 1; }
 echo "bundles ok (esm + banner, esm + --packages=external, cjs; esm without the banner fails as documented)"

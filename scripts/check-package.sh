@@ -6,16 +6,19 @@
 #  (d) run the installed `axios-servicetitan-auth` bin: sandbox, check and token;
 #  (e) type-check the examples as copied into the project, and run them against that bin's
 #      sandbox through the ST_* variables it prints;
-#  (f) type-check every ```ts block of the README, and run the ones marked `run` against it;
+#  (f) type-check every code block of README.md and docs/*.md, and run the ones marked `run`
+#      against it; then, in a second project made with plain `npm init -y` (CommonJS), run the
+#      blocks the docs tell a newcomer to save as a file (the README's first call), as copied;
 #  (g) bundle an app with esbuild (ESM and CJS) and run the bundles (scripts/check-bundles.sh).
 # One consumer project for all of it: one install.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
+plain=$(mktemp -d) # apart from $work: no node_modules of the main consumer above it
 sandbox_pid=
 cleanup() {
   if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
+  rm -rf "$work" "$plain"
 }
 trap cleanup EXIT
 
@@ -29,7 +32,7 @@ started=$SECONDS
 tarball=$(npm pack --silent --ignore-scripts --pack-destination "$work" | tail -n 1)
 cd "$work"
 npm init -y >/dev/null
-npm pkg set type=module # examples and README snippets are ES modules with top-level await
+npm pkg set type=module # examples and the docs' ts blocks are ES modules with top-level await
 version_of() { node -p "require('$root/node_modules/$1/package.json').version"; }
 # What a user adds next to the package: axios (peer), ioredis (optional peer), tsx to run
 # TypeScript, pino / debug for the Logging section, the OpenTelemetry API and SDK for the
@@ -202,8 +205,24 @@ JSON
 echo "examples type-check in the consumer project"
 node "$root/scripts/run-examples.mjs" --cwd . --use-st-env
 
-# (f) The README's TypeScript blocks.
+# (f) The code blocks of the README and the guides.
 node "$root/scripts/check-readme-snippets.mjs" --project . --run
+
+# (f2) A newcomer's project: `npm init -y` (CommonJS by default) and nothing else but what the
+# README says: install the package and axios, save the first call under the name the text gives
+# (`<!-- snippet: …; file: customers.mjs -->`), run it with node. Against the bin's sandbox.
+(
+  cd "$plain"
+  npm init -y >/dev/null
+  [ "$(node -p 'require("./package.json").type ?? "commonjs"')" = commonjs ] || { echo "npm init -y did not make a CommonJS project"; exit 1; }
+  npm install --silent --prefer-offline --no-audit --no-fund "$work/$tarball" "axios@$(version_of axios)" >/dev/null
+  files=$(node "$root/scripts/check-readme-snippets.mjs" --files-into .)
+  [ -n "$files" ] || { echo "no doc block is marked file:"; exit 1; }
+  for file in $files; do
+    node "$file" >"$file.out" 2>&1 || { echo "plain npm init -y project: node $file failed:"; cat "$file.out"; exit 1; }
+    echo "ok plain npm init -y project: node $file"
+  done
+)
 
 kill -TERM "$sandbox_pid"
 wait "$sandbox_pid"
@@ -213,4 +232,4 @@ echo "bin ok (sandbox, check, token, exit code 3 on a bad secret, clean stop on 
 # (g) Bundles.
 bash "$root/scripts/check-bundles.sh" .
 
-echo "package check: require() and import() of $tarball work, its types check, its bin runs, the examples and README snippets type-check and run in a consumer project, and its bundles run"
+echo "package check: require() and import() of $tarball work, its types check, its bin runs, the examples and the docs' code blocks type-check and run in a consumer project, the README's first call runs as copied in a plain npm init -y project, and its bundles run"

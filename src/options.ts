@@ -118,7 +118,7 @@ export interface ServiceTitanAuthOptions {
    * fallbacks) through `@opentelemetry/api`, recorded only when the application has installed it
    * and registered an SDK; without one every hook is a no-op. An SDK that throws costs one process
    * warning and changes no request. `false` turns it off for this client.
-   * See the README's "Observability" section for the instruments.
+   * The instruments and their attributes: docs/observability.md.
    * @default true
    */
   telemetry?: boolean;

@@ -1,4 +1,4 @@
-/** The CLI's exit codes: documented in `--help` and the README, stable for scripts. */
+/** The CLI's exit codes: documented in `--help` and docs/cli.md, stable for scripts. */
 export const ExitCode = {
   /** Everything checked worked. */
   ok: 0,
