@@ -4,8 +4,8 @@
  *
  *   npx tsx examples/attach-to-existing-instance.ts
  *     against an embedded sandbox (a local ServiceTitan emulator);
- *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npx tsx examples/attach-to-existing-instance.ts
- *     against real ServiceTitan (integration by default), or against `npx axios-servicetitan-auth sandbox`
+ *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… ST_ENVIRONMENT=integration|production npx tsx examples/attach-to-existing-instance.ts
+ *     against real ServiceTitan (the ST_ENVIRONMENT you name), or against `npx axios-servicetitan-auth sandbox`
  *     with the ST_* lines it prints (they include ST_AUTH_URL and ST_API_URL).
  */
 import { randomUUID } from 'node:crypto';

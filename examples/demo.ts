@@ -5,8 +5,8 @@
  *   npm run demo
  *     runs against the embedded sandbox (a local ServiceTitan emulator); nothing to set up.
  *
- *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npm run demo
- *     runs against real ServiceTitan (integration unless ST_ENVIRONMENT=production), or against
+ *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… ST_ENVIRONMENT=integration|production npm run demo
+ *     runs against real ServiceTitan (the ST_ENVIRONMENT you name; there is no default), or against
  *     whatever ST_AUTH_URL / ST_API_URL point at (e.g. `npx axios-servicetitan-auth sandbox`);
  *     it only reads customers. No token or secret is ever printed.
  */

@@ -9,8 +9,8 @@
  *   npx tsx examples/export-customers.ts --reset             forgets the checkpoint, starts over
  *     against the embedded sandbox (a local ServiceTitan emulator: 120 customers, batches of 50).
  *
- *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… [ST_ENVIRONMENT=production] npx tsx examples/export-customers.ts
- *     against real ServiceTitan (integration unless ST_ENVIRONMENT=production), or against
+ *   ST_CLIENT_ID=… ST_CLIENT_SECRET=… ST_APP_KEY=… ST_TENANT_ID=… ST_ENVIRONMENT=integration|production npx tsx examples/export-customers.ts
+ *     against real ServiceTitan (the ST_ENVIRONMENT you name; there is no default), or against
  *     whatever ST_AUTH_URL / ST_API_URL point at (e.g. `npx axios-servicetitan-auth sandbox`).
  *
  * Options: --checkpoint <file> (default: a JSON file in the OS temp directory, one per target),

@@ -28,8 +28,9 @@ const fromEnv = Object.fromEntries(
   names.map((name) => [
     name,
     clientOptionsFromEnv({
+      // The prefix names the environment (ST_PRODUCTION_* means production): the right token
+      // endpoint and API host without ST_PRODUCTION_ENVIRONMENT, and a contradicting one is an error.
       prefix: `ST_${name.toUpperCase()}_`,
-      defaultEnvironment: name, // 'integration' or 'production': the right token endpoint and API host
       optional: true,
       requireTenantId: true,
     }),

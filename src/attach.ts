@@ -4,6 +4,8 @@ import { invalidConfig } from './errors';
 import { createAcceptanceRecorder, createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
 import { resolveOptions, type ResolvedOptions, type ServiceTitanAuthOptions } from './options';
 import { OriginPolicy } from './origin-policy';
+import { tenantIdOption } from './tenant-id';
+import { installTenantFilling, type TenantOption } from './tenant-placeholder';
 import { TokenProvider, type GetTokenOptions } from './token/token-provider';
 import './request-options';
 
@@ -19,6 +21,9 @@ export interface ServiceTitanAuth {
   /** Removes the interceptors; the instance can be attached again afterwards. */
   detach(): void;
 }
+
+/** Options of {@link attachServiceTitanAuth}: the auth options and the tenant that fills `{tenant}`. */
+export interface AttachServiceTitanAuthOptions extends ServiceTitanAuthOptions, TenantOption {}
 
 /**
  * The instances that have the plugin, kept in the global symbol registry rather than in this
@@ -45,12 +50,18 @@ const attachedInstances: WeakSet<object> = (globalRegistry[ATTACHED_INSTANCES] ?
  * deadline is the request's `timeout` at that moment; retries that carry the config (axios-retry)
  * share it.
  *
+ * With `tenantId`, `{tenant}` in request URLs is filled as on `createServiceTitanClient`;
+ * without it, a request whose URL contains `{tenant}` fails with `invalid_config` before it is sent.
+ *
  * @example
  * const api = axios.create({ baseURL: environments.production.apiUrl });
  * const auth = attachServiceTitanAuth(api, { clientId, clientSecret, appKey, environment: 'production' });
  * const { data } = await api.get(`/crm/v2/tenant/${tenantId}/customers`);
  */
-export function attachServiceTitanAuth(instance: AxiosInstance, options: ServiceTitanAuthOptions): ServiceTitanAuth {
+export function attachServiceTitanAuth(
+  instance: AxiosInstance,
+  options: AttachServiceTitanAuthOptions,
+): ServiceTitanAuth {
   if (instance === null || typeof instance !== 'function' || instance.interceptors === undefined) {
     throw invalidConfig('attachServiceTitanAuth needs an axios instance (from axios.create()) as its first argument');
   }
@@ -60,16 +71,23 @@ export function attachServiceTitanAuth(instance: AxiosInstance, options: Service
     );
   }
   const resolved = resolveOptions(options);
+  const tenant = tenantIdOption(options.tenantId);
   checkAxiosVersion(instance, resolved.logger);
-  return attachResolved(instance, resolved);
+  return attachResolved(instance, resolved, tenant);
 }
 
 /** {@link attachServiceTitanAuth} with options already resolved (the client shares them with its rate limit). */
-export function attachResolved(instance: AxiosInstance, resolved: ResolvedOptions): ServiceTitanAuth {
+export function attachResolved(
+  instance: AxiosInstance,
+  resolved: ResolvedOptions,
+  tenant: string | undefined,
+): ServiceTitanAuth {
   const provider = new TokenProvider(resolved);
   const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins) };
 
   const requestId = instance.interceptors.request.use(createRequestInterceptor(context));
+  // Added after the auth interceptor, so it runs before it (axios runs request interceptors in reverse).
+  const tenantId = installTenantFilling(instance, tenant);
   const responseId = instance.interceptors.response.use(
     createAcceptanceRecorder(context),
     createResponseErrorInterceptor(context),
@@ -84,6 +102,7 @@ export function attachResolved(instance: AxiosInstance, resolved: ResolvedOption
       if (!attached) return;
       attached = false;
       instance.interceptors.request.eject(requestId);
+      instance.interceptors.request.eject(tenantId);
       instance.interceptors.response.eject(responseId);
       attachedInstances.delete(instance);
     },

@@ -1,25 +1,20 @@
-import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
 import { installApiRetries, type ApiRetryOptions } from './api-retry';
 import { attachResolved, type ServiceTitanAuth } from './attach';
 import { checkAxiosVersion } from './axios-version';
 import { environments } from './environments';
-import { ServiceTitanAuthError, invalidConfig } from './errors';
+import { invalidConfig } from './errors';
 import { resolveOptions, type ServiceTitanAuthOptions } from './options';
 import { DEFAULT_CLIENT_TIMEOUT_MS, markRequestStart } from './rate-limit/deadline';
 import { installRateLimit } from './rate-limit/install';
 import { type RateLimitOptions, type ReportLimitOptions } from './rate-limit/options';
-import { normalizeTenantId } from './tenant-id';
+import { tenantIdOption } from './tenant-id';
+import type { TenantOption } from './tenant-placeholder';
 import { msOption } from './timer-limits';
 import { describe } from './urls';
 
 /** Options of {@link createServiceTitanClient}: the auth options plus the client's own. */
-export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
-  /**
-   * The tenant this client works for; fills `{tenant}` in request URLs, so
-   * `client.get('/crm/v2/tenant/{tenant}/customers')` needs no string building.
-   * @default undefined (a URL containing `{tenant}` then fails with `invalid_config`)
-   */
-  tenantId?: string | number;
+export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions, TenantOption {
   /**
    * Extra axios defaults (timeout, headers, agents…). `baseURL` defaults to the environment's
    * `apiUrl`. `timeout` defaults to 105 000 ms, just above the 100 s after which ServiceTitan's
@@ -61,8 +56,6 @@ export interface ServiceTitanClientOptions extends ServiceTitanAuthOptions {
 /** An axios instance with ServiceTitan auth attached, and its handle as `auth`. */
 export type ServiceTitanClient = AxiosInstance & { readonly auth: ServiceTitanAuth };
 
-const TENANT_PLACEHOLDER = '{tenant}';
-
 /**
  * Builds an axios instance for one environment and tenant, with `baseURL` set to the
  * environment's API origin and ServiceTitan auth attached.
@@ -75,7 +68,7 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
   if (options === null || typeof options !== 'object')
     throw invalidConfig(`options must be an object, got ${describe(options)}`);
   const { tenantId, axios: axiosDefaults, rateLimit, reportLimit, retry, ...authOptions } = options;
-  const tenant = resolveTenant(tenantId);
+  const tenant = tenantIdOption(tenantId);
   if (axiosDefaults !== undefined && (axiosDefaults === null || typeof axiosDefaults !== 'object')) {
     throw invalidConfig(`axios must be an object of axios defaults, got ${describe(axiosDefaults)}`);
   }
@@ -99,30 +92,7 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
     maxRetryAfterMs,
     telemetry: resolved.telemetry,
   });
-  const auth = attachResolved(instance, resolved);
-  instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
+  const auth = attachResolved(instance, resolved, tenant);
   instance.interceptors.request.use(markRequestStart, undefined, { synchronous: true });
   return Object.assign(instance, { auth });
-}
-
-function resolveTenant(tenantId: unknown): string | undefined {
-  if (tenantId === undefined) return undefined;
-  const tenant = normalizeTenantId(tenantId);
-  if (tenant !== undefined) return tenant;
-  throw invalidConfig(
-    `tenantId must be a positive integer or a string of digits denoting one (ServiceTitan tenant ids are int64), got ${describe(tenantId)}`,
-  );
-}
-
-function fillTenant(config: InternalAxiosRequestConfig, tenant: string | undefined): InternalAxiosRequestConfig {
-  const url = config.url;
-  if (url === undefined || !url.includes(TENANT_PLACEHOLDER)) return config;
-  if (tenant === undefined) {
-    throw new ServiceTitanAuthError(
-      'invalid_config',
-      `The URL ${url} contains {tenant} but the client was created without tenantId`,
-    );
-  }
-  config.url = url.replaceAll(TENANT_PLACEHOLDER, tenant);
-  return config;
 }

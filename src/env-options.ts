@@ -2,7 +2,7 @@ import type { ServiceTitanClientOptions } from './client';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
 import { invalidConfig } from './errors';
 import { normalizeTenantId } from './tenant-id';
-import { checkSecureUrl } from './urls';
+import { checkSecureUrl, describe } from './urls';
 
 /**
  * The environment variables {@link clientOptionsFromEnv} reads, by what they hold (shown with
@@ -39,8 +39,9 @@ export interface ClientOptionsFromEnvOptions {
    */
   optional?: boolean;
   /**
-   * The environment when neither `<prefix>ENVIRONMENT` nor the URL pair is set.
-   * @default 'integration'
+   * The environment when neither `<prefix>ENVIRONMENT` nor the URL pair is set and the prefix
+   * names none. It must agree with a prefix that names an environment.
+   * @default undefined (no default: the environment must be named, else `invalid_config`)
    */
   defaultEnvironment?: ServiceTitanEnvironmentName;
   /**
@@ -64,13 +65,18 @@ export function envVariableNames(prefix = 'ST_'): Record<VariableKey, string> {
  * environment variables, read the same way by the examples, the demo and the CLI:
  * `ST_CLIENT_ID`, `ST_CLIENT_SECRET` and `ST_APP_KEY` (required), `ST_TENANT_ID` (optional unless
  * `requireTenantId`), and where to connect: `ST_AUTH_URL` + `ST_API_URL` (both, e.g. printed by
- * `npx axios-servicetitan-auth sandbox`) win over `ST_ENVIRONMENT` (`integration`, the default,
- * or `production`). Values are trimmed; an empty variable counts as unset.
+ * `npx axios-servicetitan-auth sandbox`) win over `ST_ENVIRONMENT` (`integration` or
+ * `production`). There is no default environment: it is named by `<prefix>ENVIRONMENT`, by a
+ * prefix with an `INTEGRATION` or `PRODUCTION` (or `PROD`) segment (`ST_PRODUCTION_` means
+ * production), or by the `defaultEnvironment` option. Values are trimmed; an empty variable
+ * counts as unset.
  *
  * Throws `ServiceTitanAuthError` `invalid_config` naming every missing variable, a URL variable
- * set without its pair or not a secure URL, an unknown `ST_ENVIRONMENT`, a `ST_TENANT_ID` that
- * is not a tenant id, or a credential with a line break. Messages name the variable (with its
- * prefix), never its value: a secret pasted on the wrong line must not reach a log.
+ * set without its pair or not a secure URL, an unknown `ST_ENVIRONMENT`, an environment named
+ * nowhere or named two different ways (`ST_PRODUCTION_ENVIRONMENT=integration`), a
+ * `ST_TENANT_ID` that is not a tenant id, or a credential with a line break. Messages name the
+ * variable (with its prefix), never its value: a secret pasted on the wrong line must not reach
+ * a log.
  *
  * @example
  * import { clientOptionsFromEnv, createServiceTitanClient } from 'axios-servicetitan-auth';
@@ -110,7 +116,7 @@ export function clientOptionsFromEnv(options: ClientOptionsFromEnvOptions = {}):
     clientId: read('clientId')!,
     clientSecret: read('clientSecret')!,
     appKey: read('appKey')!,
-    environment: environmentFromEnv(env, options.prefix, options.defaultEnvironment).environment,
+    environment: environmentFromEnv(env, options.prefix ?? 'ST_', options.defaultEnvironment).environment,
     ...(tenantId === undefined ? {} : { tenantId }),
   };
 }
@@ -125,9 +131,11 @@ export interface EnvEnvironment {
 
 /**
  * Where to connect, from `ST_AUTH_URL` + `ST_API_URL` (both, winning over a name) or
- * `ST_ENVIRONMENT` (default `integration`), for programs that take credentials from elsewhere
- * (a vault, one set per tenant). The CLI layers its flags over it. Throws `invalid_config` like
- * {@link clientOptionsFromEnv}.
+ * `ST_ENVIRONMENT`, else the environment the prefix names (`ST_PRODUCTION_`), else
+ * `defaultEnvironment`, for programs that take credentials from elsewhere (a vault, one set per
+ * tenant). The CLI layers its flags over it. Throws `invalid_config` like
+ * {@link clientOptionsFromEnv}, also when the environment is named nowhere: production
+ * credentials must never go to integration's token endpoint because a variable was forgotten.
  *
  * @example
  * import { createTenantClients, environmentFromEnv } from 'axios-servicetitan-auth';
@@ -137,7 +145,7 @@ export interface EnvEnvironment {
 export function environmentFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
   prefix = 'ST_',
-  defaultEnvironment: ServiceTitanEnvironmentName = 'integration',
+  defaultEnvironment?: ServiceTitanEnvironmentName,
 ): EnvEnvironment {
   const names = envVariableNames(prefix);
   const authUrl = nonEmpty(env[names.authUrl]);
@@ -151,8 +159,65 @@ export function environmentFromEnv(
   }
   const variable = nonEmpty(env[names.environment]);
   if (variable !== undefined) checkSettingValue('environment', variable, names.environment);
-  const name = (variable ?? defaultEnvironment) as ServiceTitanEnvironmentName;
+  const name = namedEnvironment(variable as ServiceTitanEnvironmentName | undefined, prefix, defaultEnvironment);
   return { name, environment: name, ...environments[name] };
+}
+
+/**
+ * The one environment that `<prefix>ENVIRONMENT`, the prefix and `defaultEnvironment` name
+ * together. DESIGN: which environment a client uses is never a silent default that differs from
+ * what the user named, so two that disagree, or none at all, are `invalid_config`.
+ */
+function namedEnvironment(
+  variable: ServiceTitanEnvironmentName | undefined,
+  prefix: string,
+  defaultEnvironment: ServiceTitanEnvironmentName | undefined,
+): ServiceTitanEnvironmentName {
+  const names = envVariableNames(prefix);
+  if (defaultEnvironment !== undefined && defaultEnvironment !== 'integration' && defaultEnvironment !== 'production') {
+    throw invalidConfig(
+      `defaultEnvironment must be "integration" or "production", got ${describe(defaultEnvironment)}`,
+    );
+  }
+  const byPrefix = environmentNamedByPrefix(prefix);
+  if (byPrefix !== undefined) {
+    if (variable !== undefined && variable !== byPrefix) {
+      throw invalidConfig(
+        `${names.environment} says ${variable} but the prefix ${prefix} says ${byPrefix}: ` +
+          `fix ${names.environment}, or keep ${variable} credentials under a prefix that does not name ${byPrefix}`,
+      );
+    }
+    if (defaultEnvironment !== undefined && defaultEnvironment !== byPrefix) {
+      throw invalidConfig(`defaultEnvironment is ${defaultEnvironment} but the prefix ${prefix} says ${byPrefix}`);
+    }
+  }
+  const name = variable ?? byPrefix ?? defaultEnvironment;
+  if (name === undefined) {
+    throw invalidConfig(
+      `${names.environment} is not set: set it to integration or production ` +
+        `(or set ${names.authUrl} and ${names.apiUrl}, e.g. as \`npx axios-servicetitan-auth sandbox\` prints them)`,
+    );
+  }
+  return name;
+}
+
+// Words that, as a whole segment of the prefix (`ST_PRODUCTION_`, `PROD_ST_`), name an environment.
+const PREFIX_WORDS: Readonly<Record<string, ServiceTitanEnvironmentName>> = {
+  PRODUCTION: 'production',
+  PROD: 'production',
+  INTEGRATION: 'integration',
+};
+
+/** The environment a prefix names by a segment, or `undefined` when it names none or both. */
+export function environmentNamedByPrefix(prefix: string): ServiceTitanEnvironmentName | undefined {
+  const named = new Set(
+    prefix
+      .toUpperCase()
+      .split(/[^A-Z0-9]+/)
+      .map((segment) => PREFIX_WORDS[segment])
+      .filter((name) => name !== undefined),
+  );
+  return named.size === 1 ? [...named][0] : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 export { attachServiceTitanAuth } from './attach';
-export type { ServiceTitanAuth } from './attach';
+export type { AttachServiceTitanAuthOptions, ServiceTitanAuth } from './attach';
 export { createServiceTitanClient } from './client';
 export type { ServiceTitanClient, ServiceTitanClientOptions } from './client';
 export type { ApiRetryOptions, ApiRetryRequestOptions } from './api-retry';

@@ -12,6 +12,7 @@ import type { OriginPolicy } from './origin-policy';
 import { bindAdapterToDeadline, markRequestStart, untilDeadline } from './rate-limit/deadline';
 import { redactAxiosError } from './redaction';
 import type { TokenProvider } from './token/token-provider';
+import { WithheldCredentialsNotice } from './withheld-credentials';
 
 interface InterceptorContext {
   instance: AxiosInstance;
@@ -30,6 +31,7 @@ type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void;
  */
 export function createRequestInterceptor({ options, provider, policy }: InterceptorContext) {
   const stripOnForeignRedirect = createRedirectGuard(policy);
+  const withheld = new WithheldCredentialsNotice(options);
   const inject = (config: InternalAxiosRequestConfig, token: string): InternalAxiosRequestConfig => {
     config.headers.set('Authorization', `Bearer ${token}`);
     config.headers.set('ST-App-Key', options.appKey);
@@ -41,7 +43,11 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
   };
 
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
-    if (config.serviceTitanAuth?.skip === true || !policy.allowsRequest(config)) return config;
+    if (config.serviceTitanAuth?.skip === true) return config;
+    if (!policy.allowsRequest(config)) {
+      withheld.withheld(config);
+      return config;
+    }
     // The request's timeout counts from here on an attached instance (from the client's first
     // interceptor on a client) and bounds the token wait, the exchange and the replay.
     markRequestStart(config);

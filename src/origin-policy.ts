@@ -1,7 +1,7 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 
 // axios treats `scheme://` and protocol-relative `//host` URLs as absolute (helpers/isAbsoluteURL).
-const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+export const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 
 /**
  * Decides which requests may carry the token and app key: only those whose final URL is on the

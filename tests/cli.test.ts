@@ -169,6 +169,22 @@ describe('cli check', () => {
     expect(none.stderr).toContain('ST_CLIENT_SECRET');
   });
 
+  it('credentials without an environment exit 2 naming --environment and ST_ENVIRONMENT, before any request', async () => {
+    // Before issue 19 item 3 this went to integration's token endpoint, whatever the credentials were for.
+    const s = sandbox();
+    const result = await run(['check'], {
+      ST_CLIENT_ID: s.clientId,
+      ST_CLIENT_SECRET: s.clientSecret,
+      ST_APP_KEY: s.appKey,
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'no environment: pass --environment integration or --environment production (or set ST_ENVIRONMENT)',
+    );
+    expect(result.stderr).not.toContain(s.clientSecret);
+    expect(s.api.count + s.token.count).toBe(0);
+  });
+
   it('configuration errors exit 2: unknown environment, half a custom environment, http on a public host', async () => {
     const creds = { ST_CLIENT_ID: 'cid.x', ST_CLIENT_SECRET: 's', ST_APP_KEY: 'ak.x' };
     expect((await run(['check', '--environment', 'staging'], creds)).stderr).toContain(

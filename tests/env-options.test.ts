@@ -1,4 +1,10 @@
-import { clientOptionsFromEnv, createServiceTitanClient, environments, ServiceTitanAuthError } from '../src';
+import {
+  clientOptionsFromEnv,
+  createServiceTitanClient,
+  environmentFromEnv,
+  environments,
+  ServiceTitanAuthError,
+} from '../src';
 import { sandboxEnvironment } from '../src/cli/sandbox';
 import { BAD_VALUES, SECRET } from './helpers/misplaced-secrets';
 import { useSandbox } from './helpers/sandbox';
@@ -28,18 +34,18 @@ describe('clientOptionsFromEnv: the ST_* variables, read one way', () => {
     expect(sandbox().api.requests.map((r) => r.status)).toEqual([200]);
   });
 
-  test('credentials alone mean integration; ST_ENVIRONMENT=production picks production; values are trimmed', () => {
-    expect(clientOptionsFromEnv({ env: credentials })).toEqual({
-      clientId: 'cid',
-      clientSecret: 'very-secret-value',
-      appKey: 'ak.secret-key',
-      environment: 'integration',
-    });
+  test('ST_ENVIRONMENT=production picks production, integration integration; values are trimmed', () => {
     const options = clientOptionsFromEnv({
       env: { ...credentials, ST_ENVIRONMENT: ' production ', ST_TENANT_ID: '42' },
     });
     expect(options.environment).toBe('production');
     expect(options.tenantId).toBe('42');
+    expect(clientOptionsFromEnv({ env: { ...credentials, ST_ENVIRONMENT: 'integration' } })).toEqual({
+      clientId: 'cid',
+      clientSecret: 'very-secret-value',
+      appKey: 'ak.secret-key',
+      environment: 'integration',
+    });
   });
 
   test('half-set credentials throw naming every missing variable and no value', () => {
@@ -92,6 +98,91 @@ describe('clientOptionsFromEnv: the ST_* variables, read one way', () => {
     expect(options).toMatchObject({ clientId: 'p-cid', environment: 'production' });
     expect(environments[options.environment as 'production'].apiUrl).toBe('https://api.servicetitan.io');
     expect(clientOptionsFromEnv({ env, prefix: 'ST_INTEGRATION_', optional: true })).toBeUndefined();
+  });
+});
+
+describe('clientOptionsFromEnv: no silent environment (issue 19 item 3)', () => {
+  const production = {
+    ST_PRODUCTION_CLIENT_ID: 'p-cid',
+    ST_PRODUCTION_CLIENT_SECRET: 'p-secret',
+    ST_PRODUCTION_APP_KEY: 'p-key',
+  };
+
+  test('production credentials under ST_PRODUCTION_ go to production without ST_PRODUCTION_ENVIRONMENT', () => {
+    const options = clientOptionsFromEnv({ env: production, prefix: 'ST_PRODUCTION_' });
+    expect(options.environment).toBe('production');
+    expect(environmentFromEnv(production, 'ST_PRODUCTION_').authUrl).toBe(environments.production.authUrl);
+    // A segment anywhere in the prefix, in any case; PROD is production too.
+    for (const prefix of ['PROD_ST_', 'st_prod_', 'ACME_PRODUCTION_ST_']) {
+      expect(environmentFromEnv({}, prefix).name).toBe('production');
+    }
+    const integration = {
+      ST_INTEGRATION_CLIENT_ID: 'i',
+      ST_INTEGRATION_CLIENT_SECRET: 's',
+      ST_INTEGRATION_APP_KEY: 'k',
+    };
+    expect(clientOptionsFromEnv({ env: integration, prefix: 'ST_INTEGRATION_' }).environment).toBe('integration');
+  });
+
+  test('a prefix and a variable that disagree are invalid_config naming both', () => {
+    const error = configError(() =>
+      clientOptionsFromEnv({
+        env: { ...production, ST_PRODUCTION_ENVIRONMENT: 'integration' },
+        prefix: 'ST_PRODUCTION_',
+      }),
+    );
+    expect(error.message).toBe(
+      'ST_PRODUCTION_ENVIRONMENT says integration but the prefix ST_PRODUCTION_ says production: ' +
+        'fix ST_PRODUCTION_ENVIRONMENT, or keep integration credentials under a prefix that does not name production',
+    );
+    expect(
+      configError(() => environmentFromEnv({ ST_INTEGRATION_ENVIRONMENT: 'production' }, 'ST_INTEGRATION_')).message,
+    ).toMatch(/^ST_INTEGRATION_ENVIRONMENT says production but the prefix ST_INTEGRATION_ says integration/);
+    expect(
+      configError(() =>
+        clientOptionsFromEnv({ env: production, prefix: 'ST_PRODUCTION_', defaultEnvironment: 'integration' }),
+      ).message,
+    ).toBe('defaultEnvironment is integration but the prefix ST_PRODUCTION_ says production');
+    // Agreeing is fine, and explicit URLs (a custom environment) need no name.
+    expect(
+      clientOptionsFromEnv({
+        env: { ...production, ST_PRODUCTION_ENVIRONMENT: 'production' },
+        prefix: 'ST_PRODUCTION_',
+      }).environment,
+    ).toBe('production');
+  });
+
+  test('named nowhere is invalid_config naming the variable to set, never a value', () => {
+    for (const [prefix, variable] of [
+      [undefined, 'ST_ENVIRONMENT'],
+      ['ACME_', 'ACME_ENVIRONMENT'],
+      // Both words: the prefix names nothing unambiguously.
+      ['ST_PRODUCTION_INTEGRATION_', 'ST_PRODUCTION_INTEGRATION_ENVIRONMENT'],
+    ] as const) {
+      const p = prefix ?? 'ST_';
+      const env = {
+        [`${p}CLIENT_ID`]: 'cid',
+        [`${p}CLIENT_SECRET`]: 'very-secret-value',
+        [`${p}APP_KEY`]: 'ak.secret-key',
+      };
+      const error = configError(() => clientOptionsFromEnv({ env, ...(prefix === undefined ? {} : { prefix }) }));
+      expect(error.message).toMatch(new RegExp(`^${variable} is not set: set it to integration or production `));
+      expect(error.message).not.toMatch(/very-secret-value|secret-key|cid/);
+      expect(configError(() => environmentFromEnv(env, p)).message).toBe(error.message);
+    }
+  });
+
+  test('defaultEnvironment, given explicitly, names it; a bad one is invalid_config', () => {
+    expect(clientOptionsFromEnv({ env: credentials, defaultEnvironment: 'production' }).environment).toBe('production');
+    expect(
+      clientOptionsFromEnv({ env: { ...credentials, ST_ENVIRONMENT: 'integration' }, defaultEnvironment: 'production' })
+        .environment,
+    ).toBe('integration');
+    expect(
+      configError(() =>
+        clientOptionsFromEnv({ env: credentials, defaultEnvironment: 'staging' as unknown as 'production' }),
+      ).message,
+    ).toBe('defaultEnvironment must be "integration" or "production", got a string');
   });
 });
 

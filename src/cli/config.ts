@@ -49,13 +49,16 @@ export function resolveConnection(flags: Flags, env: Record<string, string | und
   if (missing.length > 0) {
     throw new CliError(ExitCode.usage, 'missing_credentials', `missing credentials: ${missing.join(', ')}`);
   }
+  // Bad values first: a missing environment is named once everything given has been checked.
+  const tenantId = read('tenantId', 'tenant', ENV.tenant);
+  const timeoutMs = integerFlag(flags, 'timeout', 1, 600_000) ?? DEFAULT_TIMEOUT_MS;
   return {
     ...resolveEnvironment(flags, env),
     clientId: clientId!,
     clientSecret: clientSecret!,
     appKey: appKey!,
-    tenantId: read('tenantId', 'tenant', ENV.tenant),
-    timeoutMs: integerFlag(flags, 'timeout', 1, 600_000) ?? DEFAULT_TIMEOUT_MS,
+    tenantId,
+    timeoutMs,
   };
 }
 
@@ -72,7 +75,7 @@ function checkSetting(key: SettingKey, value: string, source: string): void {
 
 type EnvironmentChoice = Pick<ConnectionConfig, 'environmentName' | 'environment' | 'authUrl' | 'apiUrl'>;
 
-/** Flags win over variables; explicit URLs win over a name; the default is `integration`. */
+/** Flags win over variables; explicit URLs win over a name; there is no default. */
 function resolveEnvironment(flags: Flags, env: Record<string, string | undefined>): EnvironmentChoice {
   const flagName = stringFlag(flags, 'environment');
   const flagAuth = stringFlag(flags, 'auth-url');
@@ -82,6 +85,13 @@ function resolveEnvironment(flags: Flags, env: Record<string, string | undefined
     return customEnvironment(flagAuth, flagApi, '--auth-url', '--api-url');
   }
   if (flagName !== undefined) return namedEnvironment(flagName, '--environment');
+  // Never a default (production credentials must not go to integration): say both ways to name it.
+  if ([ENV.environment, ENV.authUrl, ENV.apiUrl].every((variable) => nonEmpty(env[variable]) === undefined)) {
+    throw usageError(
+      `no environment: pass --environment integration or --environment production (or set ${ENV.environment}), ` +
+        `or --auth-url and --api-url (${ENV.authUrl} and ${ENV.apiUrl})`,
+    );
+  }
   // No flag: the variables, read by the same helper as the library's clientOptionsFromEnv.
   try {
     const { name, ...choice } = environmentFromEnv(env);

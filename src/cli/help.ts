@@ -11,7 +11,7 @@ const EXIT_CODES = `Exit codes:
 `;
 
 const CONNECTION = `Where and who (flags win over environment variables):
-  -e, --environment <name>  integration | production             [ST_ENVIRONMENT, default integration]
+  -e, --environment <name>  integration | production (required, or the URLs)            [ST_ENVIRONMENT]
       --auth-url <url>      token endpoint, instead of --environment (with --api-url)   [ST_AUTH_URL]
       --api-url <url>       API origin, instead of --environment (with --auth-url)      [ST_API_URL]
       --client-id <id>      client id of the tenant's app connection                    [ST_CLIENT_ID]
