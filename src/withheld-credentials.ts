@@ -1,4 +1,5 @@
 import type { InternalAxiosRequestConfig } from 'axios';
+import { warnUser } from './logging/logger';
 import type { ResolvedOptions } from './options';
 import { ABSOLUTE_URL } from './origin-policy';
 
@@ -19,8 +20,10 @@ const LOOPBACK_HOST = /^(?:localhost|127\.0\.0\.1|\[::1\])$/i;
  * Says why a request that looks like ServiceTitan API traffic went out without the token and
  * app key: its origin is not the environment's API origin nor in `allowedOrigins` (issue 19
  * item 7: `localhost` while the environment says `127.0.0.1` got 401 "no bearer token" and not a
- * word at any log level). One `warn` per origin per handle, naming origins only: never the URL's
- * query, a token or the app key.
+ * word at any log level). One `warn` per origin per handle to the user's logger; without one, a
+ * single `ServiceTitanAuthWarning` per process (code `ST_AUTH_CREDENTIALS_WITHHELD`), so the
+ * newcomer who configured nothing is told too. Origins only: never the URL's query, a token or
+ * the app key.
  */
 export class WithheldCredentialsNotice {
   readonly #options: Pick<ResolvedOptions, 'logger' | 'apiOrigin' | 'allowedOrigins' | 'authUrl'>;
@@ -46,10 +49,10 @@ export class WithheldCredentialsNotice {
         ? `the URL is relative and the instance has no baseURL: set its baseURL to ${apiOrigin}`
         : `${target.origin} is not the environment's API origin (${apiOrigin}) nor in allowedOrigins: ` +
           `set the instance's baseURL to ${apiOrigin}, or add ${target.origin} to allowedOrigins if it is yours`;
-    logger.warn?.(`ServiceTitan token and app key not sent: ${why} (logged once per origin)`, {
-      origin: target?.origin,
-      apiOrigin,
-      method: config.method?.toUpperCase(),
+    warnUser(logger, 'ST_AUTH_CREDENTIALS_WITHHELD', `ServiceTitan token and app key not sent: ${why}`, {
+      details: { origin: target?.origin, apiOrigin, method: config.method?.toUpperCase() },
+      loggedSuffix: ' (logged once per origin)',
+      printedSuffix: ' (printed once per process: pass a logger to hear of every origin)',
     });
   }
 

@@ -142,3 +142,33 @@ describe('say why nothing was sent (issue 19 item 7)', () => {
     expect(sandbox().api.count).toBe(0);
   });
 });
+
+describe('say why nothing was sent, without a logger', () => {
+  const sandbox = useSandbox();
+
+  test('one ServiceTitanAuthWarning per process, naming the origins and the fix, never a credential', async () => {
+    const s = sandbox();
+    const emitted = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const localhost = s.apiUrl.replace('127.0.0.1', 'localhost');
+      for (let handle = 0; handle < 2; handle += 1) {
+        const instance = axios.create({ baseURL: localhost, validateStatus: () => true });
+        attachServiceTitanAuth(instance, authOptions(s));
+        for (let i = 0; i < 3; i += 1) expect((await instance.get(customersPath(s))).status).toBe(401);
+      }
+      expect(s.api.requests.filter((r) => r.tokenId !== undefined)).toHaveLength(0);
+      expect(emitted.mock.calls).toEqual([
+        [
+          `ServiceTitan token and app key not sent: ${localhost} is not the environment's API origin (${s.apiUrl}) ` +
+            `nor in allowedOrigins: set the instance's baseURL to ${s.apiUrl}, or add ${localhost} to allowedOrigins ` +
+            'if it is yours (printed once per process: pass a logger to hear of every origin)',
+          { type: 'ServiceTitanAuthWarning', code: 'ST_AUTH_CREDENTIALS_WITHHELD' },
+        ],
+      ]);
+      const printed = JSON.stringify(emitted.mock.calls);
+      for (const secret of [s.appKey, s.clientSecret]) expect(printed).not.toContain(secret);
+    } finally {
+      emitted.mockRestore();
+    }
+  });
+});

@@ -62,10 +62,14 @@ export function warnUser(
   logger: ServiceTitanLogger,
   code: string,
   message: string,
-  { details = {}, printedSuffix = '' }: { details?: Record<string, unknown>; printedSuffix?: string } = {},
+  {
+    details = {},
+    loggedSuffix = '',
+    printedSuffix = '',
+  }: { details?: Record<string, unknown>; loggedSuffix?: string; printedSuffix?: string } = {},
 ): void {
   if (logger !== silentLogger) {
-    logger.warn?.(message, details);
+    logger.warn?.(`${message}${loggedSuffix}`, details);
     return;
   }
   if (warnedCodes.has(code)) return;
