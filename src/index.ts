@@ -20,7 +20,8 @@ export type { ServiceTitanAuthErrorCode, ServiceTitanAuthErrorDetails } from './
 export { tokenFingerprint } from './logging/logger';
 export type { ServiceTitanLogger } from './logging/logger';
 export type { ServiceTitanAuthOptions } from './options';
-export type { RedactedRequest } from './redaction';
+// A value, not only a type: its declaration is a class, so `instanceof RedactedRequest` must work.
+export { RedactedRequest } from './redaction';
 export type { ServiceTitanRequestOptions } from './request-options';
 export { exportPages, paginate, paginatePages, reportRows } from './pagination';
 export type {
