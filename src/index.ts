@@ -17,6 +17,8 @@ export { environments } from './environments';
 export type { ServiceTitanEnvironment, ServiceTitanEnvironmentName } from './environments';
 export { ServiceTitanAuthError, ServiceTitanResponseError, isServiceTitanAuthError } from './errors';
 export type { ServiceTitanAuthErrorCode, ServiceTitanAuthErrorDetails } from './errors';
+export { problemDetails } from './problem-details';
+export type { ProblemDetails } from './problem-details';
 export { tokenFingerprint } from './logging/logger';
 export type { ServiceTitanLogger } from './logging/logger';
 export type { ServiceTitanAuthOptions } from './options';
