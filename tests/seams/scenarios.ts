@@ -275,12 +275,15 @@ const redaction: Scenario = {
     const echoed = `${tokens[0]} ${cell.sandbox.appKey} ${cell.tenant.clientSecret}`;
     const echoBody = { type: 'about:blank', title: `Bad: ${echoed}`, status: 400, traceId: 'trace-echo', data: {} };
     cell.sandbox.api.enqueue({ match: failing, status: 400, body: { ...echoBody, errors: { [echoed]: [echoed] } } });
-    const echoing = client.get(cell.path, page).catch((error: unknown) => {
-      expect(problemDetails(error)).toMatchObject({ status: 400, traceId: 'trace-echo' });
-      expect((error as Error).message).toMatch(/^Request failed with status code 400: Bad: .*\(traceId trace-echo\)$/);
-      throw error;
-    });
-    found.push(...(await leaksOfFailure('problem body echoing the credentials', echoing, secrets)));
+    const echoError = await client.get(cell.path, page).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(problemDetails(echoError)).toMatchObject({ status: 400, traceId: 'trace-echo' });
+    expect((echoError as Error).message).toMatch(
+      /^Request failed with status code 400: Bad: .*\(traceId trace-echo\)$/,
+    );
+    found.push(...(await leaksOfFailure('problem body echoing the credentials', Promise.reject(echoError), secrets)));
     // A 401, the renewal, and a 401 again for the replay: the second goes to the caller.
     cell.sandbox.api.enqueue({ match: failing, status: 401, times: 2 });
     const unauthorized = client.get(cell.path, page);
