@@ -1,6 +1,8 @@
 /**
  * Many tenants, one application: a client per tenant from a credentials lookup, sharing one
- * token store and one token-fetch limiter, each tenant with its own 60 requests/s.
+ * token store and one token-fetch limiter, each tenant with its own 60 requests/s; every
+ * tenant's customers read page by page with `paginate`, a few tenants at a time, and a failed
+ * tenant reported (with ServiceTitan's traceId) without stopping the others.
  *
  *   npx tsx examples/multi-tenant.ts
  *     runs against the embedded sandbox with 20 generated tenants.
@@ -14,6 +16,8 @@ import {
   createTenantClients,
   environmentFromEnv,
   isServiceTitanAuthError,
+  paginate,
+  problemDetails,
   type ServiceTitanEnvironment,
 } from 'axios-servicetitan-auth';
 import { startSandbox, type Sandbox, type SandboxCredentials } from 'axios-servicetitan-auth/testing';
@@ -53,18 +57,31 @@ async function main(): Promise<void> {
       tokenConcurrency: 4, // at most 4 token requests at once across all tenants
     });
 
+    // One tenant's job: every customer, page after page (`page`/`hasMore` handled by paginate).
+    const syncTenant = async (tenantId: string): Promise<number> => {
+      const client = await clients.forTenant(tenantId);
+      const ids: number[] = [];
+      const customers = paginate<{ id: number; name: string }>(client, '/crm/v2/tenant/{tenant}/customers', {
+        pageSize: 50, // up to 5000 (fewer requests); 50 shows the paging on the sandbox's 120 customers
+      });
+      for await (const customer of customers) ids.push(customer.id); // your job: save or sync it
+      return ids.length;
+    };
+
     const started = Date.now();
-    const counts = await Promise.all(
-      tenants.map(async ({ tenantId }) => {
-        const client = await clients.forTenant(tenantId);
-        const { data } = await client.get('/crm/v2/tenant/{tenant}/customers', {
-          params: { pageSize: 1, includeTotal: true },
-        });
-        return { tenantId, customers: data.totalCount as number };
-      }),
-    );
-    for (const { tenantId, customers } of counts.slice(0, 3)) console.log(`tenant ${tenantId}: ${customers} customers`);
-    console.log(`… ${counts.length} tenants in ${Date.now() - started} ms`);
+    const results = await forEachAtMost(5, tenants, async ({ tenantId }) => ({
+      tenantId,
+      customers: await syncTenant(tenantId),
+    }));
+    const done = results.filter((result) => result.status === 'fulfilled').map((result) => result.value);
+    for (const { tenantId, customers } of done.slice(0, 3)) console.log(`tenant ${tenantId}: ${customers} customers`);
+    console.log(`… ${done.length} tenants in ${Date.now() - started} ms`);
+    results.forEach((result, index) => {
+      if (result.status === 'fulfilled') return;
+      const problem = problemDetails(result.reason); // status, title and traceId for ServiceTitan support
+      console.error(`tenant ${tenants[index]!.tenantId} failed:`, problem ?? String(result.reason));
+      process.exitCode = 1;
+    });
     if (sandbox) {
       console.log(
         `token requests: ${sandbox.token.count} (one per tenant), at most ${sandbox.token.maxInFlight} at once`,
@@ -73,6 +90,26 @@ async function main(): Promise<void> {
   } finally {
     await sandbox?.close();
   }
+}
+
+/** Runs `task` on every item, at most `limit` at once; one failure does not stop the others. */
+async function forEachAtMost<T, R>(
+  limit: number,
+  items: readonly T[],
+  task: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < items.length; index = next++) {
+      results[index] = await task(items[index]!).then(
+        (value) => ({ status: 'fulfilled', value }),
+        (reason: unknown) => ({ status: 'rejected', reason }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 main().catch((error: unknown) => {

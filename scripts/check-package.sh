@@ -89,6 +89,10 @@ JS
 node check.cjs
 node check.mjs
 
+# (b1) Every value each .d.ts / .d.cts declares exists at run time, for every entry point, in
+# the ESM and the CJS build (tsc must never accept an import that Node then refuses).
+node "$root/scripts/check-exports.mjs" --project .
+
 # (b2) Both builds in one process (one dependency require()s the package, another import()s it):
 # a second attach through the other build is refused, and errors are instanceof across builds.
 cat > dual.mjs <<'JS'

@@ -17,10 +17,13 @@ export { environments } from './environments';
 export type { ServiceTitanEnvironment, ServiceTitanEnvironmentName } from './environments';
 export { ServiceTitanAuthError, ServiceTitanResponseError, isServiceTitanAuthError } from './errors';
 export type { ServiceTitanAuthErrorCode, ServiceTitanAuthErrorDetails } from './errors';
+export { problemDetails } from './problem-details';
+export type { ProblemDetails } from './problem-details';
 export { tokenFingerprint } from './logging/logger';
 export type { ServiceTitanLogger } from './logging/logger';
 export type { ServiceTitanAuthOptions } from './options';
-export type { RedactedRequest } from './redaction';
+// A value, not only a type: its declaration is a class, so `instanceof RedactedRequest` must work.
+export { RedactedRequest } from './redaction';
 export type { ServiceTitanRequestOptions } from './request-options';
 export { exportPages, paginate, paginatePages, reportRows } from './pagination';
 export type {

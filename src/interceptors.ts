@@ -100,13 +100,16 @@ function recordAcceptance(
  * request once through the same instance. Everything that goes back to the caller is redacted.
  */
 export function createResponseErrorInterceptor({ instance, options, provider, policy }: InterceptorContext) {
+  // Secrets a server could echo besides the token and app key the request carried.
+  const secrets = [options.appKey, options.clientSecret];
+  const redact = (error: AxiosError) => redactAxiosError(error, secrets);
   return async (error: unknown): Promise<AxiosResponse> => {
     if (!(error instanceof AxiosError)) throw error;
     if (error.response !== undefined && provider.awaitingAcceptance) {
       recordAcceptance(error.response, options, provider, policy);
     }
     const config = error.config;
-    if (config === undefined || !shouldRenewAndReplay(error, config, options, policy)) throw redactAxiosError(error);
+    if (config === undefined || !shouldRenewAndReplay(error, config, options, policy)) throw redact(error);
 
     const failedToken = bearerToken(config);
     let renewed: string | undefined;
@@ -114,12 +117,12 @@ export function createResponseErrorInterceptor({ instance, options, provider, po
       // The replay's request interceptor picks up the renewed token from the cache.
       renewed = await untilDeadline(config, (signal) => provider.renewAfterRejection(failedToken, signal));
     } catch (renewError) {
-      redactAxiosError(error);
+      redact(error);
       throw tokenWaitFailure(renewError, config);
     }
     if (renewed === undefined) {
       options.telemetry.renewalHeldBack();
-      throw redactAxiosError(error);
+      throw redact(error);
     }
     options.telemetry.replayed();
     options.logger.debug?.('replaying request after token renewal', { method: config.method, url: config.url });

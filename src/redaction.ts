@@ -1,5 +1,7 @@
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { AxiosError, AxiosHeaders } from 'axios';
+import { redactSecretsInBody } from './body-redaction';
+import { explainProblem } from './problem-details';
 
 export const REDACTED = '[redacted]';
 
@@ -57,20 +59,24 @@ export class RedactedRequest {
  * request is replaced by a {@link RedactedRequest}, a streamed error body is handed over through
  * a stream of its own, and AxiosErrors in the `cause` chain get the same, so that `util.inspect`
  * (even with `showHidden` and unlimited depth), `JSON.stringify`, `toJSON()` and a logger walking
- * the object cannot reach a secret, a socket or another request.
+ * the object cannot reach a secret, a socket or another request. The token and app key the
+ * request carried, and `secrets` (the client's app key and client secret), are replaced in the
+ * error body too, should the server echo one; then a ServiceTitan error body's status, title and
+ * traceId go into the message ({@link explainProblem}).
  */
-export function redactAxiosError(error: AxiosError): AxiosError {
+export function redactAxiosError(error: AxiosError, secrets: readonly string[] = []): AxiosError {
   const seen = new Set<unknown>();
   let current: unknown = error;
   for (let depth = 0; depth < MAX_CAUSE_DEPTH && current instanceof Error && !seen.has(current); depth += 1) {
     seen.add(current);
-    if (current instanceof AxiosError) redactOne(current);
+    if (current instanceof AxiosError) redactOne(current, secrets);
     current = current.cause;
   }
   return error;
 }
 
-function redactOne(error: AxiosError): void {
+function redactOne(error: AxiosError, secrets: readonly string[]): void {
+  const sent = [...secretsIn(error.config), ...secretsIn(error.response?.config), ...secrets];
   redactConfig(error.config);
   if (error.response !== undefined && error.response.config !== error.config) redactConfig(error.response.config);
   if (error.request !== undefined && !(error.request instanceof RedactedRequest)) {
@@ -82,7 +88,26 @@ function redactOne(error: AxiosError): void {
   }
   if (error.response !== undefined && isNodeResponseStream(error.response.data)) {
     replace(error.response, 'data', detachedStream(error.response.data));
+  } else if (error.response !== undefined) {
+    const data: unknown = error.response.data;
+    const redacted = redactSecretsInBody(data, sent, REDACTED);
+    if (redacted !== data) replace(error.response, 'data', redacted);
   }
+  explainProblem(error);
+}
+
+/** The token and app key a request carried (read before its headers are redacted). */
+function secretsIn(config: { headers?: unknown } | undefined): string[] {
+  const headers = config?.headers;
+  if (headers === undefined || headers === null) return [];
+  const found: string[] = [];
+  for (const name of SECRET_HEADERS) {
+    const value: unknown = AxiosHeaders.prototype.get.call(headers, name);
+    if (typeof value !== 'string' || value.includes(REDACTED)) continue;
+    const credentials = /^\s*\w+\s+(.+)$/.exec(value)?.[1];
+    found.push(name === 'ST-App-Key' || credentials === undefined ? value.trim() : credentials.trim());
+  }
+  return found;
 }
 
 function redactConfig(config: object | undefined): void {

@@ -124,7 +124,9 @@ describe('cli check', () => {
   it('without an app key it exits 2 naming the flag and the variable, before any request', async () => {
     const result = await run(['check'], sandboxEnv(sandbox(), { ST_APP_KEY: undefined }));
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('app key (--app-key or ST_APP_KEY)');
+    expect(result.stderr).toContain(
+      'app key (--app-key or ST_APP_KEY; ServiceTitan refuses every API call without it)',
+    );
     expect(sandbox().api.count + sandbox().token.count).toBe(0);
   });
 
@@ -224,6 +226,8 @@ describe('cli check', () => {
     expect(result.stdout).toContain('Token: OK');
     expect(result.stderr).toContain('401');
     expect(result.stderr).toContain('check the app key (--app-key or ST_APP_KEY)');
+    // The API's traceId, for ServiceTitan support (the probe's 401 is a problem body).
+    expect(result.stderr).toMatch(/\(traceId [0-9a-f]{32}\)/);
     expect(result.stderr).not.toContain('ak1.wrong');
     expect(sandbox().token.count).toBe(1); // a 401 on a fresh token is not "renew and replay"
   });
@@ -326,6 +330,14 @@ describe('cli token', () => {
     expect(Date.parse(parsed.expires_at) - Date.now()).toBeGreaterThan(890_000);
   });
 
+  it('needs the app key like check: exit 2 naming it, before any request', async () => {
+    const result = await run(['token'], sandboxEnv(sandbox(), { ST_APP_KEY: undefined }));
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('missing credentials: app key (--app-key or ST_APP_KEY');
+    expect(sandbox().token.count).toBe(0);
+  });
+
   it('failures go to stderr with the exit codes of check, and nothing to stdout', async () => {
     const result = await run(['token'], sandboxEnv(sandbox(), { ST_CLIENT_SECRET: 'bad' }));
     expect(result.code).toBe(3);
@@ -382,6 +394,21 @@ describe('cli usage', () => {
       expect(help.stdout).toContain(`Usage: axios-servicetitan-auth ${command}`);
       expect((await run(['help', command])).stdout).toBe(help.stdout);
     }
+  });
+
+  it('help says what the commands do: the app key is required by check and token', async () => {
+    for (const command of ['check', 'token']) {
+      const help = (await run([command, '--help'])).stdout;
+      expect(help).toMatch(/--app-key <key> +the application key, sent as ST-App-Key \(required/);
+      // Nothing may present the app key as optional: both commands exit 2 without it.
+      expect(help).not.toMatch(/with an app key|app key is optional|optional.*app key/i);
+    }
+    expect((await run(['check', '--help'])).stdout).toContain('The client id, secret and app key are\nrequired');
+  });
+
+  it('sandbox help shows how to fix the ports', async () => {
+    const help = (await run(['sandbox', '--help'])).stdout;
+    expect(help).toContain('npx axios-servicetitan-auth sandbox --port 4010 --auth-port 4011');
   });
 
   it('--version prints the package version', async () => {

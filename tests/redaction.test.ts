@@ -2,8 +2,12 @@ import http, { type Agent } from 'node:http';
 import https from 'node:https';
 import { inspect } from 'node:util';
 import axios, { AxiosError } from 'axios';
-import { createServiceTitanClient, type ServiceTitanClient, type ServiceTitanClientOptions } from '../src';
-import { RedactedRequest } from '../src/redaction';
+import {
+  createServiceTitanClient,
+  RedactedRequest,
+  type ServiceTitanClient,
+  type ServiceTitanClientOptions,
+} from '../src';
 import { recordingLogger } from './helpers/logger';
 import { reachableText } from './helpers/reachable-text';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
@@ -137,6 +141,7 @@ describe('G7: deep redaction of errors passed through (showHidden, err.request, 
   }
 
   function expectSafeRequest(error: AxiosError): void {
+    // Through the public entry: its types have always declared the class (issue 19 item 6).
     expect(error.request).toBeInstanceOf(RedactedRequest);
     // The fields people read to say which call failed; the query string is dropped.
     expect(error.request).toEqual({

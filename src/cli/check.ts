@@ -1,5 +1,5 @@
 import { isAxiosError } from 'axios';
-import { isServiceTitanAuthError, tokenFingerprint } from '../index';
+import { isServiceTitanAuthError, problemDetails, tokenFingerprint } from '../index';
 import { stringFlag, type Flags } from './args';
 import { readTokenClaims } from './claims';
 import { ENV, resolveConnection, type ConnectionConfig } from './config';
@@ -168,8 +168,10 @@ function probeFailure(error: unknown, path: string, tenant: string, config: Conn
       `${call} failed (${error.code ?? error.message}): the API is not reachable`,
     );
   }
-  const title = problemTitle(error.response?.data);
-  const answer = `${status}${title === undefined ? '' : ` "${title}"`}`;
+  const problem = problemDetails(error);
+  const title = problem?.title === undefined || problem.title === '' ? '' : ` "${problem.title}"`;
+  const trace = problem?.traceId === undefined ? '' : ` (traceId ${problem.traceId})`;
+  const answer = `${status}${title}${trace}`;
   if (status === 401) {
     return new CliError(
       ExitCode.apiRejected,
@@ -191,13 +193,6 @@ function probeFailure(error: unknown, path: string, tenant: string, config: Conn
         ? ': the API is failing, try again later'
         : '';
   return new CliError(ExitCode.unreachable, 'probe_failed', `the API answered ${call} with ${answer}${hint}`);
-}
-
-/** The `title` of an RFC 7807 problem body, if the body is one. */
-function problemTitle(body: unknown): string | undefined {
-  if (body === null || typeof body !== 'object') return undefined;
-  const title = (body as { title?: unknown }).title;
-  return typeof title === 'string' && title !== '' ? title : undefined;
 }
 
 function renderHuman(report: CheckReport, io: CliIo): void {

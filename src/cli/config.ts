@@ -44,7 +44,9 @@ export function resolveConnection(flags: Flags, env: Record<string, string | und
   const missing = [
     clientId === undefined ? `client id (--client-id or ${ENV.clientId})` : undefined,
     clientSecret === undefined ? `client secret (--client-secret or ${ENV.clientSecret})` : undefined,
-    appKey === undefined ? `app key (--app-key or ${ENV.appKey})` : undefined,
+    appKey === undefined
+      ? `app key (--app-key or ${ENV.appKey}; ServiceTitan refuses every API call without it)`
+      : undefined,
   ].filter((entry) => entry !== undefined);
   if (missing.length > 0) {
     throw new CliError(ExitCode.usage, 'missing_credentials', `missing credentials: ${missing.join(', ')}`);

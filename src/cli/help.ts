@@ -16,7 +16,8 @@ const CONNECTION = `Where and who (flags win over environment variables):
       --api-url <url>       API origin, instead of --environment (with --auth-url)      [ST_API_URL]
       --client-id <id>      client id of the tenant's app connection                    [ST_CLIENT_ID]
       --client-secret <s>   its secret (prefer the variable: flags show up in ps)       [ST_CLIENT_SECRET]
-      --app-key <key>       the application key, sent as ST-App-Key (required)          [ST_APP_KEY]
+      --app-key <key>       the application key, sent as ST-App-Key (required: every API
+                            call needs it, and check proves it)                         [ST_APP_KEY]
       --tenant <id>         the tenant id                                               [ST_TENANT_ID]
       --timeout <ms>        time budget of the whole command: token request, retries and
                             probe together (default 30000)
@@ -52,10 +53,11 @@ const CHECK = `Usage: axios-servicetitan-auth check [options]
 
 Fetches a token through the library (the same code path as your integration) and prints the
 environment, the token endpoint, when the token expires, the tenant, client id and scopes read
-from the token's claims (decoded, not verified) and the token's fingerprint. With an app key and
-a tenant (--tenant, or the token's tenant claim) it calls GET <probe path> on the API to prove
-the app key and tenant are accepted. The token is printed only with --print-token; the secret
-never is.
+from the token's claims (decoded, not verified) and the token's fingerprint. Then it calls
+GET <probe path> on the API with the app key, for the tenant (--tenant, or the token's tenant
+claim), to prove the app key and tenant are accepted. The client id, secret and app key are
+required (exit 2 without them, before any request). The token is printed only with
+--print-token; the secret never is.
 
 ${CONNECTION}
 Check options:
@@ -73,6 +75,7 @@ const TOKEN = `Usage: axios-servicetitan-auth token [options]
 Prints a fresh access token and nothing else, e.g.
   curl -H "Authorization: Bearer $(npx axios-servicetitan-auth token)" -H "ST-App-Key: $ST_APP_KEY" \\
     "https://api-integration.servicetitan.io/crm/v2/tenant/$ST_TENANT_ID/customers"
+It needs the app key like check (every API call you make with the token needs it too).
 Errors go to stderr, with the exit codes of check.
 
 ${CONNECTION}
@@ -100,6 +103,10 @@ Options:
       --json                print {"authUrl","apiUrl","clientId","clientSecret","appKey","tenantId"}
                             on one line instead
   -h, --help
+
+The ports are free ones unless you fix them; fixed ports keep URLs the same across restarts
+(a .env file, a second shell):
+  npx axios-servicetitan-auth sandbox --port 4010 --auth-port 4011
 `;
 
 const HELP: Record<CommandName, string> = { check: CHECK, token: TOKEN, sandbox: SANDBOX };

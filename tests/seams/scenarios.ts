@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { AxiosError, type AxiosResponse } from 'axios';
+import { problemDetails } from '../../src';
 import type { SandboxRequestRecord } from '../../src/testing';
 import { reachableStrings } from '../helpers/reachable-text';
 import type { Scenario } from './cell';
@@ -269,6 +270,20 @@ const redaction: Scenario = {
     const found: string[] = [];
     cell.sandbox.api.enqueue({ match: failing, status: 500 });
     found.push(...(await leaksOfFailure('500 from the API', client.get(cell.path, page), secrets)));
+    // A ServiceTitan error body that echoes the credentials (issue 19 item 5): none of them stays
+    // in the body, problemDetails() or the message, which names the traceId.
+    const echoed = `${tokens[0]} ${cell.sandbox.appKey} ${cell.tenant.clientSecret}`;
+    const echoBody = { type: 'about:blank', title: `Bad: ${echoed}`, status: 400, traceId: 'trace-echo', data: {} };
+    cell.sandbox.api.enqueue({ match: failing, status: 400, body: { ...echoBody, errors: { [echoed]: [echoed] } } });
+    const echoError = await client.get(cell.path, page).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(problemDetails(echoError)).toMatchObject({ status: 400, traceId: 'trace-echo' });
+    expect((echoError as Error).message).toMatch(
+      /^Request failed with status code 400: Bad: .*\(traceId trace-echo\)$/,
+    );
+    found.push(...(await leaksOfFailure('problem body echoing the credentials', Promise.reject(echoError), secrets)));
     // A 401, the renewal, and a 401 again for the replay: the second goes to the caller.
     cell.sandbox.api.enqueue({ match: failing, status: 401, times: 2 });
     const unauthorized = client.get(cell.path, page);
