@@ -19,7 +19,7 @@ export { ServiceTitanAuthError, ServiceTitanResponseError, isServiceTitanAuthErr
 export type { ServiceTitanAuthErrorCode, ServiceTitanAuthErrorDetails } from './errors';
 export { tokenFingerprint } from './logging/logger';
 export type { ServiceTitanLogger } from './logging/logger';
-export type { ServiceTitanAuthOptions } from './options';
+export type { ServiceTitanAuthOptions, TokenRequestOptions } from './options';
 export type { RedactedRequest } from './redaction';
 export type { ServiceTitanRequestOptions } from './request-options';
 export { exportPages, paginate, paginatePages, reportRows } from './pagination';
