@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { warnDeprecatedName } from '../process-warning';
 import { send, type RequestContext } from './http';
 import type { Lifecycle } from './lifecycle';
+import { isWholeSecondsMs } from './sandbox-options';
 import { largeAnswer, trickleAnswer } from './streamed-answers';
 import type { Fault, RetryAfterStyle, SandboxRequestRecord } from './types';
 
@@ -59,11 +60,7 @@ function checkRetryAfter({ retryAfterMs, retryAfterDate, retryAfter }: Fault): v
   if (given.length > 1) {
     throw new TypeError(`Fault.${given.join(' and Fault.')} are one setting (the Retry-After header): give one`);
   }
-  if (
-    typeof retryAfterMs === 'number'
-      ? !(Number.isSafeInteger(retryAfterMs) && retryAfterMs >= 0 && retryAfterMs % 1000 === 0)
-      : retryAfterMs !== undefined && retryAfterMs !== 'absent'
-  ) {
+  if (retryAfterMs !== undefined && retryAfterMs !== 'absent' && !isWholeSecondsMs(retryAfterMs)) {
     throw new TypeError(
       `Fault.retryAfterMs must be a whole number of seconds in ms (a multiple of 1000, >= 0: Retry-After carries whole seconds) or 'absent', got ${String(retryAfterMs)}`,
     );

@@ -94,10 +94,14 @@ function resolveTokenLifetime({ tokenLifetimeMs, tokenLifetimeSeconds }: Sandbox
   return integer('tokenLifetimeSeconds', tokenLifetimeSeconds, 900, 0) * 1000;
 }
 
-/** A duration in ms that goes on the wire in whole seconds: a multiple of 1000, >= 0. */
+/** A duration in ms that the wire carries in whole seconds: a multiple of 1000, >= 0. */
+export function isWholeSecondsMs(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value % 1000 === 0 && Number.isSafeInteger(value / 1000);
+}
+
 function wholeSecondsMs(name: string, value: number | undefined, fallback: number): number {
   const ms = value ?? fallback;
-  if (!Number.isSafeInteger(ms) || ms < 0 || ms % 1000 !== 0) {
+  if (!isWholeSecondsMs(ms)) {
     throw new TypeError(
       `SandboxOptions.${name} must be a whole number of seconds in ms (a multiple of 1000, >= 0: the wire carries whole seconds), got ${String(value)}`,
     );

@@ -105,7 +105,7 @@ describe('startSandbox', () => {
 
 describe('token endpoint', () => {
   it('issues numbered at+jwt tokens with ServiceTitan claims, expiry from Date.now()', async () => {
-    const sandbox = await sandboxWith({ tokenLifetimeSeconds: 900 });
+    const sandbox = await sandboxWith({ tokenLifetimeMs: 900_000 });
     const now = Date.UTC(2031, 0, 1, 12);
     jest.spyOn(Date, 'now').mockReturnValue(now);
     const res = await tokenRequest(sandbox, goodForm(sandbox));
@@ -538,8 +538,8 @@ describe('fault injection', () => {
   it('sets Retry-After on 429 per fault or per retryAfterStyle', async () => {
     const sandbox = await sandboxWith();
     const date = new Date(Date.UTC(2031, 0, 1));
-    sandbox.token.enqueue({ status: 429 }, { status: 429, retryAfter: 7 }, { status: 429, retryAfter: date });
-    sandbox.token.enqueue({ status: 429, retryAfter: 'absent' }, { status: 503, retryAfter: 3 });
+    sandbox.token.enqueue({ status: 429 }, { status: 429, retryAfterMs: 7_000 }, { status: 429, retryAfterDate: date });
+    sandbox.token.enqueue({ status: 429, retryAfterMs: 'absent' }, { status: 503, retryAfterMs: 3_000 });
     const retryAfters: (string | null)[] = [];
     for (let i = 0; i < 5; i += 1) {
       retryAfters.push((await tokenRequest(sandbox, goodForm(sandbox))).headers.get('retry-after'));
