@@ -108,7 +108,7 @@ const QUICK: Mode = {
 
 // The renewal starts 3 s before expiry, well clear of the server's own expiry check (JWT `exp`
 // is whole seconds: the server may see the token expire up to 1 s before the client does).
-const ROTATION = { tokenLifetimeSeconds: 8, refreshBufferSeconds: 3, renewalDelayMs: 250, durationMs: 6_000 };
+const ROTATION = { tokenLifetimeMs: 8_000, refreshBufferMs: 3_000, renewalDelayMs: 250, durationMs: 6_000 };
 
 interface Target {
   name: string;
@@ -349,7 +349,7 @@ function rotationSection(runs: RotationRun[], judged: boolean, targets: Target[]
     ];
   });
   return [
-    `### Rotation: token lifetime ${ROTATION.tokenLifetimeSeconds} s, refreshBufferSeconds ${ROTATION.refreshBufferSeconds}, renewal's token request answered after ${ROTATION.renewalDelayMs} ms, concurrency 32, ${ROTATION.durationMs} ms per run`,
+    `### Rotation: token lifetime ${ROTATION.tokenLifetimeMs / 1000} s, refreshBufferMs ${ROTATION.refreshBufferMs}, renewal's token request answered after ${ROTATION.renewalDelayMs} ms, concurrency 32, ${ROTATION.durationMs} ms per run`,
     '',
     table(
       [
@@ -429,7 +429,7 @@ async function main(): Promise<number> {
     process.stderr.write(`  [${((performance.now() - started) / 1000).toFixed(1)} s] ${step}\n`);
 
   const server = await BenchServer.start();
-  const rotationServer = await BenchServer.start({ tokenLifetimeSeconds: ROTATION.tokenLifetimeSeconds });
+  const rotationServer = await BenchServer.start({ tokenLifetimeMs: ROTATION.tokenLifetimeMs });
   let throughputRuns: ThroughputRun[];
   let pipelineRuns: PipelineRun[];
   let telemetryRuns: TelemetryCostRun[];

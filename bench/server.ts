@@ -4,7 +4,7 @@
  * `child_process.fork` it also obeys control messages over IPC (hold / release / revoke /
  * counters / faults), so the harness can drive it from another process.
  *
- *   node --import tsx bench/server.ts '{"tokenLifetimeSeconds":4}'   # standalone: prints the JSON line
+ *   node --import tsx bench/server.ts '{"tokenLifetimeMs":4000}'   # standalone: prints the JSON line
  */
 import { startSandbox, type Hold, type SandboxOptions } from '../src/testing';
 import type { ControlReply, ControlRequest, ServerInfo } from './protocol';

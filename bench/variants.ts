@@ -6,7 +6,7 @@
  * - `library`: `attachServiceTitanAuth` on an axios instance (this package, from ../src).
  * - `client`: `createServiceTitanClient` with `rateLimit: false` (tenant placeholder + API retries on).
  * - `peer`: axios-token-interceptor with its `tokenCache` (client-credentials fetch, cached for
- *   `expires_in - refreshBufferSeconds`) + axios-auth-refresh (on 401: reset the cache, fetch,
+ *   `expires_in - refreshBufferMs`) + axios-auth-refresh (on 401: reset the cache, fetch,
  *   replay), wired as their READMEs show.
  */
 import { Agent } from 'node:http';
@@ -33,7 +33,7 @@ export interface TokenHooks {
 
 export interface VariantOptions {
   maxSockets: number;
-  refreshBufferSeconds?: number;
+  refreshBufferMs?: number;
   hooks?: TokenHooks;
   /** Replaces the HTTP adapter of the instance under test (token requests still use the network). */
   adapter?: AxiosAdapter;
@@ -82,7 +82,7 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
     clientSecret: server.clientSecret,
     appKey: server.appKey,
     environment: { authUrl: server.authUrl, apiUrl: server.apiUrl },
-    ...(options.refreshBufferSeconds === undefined ? {} : { refreshBufferSeconds: options.refreshBufferSeconds }),
+    ...(options.refreshBufferMs === undefined ? {} : { refreshBufferMs: options.refreshBufferMs }),
     ...(options.hooks === undefined ? {} : { logger: tokenLogger(options.hooks) }),
   };
   const subject = (instance: AxiosInstance, url = listUrl(server.tenantId)): Subject => ({
@@ -117,7 +117,7 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
     }
     case 'peer': {
       const instance = axios.create({ ...base, headers: { 'ST-App-Key': server.appKey } });
-      const buffer = options.refreshBufferSeconds ?? 60;
+      const bufferMs = options.refreshBufferMs ?? 60_000;
       const cache = tokenInterceptor.tokenCache(
         async () => {
           options.hooks?.onTokenRequestStart?.();
@@ -127,7 +127,7 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
             options.hooks?.onTokenRequestEnd?.();
           }
         },
-        { getMaxAge: (token: TokenResponse) => Math.max(0, token.expires_in - buffer) * 1000 },
+        { getMaxAge: (token: TokenResponse) => Math.max(0, token.expires_in * 1000 - bufferMs) },
       );
       instance.interceptors.request.use(
         tokenInterceptor({

@@ -233,8 +233,8 @@ export interface RotationConfig {
   variants: VariantName[];
   rounds: number;
   concurrency: number;
-  tokenLifetimeSeconds: number;
-  refreshBufferSeconds: number;
+  tokenLifetimeMs: number;
+  refreshBufferMs: number;
   /** The renewal's token request is answered this late (a real token endpoint is not instant). */
   renewalDelayMs: number;
   /** How long each run lasts, ms after the first token request. */
@@ -264,7 +264,7 @@ export async function rotation(server: BenchServer, config: RotationConfig): Pro
       const tokenTimes: { start: number; end: number }[] = [];
       const subject = await createSubject(variant, server.info, {
         maxSockets: config.concurrency,
-        refreshBufferSeconds: config.refreshBufferSeconds,
+        refreshBufferMs: config.refreshBufferMs,
         hooks: {
           onTokenRequestStart: () => tokenTimes.push({ start: performance.now(), end: Number.NaN }),
           onTokenRequestEnd: () => {
@@ -277,7 +277,7 @@ export async function rotation(server: BenchServer, config: RotationConfig): Pro
       await subject.instance.get(subject.url);
       const t0 = tokenTimes[0]?.start ?? performance.now();
       if (control) {
-        const at = t0 + (config.tokenLifetimeSeconds - config.refreshBufferSeconds) * 1000;
+        const at = t0 + config.tokenLifetimeMs - config.refreshBufferMs;
         tokenTimes.push({ start: at, end: at + config.renewalDelayMs });
       } else {
         await server.delayNextToken(config.renewalDelayMs);

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
 
 async function sandboxDemo(): Promise<void> {
   const sandbox = await startSandbox();
-  const renewalSandbox = await startSandbox({ tokenLifetimeSeconds: 3 });
+  const renewalSandbox = await startSandbox({ tokenLifetimeMs: 3_000 });
   try {
     const options = (s: Sandbox): ServiceTitanClientOptions => ({
       clientId: s.clientId,
@@ -95,11 +95,11 @@ async function sandboxDemo(): Promise<void> {
     line('requests ok', ok(revoked));
     line('tokens used', tokenIds(sandbox));
 
-    console.log('\nc. Renewal ahead of expiry: token lifetime 3 s, refreshBufferSeconds 2');
+    console.log('\nc. Renewal ahead of expiry: token lifetime 3 s, refreshBufferMs 2000');
     const tokens = tokenCounter();
     const renewing = createServiceTitanClient({
       ...options(renewalSandbox),
-      refreshBufferSeconds: 2,
+      refreshBufferMs: 2_000,
       logger: tokens.logger,
     });
     await calls(renewing, 1);

@@ -35,7 +35,7 @@ async function worker(): Promise<void> {
   const store = redis === undefined ? new MemoryTokenStore() : new RedisTokenStore(redis); // the key is derived from the client's secret
   const client = createServiceTitanClient({
     ...clientOptionsFromEnv({ prefix: 'FIGURES_', requireTenantId: true }),
-    refreshBufferSeconds: REFRESH_BUFFER_S,
+    refreshBufferMs: REFRESH_BUFFER_S * 1000,
     rateLimit: false,
     store,
   });
@@ -125,7 +125,7 @@ export async function measureFleet(
   let server: RedisServer | undefined;
   const redisUrl = process.env.REDIS_URL ?? (server = await startRedisServer()).url;
   const sandbox = await startSandbox({
-    tokenLifetimeSeconds: TOKEN_LIFETIME_S,
+    tokenLifetimeMs: TOKEN_LIFETIME_S * 1000,
     rateLimit: false,
     reportRateLimit: false,
   });

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       sandbox.api.enqueue({ status: 503, match: byRequestId(id) });
     } else if (draw < RATES.unavailable + RATES.rateLimited) {
       injected.rateLimited += 1;
-      sandbox.api.enqueue({ status: 429, retryAfter: 0, match: byRequestId(id) });
+      sandbox.api.enqueue({ status: 429, retryAfterMs: 0, match: byRequestId(id) });
     }
     started += 1;
     try {

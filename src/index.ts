@@ -21,7 +21,7 @@ export { problemDetails } from './problem-details';
 export type { ProblemDetails } from './problem-details';
 export { tokenFingerprint } from './logging/logger';
 export type { ServiceTitanLogger } from './logging/logger';
-export type { ServiceTitanAuthOptions } from './options';
+export type { ServiceTitanAuthOptions, TokenRequestOptions } from './options';
 // A value, not only a type: its declaration is a class, so `instanceof RedactedRequest` must work.
 export { RedactedRequest } from './redaction';
 export type { ServiceTitanRequestOptions } from './request-options';

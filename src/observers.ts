@@ -1,4 +1,5 @@
 import type { ServiceTitanLogger } from './logging/logger';
+import { emitWarningOnce } from './process-warning';
 
 /**
  * What watches the library without steering it: the user's `logger`, and the OpenTelemetry SDK
@@ -15,8 +16,6 @@ const WHO: Readonly<Record<ObserverKind, string>> = {
   logger: 'the logger given to axios-servicetitan-auth',
   telemetry: 'the OpenTelemetry SDK (a meter, tracer, span or context manager)',
 };
-
-const warned = new Set<ObserverKind>();
 
 /**
  * Calls into an observer so that it never decides (DESIGN guarantee 15). A throw, or a rejection
@@ -68,11 +67,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function observerFailed(kind: ObserverKind, error: unknown): void {
-  if (warned.has(kind)) return;
-  warned.add(kind);
-  process.emitWarning(
+  emitWarningOnce(
+    WARNING_CODE[kind],
     `${WHO[kind]} failed (${describeFailure(error)}); it is ignored and requests go on as without it. Later failures are not reported.`,
-    { type: 'ServiceTitanAuthWarning', code: WARNING_CODE[kind] },
   );
 }
 

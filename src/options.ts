@@ -1,5 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { environments, type ServiceTitanEnvironment, type ServiceTitanEnvironmentName } from './environments';
+import { readRenamedOption, type DeprecatedOptionName, type GivenOption } from './deprecated-options';
 import { invalidConfig } from './errors';
 import { silentLogger, type ServiceTitanLogger } from './logging/logger';
 import { guardLogger } from './observers';
@@ -11,10 +12,11 @@ import { describe, parseSecureUrl } from './urls';
 
 /**
  * Options of {@link attachServiceTitanAuth}; every optional field says its default. Every
- * duration (the `…Ms` options, `refreshBufferSeconds` × 1000) is at most 2^31 − 1 ms, the
- * longest delay Node's timers support.
+ * duration ends in `Ms` and is at most 2^31 − 1 ms, the longest delay Node's timers support.
+ * Options about fetching tokens are grouped under `tokenRequest`; `retry`, `rateLimit` and
+ * `reportLimit` of {@link createServiceTitanClient} are about API requests.
  */
-export interface ServiceTitanAuthOptions {
+export interface ServiceTitanAuthOptions extends DeprecatedAuthOptions {
   /** The client id of the tenant's app connection (per tenant and per environment). Required. */
   clientId: string;
   /** The client secret that goes with `clientId`. Required. Never logged, never in an error. */
@@ -30,11 +32,11 @@ export interface ServiceTitanAuthOptions {
    */
   appKey: string;
   /**
-   * A token is renewed (in the background) once it has less than this many seconds left, but
-   * never before half its lifetime has passed (so a short-lived token is not renewed per request).
-   * @default 60
+   * A token is renewed (in the background) once it has less than this many ms left, but never
+   * before half its lifetime has passed (so a short-lived token is not renewed per request).
+   * @default 60_000
    */
-  refreshBufferSeconds?: number;
+  refreshBufferMs?: number;
   /** Where tokens are cached; share one store between handles to share tokens. @default a new MemoryTokenStore */
   store?: TokenStore;
   /**
@@ -46,52 +48,11 @@ export interface ServiceTitanAuthOptions {
   /** API response statuses that mean "token rejected": renew once and replay. @default [401] */
   renewOnStatus?: readonly number[];
   /**
-   * Deadline of one token request attempt, in ms, from connect to the last byte of the answer
-   * (not an idle timer: a body trickled a byte at a time cannot stretch it). @default 10_000
+   * How tokens are fetched from the token endpoint: deadline, retries, `Retry-After`, the
+   * cooldowns after a failed fetch, concurrency and the wait for another process's fetch.
+   * @default {} (every field its default)
    */
-  tokenTimeoutMs?: number;
-  /** Retries of a token request after network errors, timeouts, 5xx and 429. @default 2 */
-  tokenRetries?: number;
-  /** Base delay of the exponential backoff between token request attempts, in ms (+0–20% jitter). @default 300 */
-  tokenRetryDelayMs?: number;
-  /**
-   * The longest a `Retry-After` from the token endpoint holds this client back (seconds or an
-   * HTTP date; negative, malformed or past values count as absent). One that fits is waited out
-   * before retrying; a longer one fails the fetch with `rate_limited` at once, and the cooldown
-   * it starts (the error's `retryAfterMs`) is this long, not what the server asked for: an
-   * endpoint answering `Retry-After: 99999999999` costs 30 s, not 3,169 years.
-   * @default 30_000
-   */
-  maxRetryAfterMs?: number;
-  /**
-   * After the token endpoint said 429 and retries are spent, new token fetches fail fast with the
-   * same `rate_limited` error for `Retry-After` (at most `maxRetryAfterMs`), or for this many ms
-   * when it gave none. @default 5_000
-   */
-  rateLimitCooldownMs?: number;
-  /**
-   * After any other failed token fetch (rejected credentials, 5xx or network errors after
-   * retries, a malformed answer), new fetches fail fast with the same error for this long, so a
-   * stream of requests cannot turn one failure into a stream of token requests. `0` disables it.
-   * Rejected credentials (`invalid_client`) double it with each rejection in a row, up to
-   * `maxInvalidClientCooldownMs`; a token obtained resets that.
-   * @default 1_000
-   */
-  failureCooldownMs?: number;
-  /**
-   * The longest cooldown after rejected credentials (`invalid_client`): 1 s, 2 s, 4 s … up to
-   * this, so a wrong or revoked secret costs a few token requests per process per few minutes,
-   * not one per second that could get the client locked out.
-   * @example maxInvalidClientCooldownMs: 60_000
-   * @default 300_000 (5 minutes)
-   */
-  maxInvalidClientCooldownMs?: number;
-  /**
-   * Limits concurrent token requests. Pass one `pLimit(n)` to many handles (one per tenant) to
-   * keep a cold start of hundreds of tenants from stampeding the token endpoint.
-   * @default pLimit(1) per handle
-   */
-  tokenLimiter?: LimitFunction;
+  tokenRequest?: TokenRequestOptions;
   /**
    * A 401 for a token the API has accepted is always renewed. A 401 for a token that was itself
    * obtained for a 401 and that the API has not accepted since goes to the caller without a
@@ -102,12 +63,6 @@ export interface ServiceTitanAuthOptions {
    * @default 10_000
    */
   renewalCooldownMs?: number;
-  /**
-   * With a shared store that supports locking (Redis): how long a process waits for another
-   * one's token fetch before fetching itself, and how long the fetch lock lives.
-   * @default tokenTimeoutMs × (tokenRetries + 1) + 2_000 (32 s with the defaults)
-   */
-  fleetWaitMs?: number;
   /**
    * Receives debug/info/warn/error events (token fetches, renewals, replays). A method that throws
    * or never settles costs one process warning and changes no request. @default silent
@@ -124,7 +79,100 @@ export interface ServiceTitanAuthOptions {
   telemetry?: boolean;
 }
 
-/** Options after validation, with every default applied. */
+/**
+ * `tokenRequest` of {@link ServiceTitanAuthOptions}: how tokens are fetched from the token
+ * endpoint (API requests have `retry` and `rateLimit` of the client instead). A token fetch takes
+ * at most `timeoutMs × (retries + 1)` plus the backoff between attempts and any `Retry-After` up
+ * to `maxRetryAfterMs`.
+ */
+export interface TokenRequestOptions {
+  /**
+   * Deadline of one token request attempt, in ms, from connect to the last byte of the answer
+   * (not an idle timer: a body trickled a byte at a time cannot stretch it). @default 10_000
+   */
+  timeoutMs?: number;
+  /** Retries of a token request after network errors, timeouts, 5xx and 429. @default 2 */
+  retries?: number;
+  /** Base delay of the exponential backoff between token request attempts, in ms (+0–20% jitter). @default 300 */
+  retryDelayMs?: number;
+  /**
+   * The longest a `Retry-After` from the token endpoint holds this client back (seconds or an
+   * HTTP date; negative, malformed or past values count as absent). One that fits is waited out
+   * before retrying; a longer one fails the fetch with `rate_limited` at once, and the cooldown
+   * it starts (the error's `retryAfterMs`) is this long, not what the server asked for: an
+   * endpoint answering `Retry-After: 99999999999` costs 30 s, not 3,169 years. (API requests:
+   * `retry.maxRetryAfterMs` of the client.)
+   * @default 30_000
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * After the token endpoint said 429 and retries are spent, new token fetches fail fast with the
+   * same `rate_limited` error for `Retry-After` (at most `maxRetryAfterMs`), or for this many ms
+   * when it gave none. @default 5_000
+   */
+  rateLimitedCooldownMs?: number;
+  /**
+   * After any other failed token fetch (rejected credentials, 5xx or network errors after
+   * retries, a malformed answer), new fetches fail fast with the same error for this long, so a
+   * stream of requests cannot turn one failure into a stream of token requests. `0` disables it.
+   * Rejected credentials (`invalid_client`) double it with each rejection in a row, up to
+   * `maxInvalidClientCooldownMs`; a token obtained resets that.
+   * @default 1_000
+   */
+  failureCooldownMs?: number;
+  /**
+   * The longest cooldown after rejected credentials (`invalid_client`): 1 s, 2 s, 4 s … up to
+   * this, so a wrong or revoked secret costs a few token requests per process per few minutes,
+   * not one per second that could get the client locked out.
+   * @example tokenRequest: { maxInvalidClientCooldownMs: 60_000 }
+   * @default 300_000 (5 minutes)
+   */
+  maxInvalidClientCooldownMs?: number;
+  /**
+   * Limits concurrent token requests. Pass one `pLimit(n)` to many handles (one per tenant) to
+   * keep a cold start of hundreds of tenants from stampeding the token endpoint.
+   * @default pLimit(1) per handle
+   */
+  limiter?: LimitFunction;
+  /**
+   * With a shared store that supports locking (Redis): how long a process waits for another
+   * one's token fetch before fetching itself, and how long the fetch lock lives.
+   * @default timeoutMs × (retries + 1) + 2_000 (32 s with the defaults)
+   */
+  fleetWaitMs?: number;
+}
+
+/**
+ * The names of 0.1, still accepted (each costs one `DeprecationWarning` per process). Giving an
+ * old name and its new one together is `invalid_config`. See the CHANGELOG for the mapping.
+ */
+export interface DeprecatedAuthOptions {
+  /** @deprecated Use refreshBufferMs (in ms: seconds × 1000). */
+  refreshBufferSeconds?: number;
+  /** @deprecated Use tokenRequest.timeoutMs */
+  tokenTimeoutMs?: number;
+  /** @deprecated Use tokenRequest.retries */
+  tokenRetries?: number;
+  /** @deprecated Use tokenRequest.retryDelayMs */
+  tokenRetryDelayMs?: number;
+  /** @deprecated Use tokenRequest.maxRetryAfterMs (API requests: retry.maxRetryAfterMs) */
+  maxRetryAfterMs?: number;
+  /** @deprecated Use tokenRequest.rateLimitedCooldownMs */
+  rateLimitCooldownMs?: number;
+  /** @deprecated Use tokenRequest.failureCooldownMs */
+  failureCooldownMs?: number;
+  /** @deprecated Use tokenRequest.maxInvalidClientCooldownMs */
+  maxInvalidClientCooldownMs?: number;
+  /** @deprecated Use tokenRequest.limiter */
+  tokenLimiter?: LimitFunction;
+  /** @deprecated Use tokenRequest.fleetWaitMs */
+  fleetWaitMs?: number;
+}
+
+/**
+ * Options after validation, with every default applied, whichever names the user gave (the
+ * `token…`, `…Cooldown…`, `maxRetryAfterMs` and `fleetWaitMs` fields are `tokenRequest`'s).
+ */
 export interface ResolvedOptions {
   clientId: string;
   clientSecret: string;
@@ -162,8 +210,11 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
   const environment = resolveEnvironment(options.environment);
   const authUrl = parseSecureUrl(environment.authUrl, 'environment.authUrl').href;
   const apiOrigin = parseSecureUrl(environment.apiUrl, 'environment.apiUrl').origin;
-  const tokenTimeoutMs = timerOption(options.tokenTimeoutMs, 'tokenTimeoutMs', 10_000, { min: 1 });
-  const tokenRetries = numberOption(options.tokenRetries, 'tokenRetries', 2, { integer: true });
+  const tokenRequest = resolveTokenRequestGroup(options.tokenRequest);
+  const given = (oldName: DeprecatedOptionName, newValue: unknown): GivenOption =>
+    readRenamedOption(options, oldName, newValue);
+  const tokenTimeoutMs = timerOption(given('tokenTimeoutMs', tokenRequest.timeoutMs), 10_000, { min: 1 });
+  const tokenRetries = numberOption(given('tokenRetries', tokenRequest.retries), 2, { integer: true });
   return {
     clientId: requiredString(options.clientId, 'clientId'),
     clientSecret: requiredString(options.clientSecret, 'clientSecret'),
@@ -171,28 +222,26 @@ export function resolveOptions(options: ServiceTitanAuthOptions): ResolvedOption
     apiOrigin,
     allowedOrigins: resolveAllowedOrigins(options.allowedOrigins, apiOrigin),
     appKey: requiredString(options.appKey, 'appKey'),
-    refreshBufferMs:
-      checkTimerDuration(
-        numberOption(options.refreshBufferSeconds, 'refreshBufferSeconds', 60),
-        'refreshBufferSeconds',
-        's',
-      ) * 1000,
+    refreshBufferMs: resolveRefreshBuffer(given('refreshBufferSeconds', options.refreshBufferMs)),
     store: resolveStore(options.store),
     storeIsPrivate: options.store === undefined,
     renewOnStatus: resolveStatuses(options.renewOnStatus),
     tokenTimeoutMs,
     tokenRetries,
-    tokenRetryDelayMs: timerOption(options.tokenRetryDelayMs, 'tokenRetryDelayMs', 300),
-    maxRetryAfterMs: timerOption(options.maxRetryAfterMs, 'maxRetryAfterMs', 30_000),
-    rateLimitCooldownMs: timerOption(options.rateLimitCooldownMs, 'rateLimitCooldownMs', 5_000),
-    failureCooldownMs: timerOption(options.failureCooldownMs, 'failureCooldownMs', 1_000),
-    maxInvalidClientCooldownMs: timerOption(options.maxInvalidClientCooldownMs, 'maxInvalidClientCooldownMs', 300_000),
-    renewalCooldownMs: timerOption(options.renewalCooldownMs, 'renewalCooldownMs', 10_000),
-    tokenLimiter: resolveLimiter(options.tokenLimiter),
-    // The default is derived, so it is capped rather than refused.
+    tokenRetryDelayMs: timerOption(given('tokenRetryDelayMs', tokenRequest.retryDelayMs), 300),
+    maxRetryAfterMs: timerOption(given('maxRetryAfterMs', tokenRequest.maxRetryAfterMs), 30_000),
+    rateLimitCooldownMs: timerOption(given('rateLimitCooldownMs', tokenRequest.rateLimitedCooldownMs), 5_000),
+    failureCooldownMs: timerOption(given('failureCooldownMs', tokenRequest.failureCooldownMs), 1_000),
+    maxInvalidClientCooldownMs: timerOption(
+      given('maxInvalidClientCooldownMs', tokenRequest.maxInvalidClientCooldownMs),
+      300_000,
+    ),
+    renewalCooldownMs: timerOption({ value: options.renewalCooldownMs, name: 'renewalCooldownMs' }, 10_000),
+    tokenLimiter: resolveLimiter(given('tokenLimiter', tokenRequest.limiter)),
+    // The default is derived (from the resolved values, whichever names gave them), so it is
+    // capped rather than refused.
     fleetWaitMs: timerOption(
-      options.fleetWaitMs,
-      'fleetWaitMs',
+      given('fleetWaitMs', tokenRequest.fleetWaitMs),
       Math.min(tokenTimeoutMs * (tokenRetries + 1) + 2_000, MAX_TIMER_MS),
       { min: 1 },
     ),
@@ -221,9 +270,11 @@ function requiredString(value: unknown, name: string): string {
   return value;
 }
 
+/** An option's value and the name to show in an error: the one the user wrote. */
+type NamedOption = Pick<GivenOption, 'value' | 'name'>;
+
 function numberOption(
-  value: unknown,
-  name: string,
+  { value, name }: NamedOption,
   fallback: number,
   { min = 0, integer = false }: { min?: number; integer?: boolean } = {},
 ): number {
@@ -236,8 +287,22 @@ function numberOption(
 }
 
 /** A duration in ms that ends up in a timer: {@link numberOption}, at most 2^31 − 1. */
-function timerOption(value: unknown, name: string, fallback: number, limits: { min?: number } = {}): number {
-  return checkTimerDuration(numberOption(value, name, fallback, limits), name);
+function timerOption(option: NamedOption, fallback: number, limits: { min?: number } = {}): number {
+  return checkTimerDuration(numberOption(option, fallback, limits), option.name);
+}
+
+/** `refreshBufferMs`, or the deprecated `refreshBufferSeconds` checked in its own unit. */
+function resolveRefreshBuffer(option: GivenOption): number {
+  if (!option.deprecated) return timerOption(option, 60_000);
+  return checkTimerDuration(numberOption(option, 60), option.name, 's') * 1000;
+}
+
+function resolveTokenRequestGroup(value: unknown): TokenRequestOptions {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidConfig(`tokenRequest must be an object, got ${describe(value)}`);
+  }
+  return value as TokenRequestOptions;
 }
 
 function resolveAllowedOrigins(value: unknown, apiOrigin: string): ReadonlySet<string> {
@@ -269,10 +334,9 @@ function resolveStore(value: unknown): TokenStore {
   return store as TokenStore;
 }
 
-function resolveLimiter(value: unknown): LimitFunction {
+function resolveLimiter({ value, name }: NamedOption): LimitFunction {
   if (value === undefined) return pLimit(1);
-  if (typeof value !== 'function')
-    throw invalidConfig(`tokenLimiter must be a p-limit function, got ${describe(value)}`);
+  if (typeof value !== 'function') throw invalidConfig(`${name} must be a p-limit function, got ${describe(value)}`);
   return value as LimitFunction;
 }
 

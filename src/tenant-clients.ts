@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { createServiceTitanClient, type ServiceTitanClient, type ServiceTitanClientOptions } from './client';
 import { invalidConfig } from './errors';
-import { resolveOptions } from './options';
+import { resolveOptions, type TokenRequestOptions } from './options';
 import { MemoryTokenStore } from './stores/memory';
 import { describe } from './urls';
 
@@ -14,8 +14,14 @@ export interface TenantCredentials {
 /** Options of {@link createTenantClients}: everything a client takes, except what differs per tenant. */
 export interface TenantClientsOptions extends Omit<
   ServiceTitanClientOptions,
-  'clientId' | 'clientSecret' | 'tenantId' | 'tokenLimiter'
+  'clientId' | 'clientSecret' | 'tenantId' | 'tokenLimiter' | 'tokenRequest'
 > {
+  /**
+   * How every tenant's client fetches tokens (see {@link TokenRequestOptions}), except the
+   * limiter: all tenants share one, of `tokenConcurrency` slots.
+   * @default {}
+   */
+  tokenRequest?: Omit<TokenRequestOptions, 'limiter'>;
   /**
    * Looks up a tenant's client id and secret (from your database, a secrets manager…). Called
    * once per tenant; a failed lookup is not cached, so the next `forTenant` tries again.
@@ -54,7 +60,15 @@ export interface TenantClients {
 export function createTenantClients(options: TenantClientsOptions): TenantClients {
   if (options === null || typeof options !== 'object')
     throw invalidConfig(`options must be an object, got ${describe(options)}`);
-  const { credentials, tokenConcurrency = 4, ...shared } = options;
+  // A limiter given anyway (untyped callers) is replaced by the shared one, as it always was.
+  const {
+    credentials,
+    tokenConcurrency = 4,
+    tokenLimiter: _ignored,
+    ...shared
+  } = options as TenantClientsOptions & {
+    tokenLimiter?: unknown;
+  };
   if (typeof credentials !== 'function')
     throw invalidConfig(
       `credentials must be a function (tenantId) => { clientId, clientSecret }, got ${describe(credentials)}`,
@@ -65,7 +79,7 @@ export function createTenantClients(options: TenantClientsOptions): TenantClient
   // Check the shared options now rather than at the first tenant.
   resolveOptions({ ...shared, clientId: 'check', clientSecret: 'check' });
 
-  const tokenLimiter = pLimit(tokenConcurrency);
+  const limiter = pLimit(tokenConcurrency);
   const store = shared.store ?? new MemoryTokenStore();
   const clients = new Map<string, Promise<ServiceTitanClient>>();
 
@@ -82,7 +96,7 @@ export function createTenantClients(options: TenantClientsOptions): TenantClient
       clientSecret: found.clientSecret,
       tenantId,
       store,
-      tokenLimiter,
+      tokenRequest: { ...shared.tokenRequest, limiter },
     });
   };
 

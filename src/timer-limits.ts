@@ -16,7 +16,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
  * @example
  * // after checking that the value is a finite number >= 0:
  * const windowMs = checkTimerDuration(options.windowMs ?? 1000, 'rateLimit.windowMs');
- * const bufferSeconds = checkTimerDuration(options.refreshBufferSeconds ?? 60, 'refreshBufferSeconds', 's');
+ * const bufferSeconds = checkTimerDuration(options.refreshBufferSeconds ?? 60, 'refreshBufferSeconds', 's'); // deprecated, in s
  */
 export function checkTimerDuration(value: number, name: string, unit: 'ms' | 's' = 'ms'): number {
   const ms = unit === 's' ? value * 1000 : value;

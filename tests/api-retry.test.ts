@@ -14,7 +14,7 @@ describe('API retries in createServiceTitanClient', () => {
     );
 
   test('429 then success: the GET is retried after Retry-After', async () => {
-    sandbox().api.enqueue({ status: 429, retryAfter: 1 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 1_000 });
     const started = Date.now();
     expect((await client().get(customersPath(sandbox()))).status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
@@ -23,15 +23,15 @@ describe('API retries in createServiceTitanClient', () => {
 
   test('429 with Retry-After as an HTTP date, and without Retry-After', async () => {
     sandbox().api.enqueue(
-      { status: 429, retryAfter: new Date(Date.now() + 1000) },
-      { status: 429, retryAfter: 'absent' },
+      { status: 429, retryAfterDate: new Date(Date.now() + 1000) },
+      { status: 429, retryAfterMs: 'absent' },
     );
     expect((await client().get(customersPath(sandbox()))).status).toBe(200);
     expect(sandbox().api.count).toBe(3);
   });
 
-  test('a Retry-After beyond maxRetryAfterMs goes to the caller at once', async () => {
-    sandbox().api.enqueue({ status: 429, retryAfter: 120 });
+  test('a Retry-After beyond retry.maxRetryAfterMs goes to the caller at once', async () => {
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 120_000 });
     const error = await failure(client({ retry: { maxRetryAfterMs: 5_000 } }).get(customersPath(sandbox())));
     expect(error?.response?.status).toBe(429);
     expect(sandbox().api.count).toBe(1);

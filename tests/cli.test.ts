@@ -451,7 +451,7 @@ describe('cli usage', () => {
 });
 
 describe('cli with an absurd expires_in (1e13 s, past the end of JavaScript dates)', () => {
-  const sandbox = useSandbox({ tokenLifetimeSeconds: 1e13 });
+  const sandbox = useSandbox({ tokenLifetimeMs: 1e16 });
 
   it('token --json and check do not crash: the library clamps the lifetime to 24 h', async () => {
     const token = await run(['token', '--json'], sandboxEnv(sandbox()));

@@ -40,7 +40,7 @@ describe('rejected credentials back off exponentially (invalid_client)', () => {
     expect(sandbox().api.count).toBe(0);
   });
 
-  test('a token obtained resets the backoff to failureCooldownMs', async () => {
+  test('a token obtained resets the backoff to tokenRequest.failureCooldownMs', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
     sandbox().token.enqueue({ status: 401, times: 3 });
     for (const wait of [0, 1_001, 2_001]) {
@@ -62,15 +62,18 @@ describe('rejected credentials back off exponentially (invalid_client)', () => {
     const attach = () =>
       attachServiceTitanAuth(axios.create(), {
         ...authOptions(sandbox()),
-        maxInvalidClientCooldownMs: bad as number,
+        tokenRequest: { maxInvalidClientCooldownMs: bad as number },
       });
     expect(attach).toThrow(expect.objectContaining({ code: 'invalid_config' }));
-    expect(attach).toThrow(/maxInvalidClientCooldownMs/);
+    expect(attach).toThrow(/tokenRequest\.maxInvalidClientCooldownMs/);
   });
 
   test('maxInvalidClientCooldownMs caps the backoff', async () => {
     const client = createServiceTitanClient(
-      authOptions(sandbox(), { clientSecret: 'cs1.wrong-secret-0000000000', maxInvalidClientCooldownMs: 3_000 }),
+      authOptions(sandbox(), {
+        clientSecret: 'cs1.wrong-secret-0000000000',
+        tokenRequest: { maxInvalidClientCooldownMs: 3_000 },
+      }),
     );
     for (const wait of [0, 1_001, 2_001, 3_001, 3_001]) {
       clock.advance(wait);
@@ -84,7 +87,11 @@ describe('rejected credentials back off exponentially (invalid_client)', () => {
 
   test('the fleet path (shared store, its lock held by a dead holder) does not bypass the backoff', async () => {
     const store = new MemoryTokenStore();
-    const options = authOptions(sandbox(), { store, fleetWaitMs: 100, clientSecret: 'cs1.wrong-secret-0000000000' });
+    const options = authOptions(sandbox(), {
+      store,
+      tokenRequest: { fleetWaitMs: 100 },
+      clientSecret: 'cs1.wrong-secret-0000000000',
+    });
     await store.acquireLock(await tokenStoreKey(sandbox().authUrl, options.clientId, options.clientSecret), 3_600_000);
     const client = createServiceTitanClient(options);
     // Waits out fleetWaitMs for the holder, then fetches itself: rejected.

@@ -15,6 +15,12 @@ const valid: ServiceTitanAuthOptions = {
   environment: 'integration',
 };
 
+/** `valid` with one option set, by its dotted path (`tokenRequest.retries`). */
+function withOption(path: string, value: unknown): ServiceTitanAuthOptions {
+  const [group, field] = path.split('.') as [string, string | undefined];
+  return { ...valid, [group]: field === undefined ? value : { [field]: value } } as ServiceTitanAuthOptions;
+}
+
 function attachError(options: unknown): ServiceTitanAuthError {
   try {
     attachServiceTitanAuth(axios.create(), options as ServiceTitanAuthOptions);
@@ -72,19 +78,30 @@ describe('G10: bad options fail at attach time, naming the option', () => {
     ['empty appKey', { ...valid, appKey: '' }, /appKey/],
     ['blank appKey', { ...valid, appKey: '  ' }, /appKey/],
     [
-      'negative refreshBufferSeconds',
-      { ...valid, refreshBufferSeconds: -1 },
-      /refreshBufferSeconds must be a finite number >= 0, got -1/,
+      'negative refreshBufferMs',
+      { ...valid, refreshBufferMs: -1 },
+      /^refreshBufferMs must be a finite number >= 0, got -1$/,
+    ],
+    ['non-numeric refreshBufferMs', { ...valid, refreshBufferMs: '60' }, /^refreshBufferMs.*got a string/],
+    ['tokenRequest not an object', { ...valid, tokenRequest: 5 }, /^tokenRequest must be an object, got 5$/],
+    ['tokenRequest an array', { ...valid, tokenRequest: [] }, /^tokenRequest must be an object/],
+    ['NaN tokenRequest.timeoutMs', { ...valid, tokenRequest: { timeoutMs: Number.NaN } }, /^tokenRequest\.timeoutMs /],
+    ['zero tokenRequest.timeoutMs', { ...valid, tokenRequest: { timeoutMs: 0 } }, /^tokenRequest\.timeoutMs must be/],
+    [
+      'fractional tokenRequest.retries',
+      { ...valid, tokenRequest: { retries: 1.5 } },
+      /^tokenRequest\.retries must be an integer >= 0, got 1\.5$/,
     ],
     [
-      'non-numeric refreshBufferSeconds',
-      { ...valid, refreshBufferSeconds: '60' },
-      /refreshBufferSeconds.*got a string/,
+      'Infinity tokenRequest.maxRetryAfterMs',
+      { ...valid, tokenRequest: { maxRetryAfterMs: Infinity } },
+      /^tokenRequest\.maxRetryAfterMs must be/,
     ],
-    ['NaN tokenTimeoutMs', { ...valid, tokenTimeoutMs: Number.NaN }, /tokenTimeoutMs/],
-    ['zero tokenTimeoutMs', { ...valid, tokenTimeoutMs: 0 }, /tokenTimeoutMs/],
-    ['fractional tokenRetries', { ...valid, tokenRetries: 1.5 }, /tokenRetries must be an integer/],
-    ['Infinity maxRetryAfterMs', { ...valid, maxRetryAfterMs: Infinity }, /maxRetryAfterMs/],
+    [
+      'tokenRequest.limiter not a function',
+      { ...valid, tokenRequest: { limiter: 4 } },
+      /^tokenRequest\.limiter must be a p-limit function/,
+    ],
     [
       'http allowedOrigins on a public host',
       { ...valid, allowedOrigins: ['http://proxy.example.com'] },
@@ -105,30 +122,32 @@ describe('G10: bad options fail at attach time, naming the option', () => {
 
   // Node clamps a longer timer delay to 1 ms: every token fetch would "time out" at once.
   test.each([
-    'tokenTimeoutMs',
-    'tokenRetryDelayMs',
-    'maxRetryAfterMs',
-    'rateLimitCooldownMs',
-    'failureCooldownMs',
+    'refreshBufferMs',
+    'tokenRequest.timeoutMs',
+    'tokenRequest.retryDelayMs',
+    'tokenRequest.maxRetryAfterMs',
+    'tokenRequest.rateLimitedCooldownMs',
+    'tokenRequest.failureCooldownMs',
+    'tokenRequest.maxInvalidClientCooldownMs',
+    'tokenRequest.fleetWaitMs',
     'renewalCooldownMs',
-    'fleetWaitMs',
   ])('%s above 2^31 - 1 ms is invalid_config naming the option and the limit', (name) => {
-    expect(attachError({ ...valid, [name]: 2_147_483_648 }).message).toBe(
+    expect(attachError(withOption(name, 2_147_483_648)).message).toBe(
       `${name} must be at most 2147483647 ms (2^31 - 1 ms, the longest delay Node's timers support), got 2147483648`,
     );
-    expect(() => attachServiceTitanAuth(axios.create(), { ...valid, [name]: 2_147_483_647 })).not.toThrow();
+    expect(() => attachServiceTitanAuth(axios.create(), withOption(name, 2_147_483_647))).not.toThrow();
   });
 
-  test('refreshBufferSeconds above (2^31 - 1) / 1000 s is invalid_config in seconds', () => {
+  test('refreshBufferSeconds (deprecated) above (2^31 - 1) / 1000 s is invalid_config in seconds, under its own name', () => {
     expect(attachError({ ...valid, refreshBufferSeconds: 2_147_484 }).message).toMatch(
       /^refreshBufferSeconds must be at most 2147483.647 s \(2\^31 - 1 ms.*got 2147484$/,
     );
     expect(() => attachServiceTitanAuth(axios.create(), { ...valid, refreshBufferSeconds: 2_147_483 })).not.toThrow();
   });
 
-  test('the derived fleetWaitMs default is capped at 2^31 - 1 ms, not refused', () => {
+  test('the derived tokenRequest.fleetWaitMs default is capped at 2^31 - 1 ms, not refused', () => {
     expect(() =>
-      attachServiceTitanAuth(axios.create(), { ...valid, tokenTimeoutMs: 2_147_483_647, tokenRetries: 2 }),
+      attachServiceTitanAuth(axios.create(), { ...valid, tokenRequest: { timeoutMs: 2_147_483_647, retries: 2 } }),
     ).not.toThrow();
   });
 

@@ -15,7 +15,7 @@ import { fakeDateOnly, flushIo, startForeignServer, type ForeignServer } from '.
 
 const NUM_RUNS = Number(process.env['PROPERTY_RUNS'] ?? 60);
 const TOKEN_LIFETIME_MS = 900_000; // the sandbox's default, as ServiceTitan
-const REFRESH_BUFFER_MS = 60_000; // the library's default refreshBufferSeconds
+const REFRESH_BUFFER_MS = 60_000; // the library's default refreshBufferMs
 /** A clock move at least this large may start a new renewal epoch (see the token bound below). */
 const BIG_JUMP_MS = 60_000;
 const TICK_MAX_MS = 2_000;
@@ -36,7 +36,7 @@ type Action =
   | { kind: 'apiFault'; fault: ApiFault; times: number }
   | { kind: 'clock'; ms: number };
 
-type TokenFault = { status: 500 | 502 | 503 } | { status: 429; retryAfter: 0 | 1 | 'absent' } | { reset: true };
+type TokenFault = { status: 500 | 502 | 503 } | { status: 429; retryAfterMs: 0 | 1_000 | 'absent' } | { reset: true };
 type ApiFault = 401 | 503 | 429 | 'reset' | 'redirect';
 
 const batchArb = fc.record({
@@ -51,11 +51,11 @@ const tokenFaultArb = fc.record({
   kind: fc.constant('tokenFault' as const),
   fault: fc.oneof(
     fc.record({ status: fc.constantFrom(500 as const, 502 as const, 503 as const) }),
-    // Retry-After 0 is retried at once; 1 s is above maxRetryAfterMs, so it fails the fetch and
+    // Retry-After 0 is retried at once; 1 s is above tokenRequest.maxRetryAfterMs, so it fails the fetch and
     // starts a cooldown (Date is fake, so the cooldown lasts until the next clock move).
     fc.record({
       status: fc.constant(429 as const),
-      retryAfter: fc.constantFrom(0 as const, 1 as const, 'absent' as const),
+      retryAfterMs: fc.constantFrom(0 as const, 1_000 as const, 'absent' as const),
     }),
     fc.constant({ reset: true as const }),
   ),
@@ -203,8 +203,7 @@ async function runScenario({ apiRetries, actions }: Scenario, foreign: ForeignSe
     ...sandbox.clientOptions,
     // Waits on real timers are shortened; every cooldown (failure, 429, renewal hold-back) keeps
     // the default a user gets: they are measured on Date, which the run moves.
-    tokenRetryDelayMs: 1,
-    maxRetryAfterMs: 50,
+    tokenRequest: { retryDelayMs: 1, maxRetryAfterMs: 50 },
     rateLimit: false,
     retry: apiRetries ? { retries: API_RETRIES, retryDelayMs: 1 } : false,
   });
@@ -280,7 +279,7 @@ async function runScenario({ apiRetries, actions }: Scenario, foreign: ForeignSe
           const { fault, times } = action;
           if (fault === 'reset') sandbox.api.enqueue({ reset: true, times });
           else if (fault === 'redirect') sandbox.api.enqueue({ redirectTo: `${foreign.url}/redirected`, times });
-          else sandbox.api.enqueue({ status: fault, times, ...(fault === 429 ? { retryAfter: 0 } : {}) });
+          else sandbox.api.enqueue({ status: fault, times, ...(fault === 429 ? { retryAfterMs: 0 } : {}) });
           if (fault === 401) tally.api401Uses += times;
           break;
         }

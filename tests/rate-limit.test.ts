@@ -149,7 +149,7 @@ describe('a 429 slows the whole client down', () => {
   test('every request waits out Retry-After, then the client resumes', async () => {
     const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: false });
     await client.auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 1 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 1_000 });
     expect((await failure(client.get(customersPath(sandbox()))))?.response?.status).toBe(429);
     const others = await Promise.all(Array.from({ length: 5 }, () => client.get(customersPath(sandbox()))));
     expect(others.every((r) => r.status === 200)).toBe(true);
@@ -168,14 +168,14 @@ describe('a 429 slows the whole client down', () => {
       rateLimit: { pauseOn429Ms: 200 },
     });
     await client.auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 'absent' });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 'absent' });
     await failure(client.get(customersPath(sandbox())));
     await client.get(customersPath(sandbox()));
     const [a, b] = arrivals();
     expect(b! - a!).toBeGreaterThanOrEqual(200);
 
     sandbox().resetCounters();
-    sandbox().api.enqueue({ status: 429, retryAfter: 3600 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 3_600_000 });
     await failure(client.get(customersPath(sandbox())));
     const started = performance.now();
     await client.get(customersPath(sandbox()));
@@ -187,7 +187,7 @@ describe('a 429 slows the whole client down', () => {
   test('repeated 429s: the retry queues like any request and succeeds once the server lets it', async () => {
     const client = createServiceTitanClient({ ...authOptions(sandbox()), retry: { retryDelayMs: 1 } });
     await client.auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 'absent', times: 3 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 'absent', times: 3 });
     const response = await client.get(customersPath(sandbox()));
     expect(response.status).toBe(200);
     const times = arrivals();
@@ -263,7 +263,7 @@ describe('the reporting limit', () => {
       axios: { timeout: 5000 },
     });
     await client.auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 60 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 60_000 });
     const refused = await failure(client.post(reportPath(sandbox(), 42), { parameters: [] }));
     expect(refused?.response?.status).toBe(429);
     const started = performance.now();

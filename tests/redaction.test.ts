@@ -72,7 +72,7 @@ describe('G7: no secret or token in errors or logs', () => {
     const { logger, lines } = recordingLogger();
     // Only the hang must time out; at 50 ms a loaded machine timed out the 400 and the 503 too.
     const client = createServiceTitanClient(
-      authOptions(sandbox(), { logger, tokenRetries: 0, tokenTimeoutMs: 1000, failureCooldownMs: 0 }),
+      authOptions(sandbox(), { logger, tokenRequest: { retries: 0, timeoutMs: 1000, failureCooldownMs: 0 } }),
     );
     sandbox().token.enqueue(
       { status: 400, body: { error: 'invalid_client' } },
@@ -405,7 +405,7 @@ describe('G18: errors never reach an agent or its sockets (keep-alive agents, id
   });
 
   test.each(cases)('%s, %s: a token error', async (transport, state) => {
-    const client = await keepAliveClient(transport, { tokenRetries: 0, failureCooldownMs: 0 });
+    const client = await keepAliveClient(transport, { tokenRequest: { retries: 0, failureCooldownMs: 0 } });
     const tokens: string[] = [];
     const error = await failWhile(state, client, async () => {
       tokens.push(await client.auth.getToken());

@@ -135,7 +135,7 @@ describe('G3: 401s that a new token does not cure cost a bounded, growing number
   });
 
   test('near its expiry, a held-back token is renewed for a 401 (it may just have expired)', async () => {
-    const short = await startSandbox({ tokenLifetimeSeconds: 6 });
+    const short = await startSandbox({ tokenLifetimeMs: 6_000 });
     try {
       // Hold-backs of 1, 2, 4 s; renewAt is half the 6 s lifetime, so tok-4's ends before its hold-back.
       const client = createServiceTitanClient(authOptions(short, { renewalCooldownMs: 60_000 }));

@@ -133,7 +133,7 @@ function makeApi(
 ): { api: AxiosInstance; auth: ServiceTitanAuth } {
   // A token attempt may take 5 s: each case must be cut by the request's deadline, not by this.
   const { axios: axiosDefaults, rateLimit, reportLimit, retry, tenantId, ...authOverrides } = overrides;
-  const options = authOptions(sandbox, { tokenTimeoutMs: 5_000, tokenRetries: 0, ...authOverrides });
+  const options = authOptions(sandbox, { tokenRequest: { timeoutMs: 5_000, retries: 0 }, ...authOverrides });
   if (way === 'createServiceTitanClient') {
     const client = createServiceTitanClient({ ...options, ...overrides });
     return { api: client, auth: client.auth };
@@ -252,7 +252,7 @@ describe('G13: retry delays and Retry-After never wait past the deadline (create
     async (timeout) => {
       const { api, auth } = makeApi('createServiceTitanClient', sandbox());
       const token = await auth.getToken();
-      sandbox().api.enqueue({ status: 429, retryAfter: 8 });
+      sandbox().api.enqueue({ status: 429, retryAfterMs: 8_000 });
       const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout }));
       expectAxiosTimeout(error, timeout);
       // At once: not after the 8 s asked for, nor at the deadline.
@@ -265,7 +265,7 @@ describe('G13: retry delays and Retry-After never wait past the deadline (create
   test('a Retry-After that fits in the timeout is waited out and retried', async () => {
     const { api, auth } = makeApi('createServiceTitanClient', sandbox());
     await auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 1 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 1_000 });
     expect((await api.get(customersPath(sandbox()), { timeout: 4000 })).status).toBe(200);
     expect(sandbox().api.requests.map((r) => r.status)).toEqual([429, 200]);
   });

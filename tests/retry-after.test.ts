@@ -15,7 +15,7 @@ const meaningless = (): [string, string][] => [
   ['a past asctime date', 'Sun Nov  6 08:49:37 1994'],
 ];
 
-describe('G16: a Retry-After from the token endpoint holds the client back for maxRetryAfterMs at most', () => {
+describe('G16: a Retry-After from the token endpoint holds the client back for tokenRequest.maxRetryAfterMs at most', () => {
   const sandbox = useSandbox();
   const clock = useFakeClock();
 
@@ -26,9 +26,9 @@ describe('G16: a Retry-After from the token endpoint holds the client back for m
     'Retry-After: 99999999999 (3,169 years) starts a cooldown of %s maxRetryAfterMs; then a request succeeds',
     async (_name, maxRetryAfterMs, capMs) => {
       const client = createServiceTitanClient(
-        authOptions(sandbox(), maxRetryAfterMs === undefined ? {} : { maxRetryAfterMs }),
+        authOptions(sandbox(), maxRetryAfterMs === undefined ? {} : { tokenRequest: { maxRetryAfterMs } }),
       );
-      sandbox().token.enqueue({ status: 429, retryAfter: 99_999_999_999 });
+      sandbox().token.enqueue({ status: 429, retryAfterMs: 99_999_999_999_000 });
       const error = await tokenError(client.get(customersPath(sandbox())));
       expect(error).toMatchObject({ code: 'rate_limited', status: 429, retryAfterMs: capMs });
       expect(error.message).toContain(`retry after ${capMs / 1000} s`);
@@ -45,10 +45,10 @@ describe('G16: a Retry-After from the token endpoint holds the client back for m
   );
 
   test.each(meaningless())(
-    '%s Retry-After (%p) counts as absent: the cooldown is rateLimitCooldownMs',
+    '%s Retry-After (%p) counts as absent: the cooldown is tokenRequest.rateLimitedCooldownMs',
     async (_name, value) => {
-      const client = createServiceTitanClient(authOptions(sandbox(), { tokenRetries: 0 }));
-      sandbox().token.enqueue({ status: 429, retryAfter: 'absent', headers: { 'retry-after': value } });
+      const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { retries: 0 } }));
+      sandbox().token.enqueue({ status: 429, retryAfterMs: 'absent', headers: { 'retry-after': value } });
       const error = await tokenError(client.auth.getToken());
       expect(error).toMatchObject({ code: 'rate_limited', retryAfterMs: DEFAULT_RATE_LIMIT_COOLDOWN_MS });
       clock.advance(DEFAULT_RATE_LIMIT_COOLDOWN_MS - 10);
@@ -76,9 +76,9 @@ describe('G16: a Retry-After from the token endpoint holds the client back for m
       },
     ],
   ])('a Retry-After as an HTTP date in %s form is honoured', async (_name, format) => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRetries: 0 }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { retries: 0 } }));
     const value = format(new Date(Date.now() + 20_000));
-    sandbox().token.enqueue({ status: 429, retryAfter: 'absent', headers: { 'retry-after': value } });
+    sandbox().token.enqueue({ status: 429, retryAfterMs: 'absent', headers: { 'retry-after': value } });
     const error = await tokenError(client.auth.getToken());
     // HTTP dates have whole seconds.
     expect(error.retryAfterMs).toBeGreaterThan(19_000);
@@ -92,7 +92,7 @@ describe('G16: a Retry-After from the API', () => {
   test('Retry-After: 99999999999 beyond the default retry.maxRetryAfterMs (60 s) is not waited out: the 429 goes to the caller at once', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
     await client.auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 99_999_999_999 });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 99_999_999_999_000 });
     const started = performance.now();
     const limited = await client.get(customersPath(sandbox())).catch((e: unknown) => e as AxiosError);
     expect((limited as AxiosError).response?.status).toBe(429);
@@ -107,7 +107,7 @@ describe('G16: a Retry-After from the API', () => {
       rateLimit: { pauseOn429Ms: 300 },
     });
     await client.auth.getToken();
-    sandbox().api.enqueue({ status: 429, retryAfter: 'absent', headers: { 'retry-after': value } });
+    sandbox().api.enqueue({ status: 429, retryAfterMs: 'absent', headers: { 'retry-after': value } });
     const limited = await client.get(customersPath(sandbox())).catch((e: unknown) => e as AxiosError);
     expect((limited as AxiosError).response?.status).toBe(429);
     await client.get(customersPath(sandbox()));

@@ -40,10 +40,13 @@ describe('a shared store with a lock: one token fetch for the whole fleet', () =
     expect(sandbox().tokensSeen).toEqual(['tok-1', 'tok-2']);
   });
 
-  test('a holder that never publishes: waiters fetch themselves after fleetWaitMs, nobody hangs', async () => {
+  test('a holder that never publishes: waiters fetch themselves after tokenRequest.fleetWaitMs, nobody hangs', async () => {
     const store = new MemoryTokenStore();
     const clients = Array.from({ length: 3 }, () =>
-      createServiceTitanClient({ ...authOptions(sandbox(), { store, fleetWaitMs: 200 }), rateLimit: false }),
+      createServiceTitanClient({
+        ...authOptions(sandbox(), { store, tokenRequest: { fleetWaitMs: 200 } }),
+        rateLimit: false,
+      }),
     );
     // A "dead process" holds the fetch lock for this client's key and never releases it.
     await store.acquireLock(await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret), 60_000);

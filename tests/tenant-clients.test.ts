@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { MemoryTokenStore, ServiceTitanAuthError, createTenantClients } from '../src';
 import type { SandboxCredentials } from '../src/testing';
 import { useSandbox } from './helpers/sandbox';
@@ -82,6 +83,31 @@ describe('createTenantClients: many tenants, one app', () => {
     await (await tenants.forTenant(1000)).auth.getToken();
     await (await tenants.forTenant(1001)).auth.getToken();
     expect(store.size).toBe(2);
+  });
+
+  // Issue 19 item 8: tokenRequest reaches every tenant's client, while the limiter stays the
+  // shared one of tokenConcurrency (a limiter given anyway, untyped, is replaced as it always was).
+  test('tokenRequest options reach every tenant; the token slot stays shared', async () => {
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      appKey: sandbox().appKey,
+      credentials,
+      tokenConcurrency: 1,
+      tokenRequest: { retries: 3, retryDelayMs: 1 },
+      ...({ tokenLimiter: pLimit(100) } as object),
+    });
+    const first = clients[0]!;
+    sandbox().token.enqueue({ status: 503, times: 10, match: (r) => r.clientId === first.clientId });
+    const failed = await (await tenants.forTenant(first.tenantId)).auth.getToken().catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(ServiceTitanAuthError);
+    expect(sandbox().token.count).toBe(4); // 1 + tokenRequest.retries
+
+    sandbox().token.enqueue({ delayMs: 20, times: 10 });
+    await Promise.all(
+      clients.slice(1, 11).map(async ({ tenantId }) => (await tenants.forTenant(tenantId)).auth.getToken()),
+    );
+    expect(sandbox().token.count).toBe(14);
+    expect(sandbox().token.maxInFlight).toBe(1);
   });
 
   test('bad options fail at creation, naming the option', () => {

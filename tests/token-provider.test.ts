@@ -56,9 +56,9 @@ describe('expiry and renewal ahead of it', () => {
   const clock = useFakeClock();
   const lifetimeMs = 900_000;
 
-  test('G2: a cached token is reused until refreshBufferSeconds before expiry, then renewed', async () => {
+  test('G2: a cached token is reused until refreshBufferMs before expiry, then renewed', async () => {
     const { logger, next } = recordingLogger();
-    const client = createServiceTitanClient(authOptions(sandbox(), { refreshBufferSeconds: 60, logger }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { refreshBufferMs: 60_000, logger }));
     await client.get(customersPath(sandbox()));
     clock.advance(lifetimeMs - 61_000);
     await client.get(customersPath(sandbox()));

@@ -4,17 +4,19 @@ import { MAX_TOKEN_RESPONSE_BYTES } from '../src/token/token-request';
 import { authOptions, customersPath, flushIo, useSandbox } from './helpers/sandbox';
 import { tokenError } from './helpers/token-error';
 
-// Upper bounds below add this much to tokenTimeoutMs × attempts + backoff, for the scheduling of
+// Upper bounds below add this much to tokenRequest.timeoutMs × attempts + backoff, for the scheduling of
 // a loaded CI machine. Without the per-attempt deadline these fetches never end at all: the
 // trickle sends a byte every 50 ms forever, and axios's idle timer never fires.
 const SCHEDULING_MARGIN_MS = 1_000;
 
-describe('G13: a token attempt is bounded end to end by tokenTimeoutMs', () => {
+describe('G13: a token attempt is bounded end to end by tokenRequest.timeoutMs', () => {
   const sandbox = useSandbox();
 
   test('a body trickled a byte every 50 ms is cut at the deadline of each attempt, retried, then token_request_failed', async () => {
     const tokenTimeoutMs = 400;
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenTimeoutMs, tokenRetries: 1 }));
+    const client = createServiceTitanClient(
+      authOptions(sandbox(), { tokenRequest: { timeoutMs: tokenTimeoutMs, retries: 1 } }),
+    );
     sandbox().token.enqueue({ trickleMs: 50, times: 2 });
     const started = Date.now();
     const error = await tokenError(client.get(customersPath(sandbox())));
@@ -24,13 +26,13 @@ describe('G13: a token attempt is bounded end to end by tokenTimeoutMs', () => {
     expect(sandbox().token.count).toBe(2);
     expect(sandbox().token.requests.map((r) => r.status)).toEqual([200, 200]); // headers were sent
     expect(elapsed).toBeGreaterThanOrEqual(2 * tokenTimeoutMs - 5);
-    // Backoff: tokenRetryDelayMs 5 (+20 % jitter) before the one retry.
+    // Backoff: tokenRequest.retryDelayMs 5 (+20 % jitter) before the one retry.
     expect(elapsed).toBeLessThan(2 * tokenTimeoutMs + 6 + SCHEDULING_MARGIN_MS);
     expect(sandbox().api.count).toBe(0);
   });
 
   test('each attempt gets a fresh deadline: a retry after a cut-off trickle succeeds', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenTimeoutMs: 500, tokenRetries: 1 }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { timeoutMs: 500, retries: 1 } }));
     sandbox().token.enqueue({ trickleMs: 50 });
     expect((await client.get(customersPath(sandbox()))).status).toBe(200);
     expect(sandbox().token.count).toBe(2);
@@ -39,7 +41,7 @@ describe('G13: a token attempt is bounded end to end by tokenTimeoutMs', () => {
 
   test('the backoff after a deadline hit is still waited out', async () => {
     const client = createServiceTitanClient(
-      authOptions(sandbox(), { tokenTimeoutMs: 300, tokenRetries: 1, tokenRetryDelayMs: 1_000 }),
+      authOptions(sandbox(), { tokenRequest: { timeoutMs: 300, retries: 1, retryDelayMs: 1_000 } }),
     );
     sandbox().token.enqueue({ trickleMs: 50 });
     await client.auth.getToken();
@@ -50,7 +52,7 @@ describe('G13: a token attempt is bounded end to end by tokenTimeoutMs', () => {
   });
 
   test('a hang before the headers is cut at the deadline too', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenTimeoutMs: 300, tokenRetries: 0 }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { timeoutMs: 300, retries: 0 } }));
     sandbox().token.enqueue({ hang: true });
     const error = await tokenError(client.auth.getToken());
     expect(error.message).toContain('timed out after 300 ms');
@@ -72,8 +74,7 @@ describe('G13: under createTenantClients a trickling tenant does not block the o
       appKey: sandbox().appKey,
       credentials: (tenantId) => clients.find((c) => c.tenantId === tenantId)!,
       tokenConcurrency: 1,
-      tokenTimeoutMs,
-      tokenRetries: 0,
+      tokenRequest: { timeoutMs: tokenTimeoutMs, retries: 0 },
     });
     const isSlow = (r: { clientId?: string }) => r.clientId === 'cid.slow';
     sandbox().token.enqueue({ trickleMs: 50, match: isSlow });
@@ -104,7 +105,7 @@ describe('G13: token answers are capped at 64 KiB', () => {
   ])(
     'a 200 MB answer (%s) is invalid_token_response naming the cap, not retried, and read no further',
     async (_name, headers) => {
-      const client = createServiceTitanClient(authOptions(sandbox(), { tokenTimeoutMs: 30_000 }));
+      const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { timeoutMs: 30_000 } }));
       sandbox().token.enqueue({ largeBodyBytes: 200 * 1024 * 1024, headers });
       const before = process.memoryUsage.rss();
       let peak = before;

@@ -55,18 +55,18 @@ describe('G4: token request retries', () => {
     expect(sandbox().token.count).toBe(3);
   });
 
-  test('gives up after tokenRetries with token_request_failed and the last status', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRetries: 2 }));
+  test('gives up after tokenRequest.retries with token_request_failed and the last status', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { retries: 2 } }));
     sandbox().token.enqueue({ status: 502, times: 3 });
     const error = await tokenError(client.get(customersPath(sandbox())));
     expect(error).toMatchObject({ code: 'token_request_failed', status: 502 });
     expect(sandbox().token.count).toBe(3);
   });
 
-  test('a hang past tokenTimeoutMs is a retried timeout, then token_request_failed', async () => {
+  test('a hang past tokenRequest.timeoutMs is a retried timeout, then token_request_failed', async () => {
     // The deadline covers connect to last byte: 300 ms leaves a loaded machine time to deliver
     // the request, so the hang (not the machine) is what times out.
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenTimeoutMs: 300, tokenRetries: 1 }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { timeoutMs: 300, retries: 1 } }));
     sandbox().token.enqueue({ hang: true, times: 2 });
     const error = await tokenError(client.get(customersPath(sandbox())));
     expect(error.code).toBe('token_request_failed');
@@ -80,7 +80,7 @@ describe('G4: token request retries', () => {
     const client = createServiceTitanClient(
       authOptions(sandbox(), {
         environment: { authUrl: `http://127.0.0.1:${port}/connect/token`, apiUrl: 'http://127.0.0.1:9' },
-        tokenRetries: 1,
+        tokenRequest: { retries: 1 },
       }),
     );
     const error = await tokenError(client.auth.getToken());
@@ -90,7 +90,7 @@ describe('G4: token request retries', () => {
 
   test('429 with Retry-After in seconds: waits it out, all waiters share the one outcome', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
-    sandbox().token.enqueue({ status: 429, retryAfter: 1 });
+    sandbox().token.enqueue({ status: 429, retryAfterMs: 1_000 });
     const started = Date.now();
     const requests = Array.from({ length: 10 }, () => client.get(customersPath(sandbox())));
     await flushIo(20);
@@ -103,7 +103,7 @@ describe('G4: token request retries', () => {
 
   test('429 with Retry-After as an HTTP date is honoured too', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
-    sandbox().token.enqueue({ status: 429, retryAfter: new Date(Date.now() + 2000) });
+    sandbox().token.enqueue({ status: 429, retryAfterDate: new Date(Date.now() + 2000) });
     const started = Date.now();
     await client.auth.getToken();
     // HTTP dates have 1 s resolution: the wait is at least ~1 s.
@@ -113,7 +113,7 @@ describe('G4: token request retries', () => {
 
   test('429 without Retry-After is retried with backoff', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));
-    sandbox().token.enqueue({ status: 429, retryAfter: 'absent' });
+    sandbox().token.enqueue({ status: 429, retryAfterMs: 'absent' });
     await client.auth.getToken();
     expect(sandbox().token.count).toBe(2);
   });
@@ -123,8 +123,10 @@ describe('cooldown after a failed token fetch', () => {
   const sandbox = useSandbox();
   const clock = useFakeClock();
 
-  test('during failureCooldownMs new requests fail fast with the same error; afterwards one tries again', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { failureCooldownMs: 2_000, tokenRetries: 1 }));
+  test('during tokenRequest.failureCooldownMs new requests fail fast with the same error; afterwards one tries again', async () => {
+    const client = createServiceTitanClient(
+      authOptions(sandbox(), { tokenRequest: { failureCooldownMs: 2_000, retries: 1 } }),
+    );
     sandbox().token.enqueue({ status: 503, times: 2 });
     const first = await tokenError(client.get(customersPath(sandbox())));
     expect(first).toMatchObject({ code: 'token_request_failed', status: 503 });
@@ -143,8 +145,8 @@ describe('cooldown after a failed token fetch', () => {
     expect(sandbox().token.count).toBe(3);
   });
 
-  test('failureCooldownMs: 0 lets the next request try at once', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { failureCooldownMs: 0 }));
+  test('tokenRequest.failureCooldownMs: 0 lets the next request try at once', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { failureCooldownMs: 0 } }));
     sandbox().token.enqueue({ status: 400, body: { error: 'invalid_client' } });
     await tokenError(client.auth.getToken());
     await expect(client.auth.getToken()).resolves.toEqual(expect.any(String));
@@ -152,7 +154,7 @@ describe('cooldown after a failed token fetch', () => {
   });
 
   test('a failed background renewal keeps serving the current token, with one fetch per cooldown', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRetries: 0 }));
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { retries: 0 } }));
     await client.auth.getToken();
     clock.advance(900_000 - 30_000); // inside the renewal window
     sandbox().token.enqueue({ status: 503, times: 100 });
@@ -167,9 +169,9 @@ describe('G4: cooldown after the token endpoint said 429', () => {
   const sandbox = useSandbox();
   const clock = useFakeClock();
 
-  test('a Retry-After longer than maxRetryAfterMs fails fast with rate_limited; nobody calls the endpoint during the cooldown, capped at maxRetryAfterMs', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { maxRetryAfterMs: 10_000 }));
-    sandbox().token.enqueue({ status: 429, retryAfter: 120 });
+  test('a Retry-After longer than tokenRequest.maxRetryAfterMs fails fast with rate_limited; nobody calls the endpoint during the cooldown, capped at it', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRequest: { maxRetryAfterMs: 10_000 } }));
+    sandbox().token.enqueue({ status: 429, retryAfterMs: 120_000 });
     const first = await tokenError(client.get(customersPath(sandbox())));
     expect(first).toMatchObject({ code: 'rate_limited', status: 429, retryAfterMs: 10_000 });
     expect(sandbox().token.count).toBe(1);
@@ -185,9 +187,11 @@ describe('G4: cooldown after the token endpoint said 429', () => {
     expect(sandbox().token.count).toBe(2);
   });
 
-  test('429s until retries are spent: rate_limited, cooldown of rateLimitCooldownMs when no Retry-After', async () => {
-    const client = createServiceTitanClient(authOptions(sandbox(), { tokenRetries: 1, rateLimitCooldownMs: 7_000 }));
-    sandbox().token.enqueue({ status: 429, retryAfter: 'absent', times: 2 });
+  test('429s until retries are spent: rate_limited, cooldown of tokenRequest.rateLimitedCooldownMs when no Retry-After', async () => {
+    const client = createServiceTitanClient(
+      authOptions(sandbox(), { tokenRequest: { retries: 1, rateLimitedCooldownMs: 7_000 } }),
+    );
+    sandbox().token.enqueue({ status: 429, retryAfterMs: 'absent', times: 2 });
     const error = await tokenError(client.auth.getToken());
     expect(error).toMatchObject({ code: 'rate_limited', retryAfterMs: 7_000 });
     await tokenError(client.auth.getToken());

@@ -68,7 +68,7 @@ export function openSession(config: ConnectionConfig): Session {
       ...(config.tenantId === undefined ? {} : { tenantId: config.tenantId }),
       store,
       // One attempt may not use the whole budget, so a hung attempt leaves time for a retry.
-      tokenTimeoutMs: Math.min(config.timeoutMs, TOKEN_ATTEMPT_TIMEOUT_MS),
+      tokenRequest: { timeoutMs: Math.min(config.timeoutMs, TOKEN_ATTEMPT_TIMEOUT_MS) },
       // The token was fetched a moment ago: a 401 on the probe is about the app key, not the token.
       renewOnStatus: [],
     });

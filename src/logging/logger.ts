@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { emitWarningOnce } from '../process-warning';
 
 /**
  * Where the library reports what it does. Every method is optional; messages never contain a
@@ -51,8 +52,6 @@ export function warnDegraded(
   });
 }
 
-const warnedCodes = new Set<string>();
-
 /**
  * A warning the user must see without configuring anything: to `logger.warn` when the user gave
  * a logger, otherwise as one `process.emitWarning` per `code` per process (type
@@ -72,7 +71,5 @@ export function warnUser(
     logger.warn?.(`${message}${loggedSuffix}`, details);
     return;
   }
-  if (warnedCodes.has(code)) return;
-  warnedCodes.add(code);
-  process.emitWarning(`${message}${printedSuffix}`, { type: 'ServiceTitanAuthWarning', code });
+  emitWarningOnce(code, `${message}${printedSuffix}`);
 }

@@ -1,6 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http';
+import { warnDeprecatedName } from '../process-warning';
 import { send, type RequestContext } from './http';
 import type { Lifecycle } from './lifecycle';
+import { isWholeSecondsMs } from './sandbox-options';
 import { largeAnswer, trickleAnswer } from './streamed-answers';
 import type { Fault, RetryAfterStyle, SandboxRequestRecord } from './types';
 
@@ -20,6 +22,7 @@ export class FaultQueue {
         throw new TypeError(`Fault.times must be a positive integer, got ${String(fault.times)}`);
       }
       checkStreamedFault(fault);
+      checkRetryAfter(fault);
       this.#queue.push({ fault, remaining: times });
     }
   }
@@ -50,6 +53,26 @@ function checkStreamedFault(fault: Fault): void {
   }
 }
 
+function checkRetryAfter({ retryAfterMs, retryAfterDate, retryAfter }: Fault): void {
+  const given = Object.entries({ retryAfterMs, retryAfterDate, retryAfter })
+    .filter(([, value]) => value !== undefined)
+    .map(([name]) => name);
+  if (given.length > 1) {
+    throw new TypeError(`Fault.${given.join(' and Fault.')} are one setting (the Retry-After header): give one`);
+  }
+  if (retryAfterMs !== undefined && retryAfterMs !== 'absent' && !isWholeSecondsMs(retryAfterMs)) {
+    throw new TypeError(
+      `Fault.retryAfterMs must be a whole number of seconds in ms (a multiple of 1000, >= 0: Retry-After carries whole seconds) or 'absent', got ${String(retryAfterMs)}`,
+    );
+  }
+  if (retryAfterDate !== undefined && !(retryAfterDate instanceof Date && Number.isFinite(retryAfterDate.getTime()))) {
+    throw new TypeError(`Fault.retryAfterDate must be a valid Date, got ${String(retryAfterDate)}`);
+  }
+  if (retryAfter !== undefined) {
+    warnDeprecatedName('Fault.retryAfter', "Fault.retryAfterMs (seconds × 1000, or 'absent') or Fault.retryAfterDate");
+  }
+}
+
 /** What an endpoint needs to answer a fault in its own style. */
 export interface FaultSettings {
   life: Lifecycle;
@@ -60,7 +83,9 @@ export interface FaultSettings {
 
 /** The `Retry-After` value for an answer, or undefined to send none. */
 export function retryAfterHeader(fault: Fault, style: RetryAfterStyle): string | undefined {
-  const value = fault.retryAfter ?? (fault.status === 429 ? style : 'absent');
+  if (typeof fault.retryAfterMs === 'number') return String(fault.retryAfterMs / 1000);
+  const value =
+    fault.retryAfterDate ?? fault.retryAfterMs ?? fault.retryAfter ?? (fault.status === 429 ? style : 'absent');
   if (value === 'absent') return undefined;
   if (value === 'seconds') return '1';
   if (value === 'http-date') return new Date(Date.now() + 1000).toUTCString();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { warnDeprecatedName } from '../process-warning';
 import type { RetryAfterStyle, SandboxCredentials, SandboxOptions, TokenErrorStyle } from './types';
 
 /** Sandbox options with every default applied. */
@@ -8,7 +9,7 @@ export interface ResolvedSandboxOptions {
   clients: SandboxCredentials[];
   appKey: string;
   requireAppKey: boolean;
-  tokenLifetimeSeconds: number;
+  tokenLifetimeMs: number;
   scope: string;
   tokenErrorStyle: TokenErrorStyle;
   unauthorizedBody: 'problem' | 'empty';
@@ -77,6 +78,37 @@ function limitOption<K extends string>(
   return integer(`${name}.${field}`, value[field], fallback, 1);
 }
 
+/** `tokenLifetimeMs`, or the deprecated `tokenLifetimeSeconds` × 1000: whole seconds either way. */
+function resolveTokenLifetime({ tokenLifetimeMs, tokenLifetimeSeconds }: SandboxOptions): number {
+  if (tokenLifetimeSeconds === undefined) return wholeSecondsMs('tokenLifetimeMs', tokenLifetimeMs, 900_000);
+  if (tokenLifetimeMs !== undefined) {
+    throw new TypeError(
+      'SandboxOptions.tokenLifetimeSeconds and SandboxOptions.tokenLifetimeMs are the same option (tokenLifetimeSeconds is deprecated): set only tokenLifetimeMs',
+    );
+  }
+  warnDeprecatedName(
+    'SandboxOptions.tokenLifetimeSeconds',
+    'SandboxOptions.tokenLifetimeMs',
+    ' (milliseconds: seconds × 1000)',
+  );
+  return integer('tokenLifetimeSeconds', tokenLifetimeSeconds, 900, 0) * 1000;
+}
+
+/** A duration in ms that the wire carries in whole seconds: a multiple of 1000, >= 0. */
+export function isWholeSecondsMs(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value % 1000 === 0 && Number.isSafeInteger(value / 1000);
+}
+
+function wholeSecondsMs(name: string, value: number | undefined, fallback: number): number {
+  const ms = value ?? fallback;
+  if (!isWholeSecondsMs(ms)) {
+    throw new TypeError(
+      `SandboxOptions.${name} must be a whole number of seconds in ms (a multiple of 1000, >= 0: the wire carries whole seconds), got ${String(value)}`,
+    );
+  }
+  return ms;
+}
+
 /** Applies the defaults field by field and rejects bad values, naming the option. */
 export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxOptions {
   const appKey = options.appKey ?? `ak1.${hex(16)}`;
@@ -89,7 +121,7 @@ export function resolveSandboxOptions(options: SandboxOptions): ResolvedSandboxO
     ),
     appKey,
     requireAppKey: options.requireAppKey ?? true,
-    tokenLifetimeSeconds: integer('tokenLifetimeSeconds', options.tokenLifetimeSeconds, 900, 0),
+    tokenLifetimeMs: resolveTokenLifetime(options),
     scope: options.scope ?? 'tn.crm.customers:r tn.jpm.jobs:r',
     tokenErrorStyle: oneOf('tokenErrorStyle', options.tokenErrorStyle, ['oauth', 'problem']),
     unauthorizedBody: oneOf('unauthorizedBody', options.unauthorizedBody, ['problem', 'empty']),

@@ -99,7 +99,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       authority,
       clients: settings.clients,
       scope: settings.scope,
-      lifetimeSeconds: settings.tokenLifetimeSeconds,
+      lifetimeSeconds: settings.tokenLifetimeMs / 1000,
       errorStyle: settings.tokenErrorStyle,
     }),
   });

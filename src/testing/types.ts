@@ -36,7 +36,13 @@ export interface SandboxOptions {
   appKey?: string;
   /** Whether API calls without a valid `ST-App-Key` are refused (401 problem). @default true */
   requireAppKey?: boolean;
-  /** `expires_in` of issued tokens, in seconds. ServiceTitan: 900. @default 900 */
+  /**
+   * Lifetime of issued tokens, in ms: a whole number of seconds (a multiple of 1000), because
+   * `expires_in` and the JWT's `exp` are whole seconds on the wire. ServiceTitan: 900 s.
+   * @default 900_000
+   */
+  tokenLifetimeMs?: number;
+  /** @deprecated Use tokenLifetimeMs (in ms: seconds × 1000). */
   tokenLifetimeSeconds?: number;
   /** `scope` of issued tokens. @default 'tn.crm.customers:r tn.jpm.jobs:r' (any space-separated list) */
   scope?: string;
@@ -104,7 +110,19 @@ export interface Fault {
   contentType?: string;
   /** Extra response headers. */
   headers?: Record<string, string>;
-  /** `Retry-After` for this answer: a number of seconds, a Date (sent as an HTTP date), or 'absent'. */
+  /**
+   * `Retry-After` of this answer as a delay in ms, a whole number of seconds (a multiple of 1000)
+   * because the header carries whole seconds: `retryAfterMs: 2_000` sends `Retry-After: 2`.
+   * `'absent'` sends none, even on a 429. Give this or `retryAfterDate`, not both.
+   * @default on a 429 the sandbox's `retryAfterStyle`, otherwise none
+   */
+  retryAfterMs?: number | 'absent';
+  /** `Retry-After` of this answer as an HTTP date (`Date.toUTCString()`), e.g. `new Date(Date.now() + 2_000)`. */
+  retryAfterDate?: Date;
+  /**
+   * @deprecated Use retryAfterMs (a number of seconds × 1000, or `'absent'`) or retryAfterDate
+   * (a Date).
+   */
   retryAfter?: number | Date | 'absent';
   /** Never answer (until `close()`), to exercise client timeouts. */
   hang?: boolean;

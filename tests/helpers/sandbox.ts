@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServiceTitanAuthOptions } from '../../src';
+import type { ServiceTitanClientOptions } from '../../src';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/testing';
 
 /**
@@ -23,18 +23,23 @@ export function useSandbox(options: SandboxOptions = {}): () => Sandbox {
   };
 }
 
-/** Working auth options for a sandbox, with fast token retries so fault tests stay quick. */
+/**
+ * Working options for a sandbox, with fast token retries so fault tests stay quick:
+ * `tokenRequest` is merged with the overrides' (a test that sets the retry delay, under its new
+ * or its deprecated name, gets that one).
+ */
 export function authOptions(
   sandbox: Sandbox,
-  overrides: Partial<ServiceTitanAuthOptions> = {},
-): ServiceTitanAuthOptions {
+  overrides: Partial<ServiceTitanClientOptions> = {},
+): ServiceTitanClientOptions {
+  const fastRetries = overrides.tokenRetryDelayMs === undefined ? { retryDelayMs: 5 } : {};
   return {
     clientId: sandbox.clientId,
     clientSecret: sandbox.clientSecret,
     appKey: sandbox.appKey,
     environment: sandbox.environment,
-    tokenRetryDelayMs: 5,
     ...overrides,
+    tokenRequest: { ...fastRetries, ...overrides.tokenRequest },
   };
 }
 

@@ -123,14 +123,13 @@ function cellFor(sandbox: Sandbox, inPlay: ConditionInPlay): Cell {
     tokenRequests: () => sandbox.token.requests.filter(isTenantToken),
     apiRequests: () => sandbox.api.requests.filter(isTenantApi),
     async client(overrides = {}) {
-      const base: ServiceTitanClientOptions = {
-        ...authOptions(sandbox),
+      const base: ServiceTitanClientOptions = authOptions(sandbox, {
         clientId: tenant.clientId,
         clientSecret: tenant.clientSecret,
         tenantId: tenant.tenantId,
         ...(inPlay.environment === undefined ? {} : { environment: inPlay.environment }),
         ...overrides,
-      };
+      });
       const options = inPlay.options?.(base) ?? base;
       return (await inPlay.createClient?.(options)) ?? createServiceTitanClient(options);
     },

@@ -314,7 +314,7 @@ const manyTenants: Condition = {
     return { clients: tenantCredentials, authPort: tenantsAuthPort };
   },
   async setup({ sandbox }) {
-    const tokenLimiter = pLimit(TENANT_TOKEN_CONCURRENCY);
+    const limiter = pLimit(TENANT_TOKEN_CONCURRENCY);
     const store = new MemoryTokenStore();
     const crowd = tenantCredentials.slice(1).map((credentials) =>
       createServiceTitanClient({
@@ -322,7 +322,7 @@ const manyTenants: Condition = {
         clientId: credentials.clientId,
         clientSecret: credentials.clientSecret,
         tenantId: credentials.tenantId,
-        tokenLimiter,
+        tokenRequest: { limiter },
         store,
       }),
     );
@@ -334,7 +334,7 @@ const manyTenants: Condition = {
       backgroundLoop(() => (crowd[(next += 1) % crowd.length] as (typeof crowd)[number]).get(path)),
     );
     const inPlay: ConditionInPlay = {
-      options: (options) => ({ ...options, tokenLimiter, store }),
+      options: (options) => ({ ...options, tokenRequest: { ...options.tokenRequest, limiter }, store }),
       async verify() {
         const started = await coldStart;
         expect(started.filter((outcome) => outcome.status === 'rejected')).toEqual([]);

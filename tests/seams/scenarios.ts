@@ -164,7 +164,7 @@ const timeoutOnToken: Scenario = {
   name: 'timeout: settles within its timeout while the token endpoint is held (G13)',
   async run(cell) {
     // The token fetch's own bound is far away: only the request's timeout can end its wait.
-    const client = await cell.client({ tokenTimeoutMs: 60_000 });
+    const client = await cell.client({ tokenRequest: { timeoutMs: 60_000 } });
     const hold = cell.sandbox.token.hold(cell.isTenantToken);
     const patient = later(client.get(cell.path, page));
     const hurriedAt = performance.now();
@@ -295,7 +295,7 @@ const redaction: Scenario = {
     const hurried = client.get(cell.path, { ...page, timeout: TIMEOUT_MS });
     found.push(...(await leaksOfFailure('timeout', hurried, secrets)));
     // Rejected credentials: the token request's own error (its form body holds the secret).
-    const rejected = await cell.client({ clientSecret: rotated, tokenRetries: 0 });
+    const rejected = await cell.client({ clientSecret: rotated, tokenRequest: { retries: 0 } });
     found.push(...(await leaksOfFailure('rejected credentials', rejected.get(cell.path, page), secrets)));
     hold.release();
 

@@ -72,7 +72,7 @@ describe('metrics: token requests', () => {
 
   test.each([
     ['invalid_client', [{ status: 400, body: { error: 'invalid_client' } }], 0],
-    ['rate_limited', [{ status: 429, retryAfter: 120 }], 0],
+    ['rate_limited', [{ status: 429, retryAfterMs: 120_000 }], 0],
     ['failed', [{ status: 503 }, { status: 503 }, { status: 503 }], 2],
     ['invalid_token_response', [{ status: 200, body: { access_token: '' } }], 0],
   ] as const)(
@@ -95,7 +95,7 @@ describe('metrics: token requests', () => {
 
   test('a fetch refused during the failure cooldown is not a token request', async () => {
     const api = axios.create({ baseURL: sandbox().apiUrl });
-    attachServiceTitanAuth(api, authOptions(sandbox(), { failureCooldownMs: 60_000 }));
+    attachServiceTitanAuth(api, authOptions(sandbox(), { tokenRequest: { failureCooldownMs: 60_000 } }));
     sandbox().token.enqueue({ status: 400, body: { error: 'invalid_client' } });
     for (let i = 0; i < 3; i += 1) await api.get(customersPath(sandbox())).catch(() => undefined);
     const collected = await otel.collect();
@@ -105,7 +105,7 @@ describe('metrics: token requests', () => {
 });
 
 describe('metrics: renewal ahead of expiry', () => {
-  const sandbox = useSandbox({ tokenLifetimeSeconds: 900 });
+  const sandbox = useSandbox({ tokenLifetimeMs: 900_000 });
   const otel = useOpenTelemetry();
   const clock = useFakeClock();
 

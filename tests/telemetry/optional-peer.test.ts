@@ -34,7 +34,7 @@ async function main() {
   }
   const sandbox = await startSandbox({ rateLimit: false });
   try {
-    const client = createServiceTitanClient({ ...sandbox.clientOptions, tokenRetryDelayMs: 5 });
+    const client = createServiceTitanClient({ ...sandbox.clientOptions, tokenRequest: { retryDelayMs: 5 } });
     const responses = await Promise.all([1, 2, 3].map(() => client.get('/crm/v2/tenant/{tenant}/customers')));
     console.log(JSON.stringify({
       apiResolvable,

@@ -106,7 +106,7 @@ describe('observers that throw or hang never decide (guarantee 15)', () => {
       trace.setGlobalTracerProvider(new BasicTracerProvider());
       const logger = recordingLogger().logger;
       sandbox().token.enqueue({ status: 400, body: { error: 'invalid_client' } });
-      const failed: unknown = await client({ logger, failureCooldownMs: 0 })
+      const failed: unknown = await client({ logger, tokenRequest: { failureCooldownMs: 0 } })
         .get(customersPath(sandbox()))
         .catch((e: unknown) => e);
       expect(isServiceTitanAuthError(failed) && failed.code).toBe('invalid_client');
@@ -234,10 +234,10 @@ describe('observers that throw or hang never decide (guarantee 15)', () => {
   });
 
   describe('a foreign error while waiting for the token is not a cancel', () => {
-    test('a tokenLimiter that throws a TypeError: the request fails with that TypeError, not CanceledError', async () => {
-      const bug = new TypeError('tokenLimiter is broken');
-      const tokenLimiter = (() => Promise.reject(bug)) as unknown as LimitFunction;
-      const error: unknown = await client({ tokenLimiter })
+    test('a tokenRequest.limiter that throws a TypeError: the request fails with that TypeError, not CanceledError', async () => {
+      const bug = new TypeError('tokenRequest.limiter is broken');
+      const limiter = (() => Promise.reject(bug)) as unknown as LimitFunction;
+      const error: unknown = await client({ tokenRequest: { limiter } })
         .get(customersPath(sandbox()))
         .catch((e: unknown) => e);
       expect(axios.isCancel(error)).toBe(false);

@@ -101,11 +101,36 @@ describe('startSandbox', () => {
     await expect(startSandbox({ clients: [] })).rejects.toThrow(/clients/);
     await expect(startSandbox({ tokenErrorStyle: 'xml' as never })).rejects.toThrow(/tokenErrorStyle/);
   });
+
+  // Issue 19 item 8: the lifetime is given in ms like every duration; expires_in stays whole seconds.
+  it('tokenLifetimeMs and the deprecated tokenLifetimeSeconds give the same expires_in', async () => {
+    for (const options of [{ tokenLifetimeMs: 7_000 }, { tokenLifetimeSeconds: 7 }]) {
+      const sandbox = await sandboxWith(options);
+      const body = await json(await tokenRequest(sandbox, goodForm(sandbox)));
+      expect(body['expires_in']).toBe(7);
+      const claims = decodePart(body['access_token'] as string, 1);
+      expect((claims['exp'] as number) - (claims['iat'] as number)).toBe(7);
+    }
+  });
+
+  it('refuses a tokenLifetimeMs the wire cannot carry, or both names at once', async () => {
+    for (const bad of [1_500, -1_000, Number.NaN]) {
+      await expect(sandboxWith({ tokenLifetimeMs: bad })).rejects.toThrow(
+        /^SandboxOptions\.tokenLifetimeMs must be a whole number of seconds in ms/,
+      );
+    }
+    await expect(sandboxWith({ tokenLifetimeSeconds: 1.5 })).rejects.toThrow(
+      /^SandboxOptions\.tokenLifetimeSeconds must be an integer/,
+    );
+    await expect(sandboxWith({ tokenLifetimeMs: 7_000, tokenLifetimeSeconds: 7 })).rejects.toThrow(
+      'SandboxOptions.tokenLifetimeSeconds and SandboxOptions.tokenLifetimeMs are the same option (tokenLifetimeSeconds is deprecated): set only tokenLifetimeMs',
+    );
+  });
 });
 
 describe('token endpoint', () => {
   it('issues numbered at+jwt tokens with ServiceTitan claims, expiry from Date.now()', async () => {
-    const sandbox = await sandboxWith({ tokenLifetimeSeconds: 900 });
+    const sandbox = await sandboxWith({ tokenLifetimeMs: 900_000 });
     const now = Date.UTC(2031, 0, 1, 12);
     jest.spyOn(Date, 'now').mockReturnValue(now);
     const res = await tokenRequest(sandbox, goodForm(sandbox));
@@ -538,8 +563,8 @@ describe('fault injection', () => {
   it('sets Retry-After on 429 per fault or per retryAfterStyle', async () => {
     const sandbox = await sandboxWith();
     const date = new Date(Date.UTC(2031, 0, 1));
-    sandbox.token.enqueue({ status: 429 }, { status: 429, retryAfter: 7 }, { status: 429, retryAfter: date });
-    sandbox.token.enqueue({ status: 429, retryAfter: 'absent' }, { status: 503, retryAfter: 3 });
+    sandbox.token.enqueue({ status: 429 }, { status: 429, retryAfterMs: 7_000 }, { status: 429, retryAfterDate: date });
+    sandbox.token.enqueue({ status: 429, retryAfterMs: 'absent' }, { status: 503, retryAfterMs: 3_000 });
     const retryAfters: (string | null)[] = [];
     for (let i = 0; i < 5; i += 1) {
       retryAfters.push((await tokenRequest(sandbox, goodForm(sandbox))).headers.get('retry-after'));
@@ -555,6 +580,44 @@ describe('fault injection', () => {
     const absent = await sandboxWith({ retryAfterStyle: 'absent' });
     absent.api.enqueue({ status: 429 });
     expect((await callApi(absent, '/x')).headers.get('retry-after')).toBeNull();
+  });
+
+  // Issue 19 item 8: the deprecated `retryAfter` sends what `retryAfterMs` / `retryAfterDate` send.
+  it('Fault.retryAfter (deprecated) sends the same Retry-After as retryAfterMs and retryAfterDate', async () => {
+    const sandbox = await sandboxWith();
+    const date = new Date(Date.UTC(2031, 0, 1));
+    sandbox.token.enqueue(
+      { status: 429, retryAfter: 7 },
+      { status: 429, retryAfterMs: 7_000 },
+      { status: 429, retryAfter: date },
+      { status: 429, retryAfterDate: date },
+      { status: 429, retryAfter: 'absent' },
+      { status: 429, retryAfterMs: 'absent' },
+    );
+    const retryAfters: (string | null)[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      retryAfters.push((await tokenRequest(sandbox, goodForm(sandbox))).headers.get('retry-after'));
+    }
+    expect(retryAfters).toEqual(['7', '7', date.toUTCString(), date.toUTCString(), null, null]);
+  });
+
+  it('refuses a Retry-After that the wire cannot carry, or given twice, naming the fault field', async () => {
+    const sandbox = await sandboxWith();
+    for (const bad of [1_500, -1_000, Number.NaN, Infinity, '2000' as never]) {
+      expect(() => sandbox.token.enqueue({ status: 429, retryAfterMs: bad })).toThrow(
+        /^Fault\.retryAfterMs must be a whole number of seconds in ms \(a multiple of 1000, >= 0/,
+      );
+    }
+    expect(() => sandbox.token.enqueue({ status: 429, retryAfterDate: new Date(Number.NaN) })).toThrow(
+      /^Fault\.retryAfterDate must be a valid Date/,
+    );
+    expect(() => sandbox.token.enqueue({ status: 429, retryAfterMs: 1_000, retryAfter: 1 })).toThrow(
+      'Fault.retryAfterMs and Fault.retryAfter are one setting (the Retry-After header): give one',
+    );
+    expect(() => sandbox.token.enqueue({ status: 429, retryAfterMs: 1_000, retryAfterDate: new Date() })).toThrow(
+      /Fault\.retryAfterMs and Fault\.retryAfterDate/,
+    );
+    expect(sandbox.token.pendingFaults).toBe(0);
   });
 
   it('delays, then answers normally when the fault has no status', async () => {
