@@ -22,4 +22,31 @@ export interface RateLimitStore {
    * from letting the next burst overlap this one's stragglers at the server. Failures are ignored.
    */
   markSent?(key: string, id: string): Promise<void>;
+  /**
+   * Optional, preferred to {@link take} when present: one call for a line of waiting requests.
+   * Records as many of `ids` (oldest first) as there are free places under `key` and resolves
+   * how many (`taken`, the first ones); when it records none, resolves `waitMs` > 0, when
+   * `client` (a name for the asking client) should ask again: a store that knows how many
+   * clients wait can give each its own time, so they do not all come back at once.
+   */
+  takeMany?(
+    key: string,
+    limit: number,
+    windowMs: number,
+    ids: readonly string[],
+    client: string,
+  ): Promise<RateLimitTakeAnswer>;
+  /**
+   * Optional, preferred to {@link markSent} when present: several requests written, one call.
+   * `windowMs` is the window they count in (a store keeps them at least that long from now).
+   */
+  markSentMany?(key: string, ids: readonly string[], windowMs: number): Promise<void>;
+}
+
+/** What {@link RateLimitStore.takeMany} answers. */
+export interface RateLimitTakeAnswer {
+  /** How many of the ids were recorded (the first ones). */
+  taken: number;
+  /** When none was: the milliseconds until this client should ask again (> 0); else 0. */
+  waitMs: number;
 }

@@ -70,15 +70,15 @@ describeWithRedis('RedisRateLimitStore', () => {
     expect(await store.take('k', 2, 400)).toBeGreaterThan(0);
   });
 
-  test('keys are per budget, prefixed, and expire with the window', async () => {
+  test('keys are per budget, prefixed, hash-tagged, and expire two windows after their last write', async () => {
     const redis = connect();
     const store = new RedisRateLimitStore(redis, { keyPrefix: 'test:', commandTimeoutMs: 5_000 });
     await store.take('a', 1, 1000);
     expect(await store.take('b', 1, 1000)).toBe(0);
-    expect((await redis.keys('*')).sort()).toEqual(['test:a', 'test:b']);
-    const ttl = await redis.pttl('test:a');
+    expect((await redis.keys('*')).sort()).toEqual(['test:{a}', 'test:{b}']);
+    const ttl = await redis.pttl('test:{a}');
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(1000);
+    expect(ttl).toBeLessThanOrEqual(2000);
   });
 
   test('commands are bounded: with Redis gone, take rejects within commandTimeoutMs', async () => {
@@ -136,7 +136,7 @@ describeWithRedis('a client with RedisRateLimitStore', () => {
     await Promise.all(Array.from({ length: 5 }, () => a.get(customersPath(sandbox()))));
     const keys = await observer.keys('*');
     expect(keys).toHaveLength(1);
-    expect(keys[0]).toMatch(/^st-rate:[0-9a-f]{32}$/);
+    expect(keys[0]).toMatch(/^st-rate:\{[0-9a-f]{32}\}$/);
     expect(keys[0]).not.toContain(sandbox().appKey);
     // a used the budget of the window: b (another "process", alone it would go at once) waits.
     await Promise.all(Array.from({ length: 5 }, () => b.get(customersPath(sandbox()))));
