@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import { withCommandTimeout } from '../stores/command-timeout';
 import { msOption } from '../timer-limits';
-import type { RateLimitStore, RateLimitTakeAnswer } from './store';
+import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './store';
 
 /** Options of {@link RedisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {
@@ -25,27 +25,50 @@ export interface RedisRateLimitStoreOptions {
   commandTimeoutMs?: number;
 }
 
+// Records requests written since this client's last call (pairs of id and how many ms before the
+// call it was written: counted from then, never from before it was written, never earlier than
+// now minus that). ZADD without XX: a request that was written counts even if its record has gone
+// (it cannot have, see SharedBudget's holds; counting what was sent is the safe side). The key's
+// TTL then runs from now: it outlives the newest send time it holds by a window (ttl is two).
+const RECORD_WRITTEN = `
+local function recordWritten(key, now, ttl, from, count)
+  if count == 0 then return end
+  local args = {}
+  for i = 1, count do
+    args[2 * i - 1] = now - tonumber(ARGV[from + 2 * i - 1]) * 1000
+    args[2 * i] = ARGV[from + 2 * i - 2]
+  end
+  redis.call('ZADD', key, unpack(args))
+  redis.call('PEXPIRE', key, ttl)
+end
+`;
+
 // A sliding-window log, atomic in one script, on Redis's clock (TIME, µs: the processes' clocks
 // do not matter). KEYS[1] holds the send times (a sorted set), KEYS[2] the clients waiting for a
 // place (a sorted set: member a client, score when it joined the line); both carry the budget's
-// hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client,
-// then the ids of its waiting requests, oldest first.
+// hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client, the
+// number of written requests, their (id, ms ago) pairs, then the ids of its waiting requests,
+// oldest first.
 //
-// Drop the send times that left the window, then record as many of the ids as there are free
-// places (one call for a whole line of waiting requests). For those left, the client joins the
-// line (keeping its place if it is already in it) and is told when to come back: when the places
-// for the clients ahead of it and for a batch of its own have freed (a quarter of the budget at
-// most, so a client that waits comes back for several places, not for each one). Clients in line
-// get different wake-ups derived from the log, instead of all coming back when the oldest leaves.
+// Record the written ones (no call of their own), drop the send times that left the window, then
+// record as many of the waiting ids as there are free places (one call for a line of waiting
+// requests). For those left, the client joins the line (keeping its place if it is already in
+// it) and is told when to come back: when the places for the clients ahead of it and for a batch
+// of its own have freed (a quarter of the budget at most). Clients in line get different
+// wake-ups derived from the log, instead of all coming back when the oldest leaves.
 // Answers { taken, waitMs } (waitMs > 0 when some are left).
-const TAKE = `
+const TAKE = `${RECORD_WRITTEN}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local ttl = tonumber(ARGV[3])
 local client = ARGV[4]
-local wanted = #ARGV - 4
+local written = tonumber(ARGV[5])
+recordWritten(KEYS[1], now, ttl, 6, written)
+local first = 6 + 2 * written
+local wanted = #ARGV - first + 1
+if wanted == 0 then return {0, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local taken = 0
@@ -54,7 +77,7 @@ if count < limit then
   local args = {}
   for i = 1, taken do
     args[2 * i - 1] = now
-    args[2 * i] = ARGV[4 + i]
+    args[2 * i] = ARGV[first + i - 1]
   end
   redis.call('ZADD', KEYS[1], unpack(args))
   redis.call('PEXPIRE', KEYS[1], ttl)
@@ -78,20 +101,12 @@ end
 return {taken, math.max(1, math.ceil((at - now) / 1000))}
 `;
 
-// The requests recorded as ARGV[2..] have been written: each counts from now. ZADD without XX: a
-// request that was written counts even if its record has gone (it cannot have, see
-// SharedBudget's holds, but counting what was sent is the safe side). The key's TTL runs from
-// now: it must outlive the newest send time it holds by a window (ARGV[1] is twice the window).
-const MARK_SENT = `
+// Only written requests (ARGV: ttlMs, then (id, ms ago) pairs): when no take comes soon enough
+// to carry them.
+const MARK_SENT = `${RECORD_WRITTEN}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local args = {}
-for i = 2, #ARGV do
-  args[2 * i - 3] = now
-  args[2 * i - 2] = ARGV[i]
-end
-redis.call('ZADD', KEYS[1], unpack(args))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+recordWritten(KEYS[1], now, tonumber(ARGV[1]), 2, (#ARGV - 1) / 2)
 return 0
 `;
 
@@ -179,14 +194,29 @@ export class RedisRateLimitStore implements RateLimitStore {
     windowMs: number,
     ids: readonly string[],
     client: string,
+    written: readonly WrittenRequest[] = [],
   ): Promise<RateLimitTakeAnswer> {
-    if (ids.length === 0) return { taken: 0, waitMs: 0 };
+    if (ids.length === 0) {
+      await this.markSentMany(key, written, windowMs);
+      return { taken: 0, waitMs: 0 };
+    }
     this.#longestWindowMs = Math.max(this.#longestWindowMs, windowMs);
     const logKey = this.#logKey(key);
     const answer = await withCommandTimeout(
       'take',
       this.#timeoutMs,
-      () => this.#redis[TAKE_COMMAND](logKey, `${logKey}:waiting`, limit, windowMs, ttlMs(windowMs), client, ...ids),
+      () =>
+        this.#redis[TAKE_COMMAND](
+          logKey,
+          `${logKey}:waiting`,
+          limit,
+          windowMs,
+          ttlMs(windowMs),
+          client,
+          written.length,
+          ...writtenArguments(written),
+          ...ids,
+        ),
       'RedisRateLimitStore',
     );
     const [taken, waitMs] = Array.isArray(answer) ? answer.map(Number) : [];
@@ -204,15 +234,15 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   markSent(key: string, id: string): Promise<void> {
-    return this.markSentMany(key, [id], this.#longestWindowMs || 1000);
+    return this.markSentMany(key, [{ id, agoMs: 0 }], this.#longestWindowMs || 1000);
   }
 
-  async markSentMany(key: string, ids: readonly string[], windowMs: number): Promise<void> {
-    if (ids.length === 0) return;
+  async markSentMany(key: string, written: readonly WrittenRequest[], windowMs: number): Promise<void> {
+    if (written.length === 0) return;
     await withCommandTimeout(
       'markSent',
       this.#timeoutMs,
-      () => this.#redis[MARK_SENT_COMMAND](this.#logKey(key), ttlMs(windowMs), ...ids),
+      () => this.#redis[MARK_SENT_COMMAND](this.#logKey(key), ttlMs(windowMs), ...writtenArguments(written)),
       'RedisRateLimitStore',
     );
   }
@@ -230,4 +260,9 @@ export class RedisRateLimitStore implements RateLimitStore {
  */
 function ttlMs(windowMs: number): number {
   return Math.ceil(2 * windowMs);
+}
+
+/** (id, whole ms ago) pairs, rounded down: a request never counts from before it was written. */
+function writtenArguments(written: readonly WrittenRequest[]): (string | number)[] {
+  return written.flatMap(({ id, agoMs }) => [id, Math.max(0, Math.floor(agoMs))]);
 }

@@ -2,23 +2,24 @@ import { randomBytes } from 'node:crypto';
 import type { ServiceTitanLogger } from '../logging/logger';
 import { abortReason } from '../abort';
 import { withCommandTimeout } from '../stores/command-timeout';
-import type { RateLimitStore, RateLimitTakeAnswer } from './store';
+import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './store';
 
 /** While the store is failing, it is tried again at most this often (each try may take its command timeout). */
 const STORE_RETRY_INTERVAL_MS = 1000;
 /** A store call that takes longer than this counts as a failure (RedisRateLimitStore bounds its own, lower). */
 const STORE_CALL_BOUND_MS = 2000;
 /**
- * A request written within this long of the call that recorded it is not marked sent: it counts
- * from when the store recorded it, at most this much early, which the window's margin absorbs
- * (at most an eighth of it; with the default 40 ms, 5 ms). Most requests on a warm connection
- * are written within a millisecond or two, so most cost one store call, not two.
+ * A request written within this long of the call that recorded it needs no record of its write:
+ * it counts from when the store recorded it, at most this much early, which the window's margin
+ * absorbs (at most an eighth of it; with the default 40 ms, 5 ms).
  */
 const SKIP_MARK_MAX_MS = 5;
 /**
- * A request recorded but not yet written (a new connection still being set up) is marked again
- * (its time moved to now) once its time is older than half the window, checked every quarter
- * window: it then never leaves the window, nor its key expires, before it is written, however
+ * The others are recorded as written (with how long ago: each counts from its write) by the
+ * client's next take, which carries them, or by a call of their own once the oldest has waited
+ * this fraction of the window: a request's record must be moved before it leaves the window,
+ * and one still unwritten then is re-recorded (its time moved to now, checked every quarter
+ * window) so that it never leaves the window, nor its key expires, before it is written, however
  * long its connection takes.
  */
 const HOLD_FRACTION = 0.5;
@@ -63,6 +64,8 @@ export class SharedBudget {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #skipMarkWithinMs: number;
+  /** Waiting requests per call: a whole line at once sends a burst no server timestamps evenly. */
+  readonly #batchSize: number;
   readonly #fellBack: (message: string, firstOfOutage: boolean) => void;
   readonly #logger: ServiceTitanLogger;
   /** Ids must be unique across the fleet: a random name for this client, then a counter. */
@@ -76,7 +79,10 @@ export class SharedBudget {
   /** Recorded, not yet written: id → when the call that last set its time was made. */
   readonly #unwritten = new Map<string, { at: number; since: number }>();
   #holdTimer: NodeJS.Timeout | undefined;
-  #toMark: string[] = [];
+  /** Written requests not yet reported to the store: id → when written. */
+  #written = new Map<string, number>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushAt = Number.POSITIVE_INFINITY;
   #degradedUntil = Number.NEGATIVE_INFINITY;
   #degraded = false;
 
@@ -96,6 +102,7 @@ export class SharedBudget {
     this.#limit = options.limit;
     this.#windowMs = options.windowMs;
     this.#skipMarkWithinMs = Math.min(SKIP_MARK_MAX_MS, options.windowMarginMs / 8);
+    this.#batchSize = Math.max(1, Math.ceil(options.limit / 8));
     this.#logger = options.logger;
     this.#fellBack = options.fellBack;
   }
@@ -144,14 +151,18 @@ export class SharedBudget {
           }
           break;
         }
-        const batch = this.#line.slice(0, this.#limit);
+        const batch = this.#line.slice(0, this.#batchSize);
         const askedAt = performance.now();
         let answer: RateLimitTakeAnswer;
         try {
           answer = await withCommandTimeout(
             'take',
             STORE_CALL_BOUND_MS,
-            () => this.#takeFromStore(batch.map((waiter) => waiter.id)),
+            () =>
+              this.#takeFromStore(
+                batch.map((waiter) => waiter.id),
+                this.#reportWritten(),
+              ),
             'rate-limit store',
           );
         } catch (error) {
@@ -176,10 +187,11 @@ export class SharedBudget {
     }
   }
 
-  async #takeFromStore(ids: string[]): Promise<RateLimitTakeAnswer> {
+  async #takeFromStore(ids: string[], written: WrittenRequest[]): Promise<RateLimitTakeAnswer> {
     if (this.#store.takeMany !== undefined) {
-      return this.#store.takeMany(this.#key, this.#limit, this.#windowMs, ids, this.#idPrefix);
+      return this.#store.takeMany(this.#key, this.#limit, this.#windowMs, ids, this.#idPrefix, written);
     }
+    this.#markSent(written);
     const waitMs = await this.#store.take(this.#key, this.#limit, this.#windowMs, ids[0]);
     return waitMs > 0 ? { taken: 0, waitMs } : { taken: 1, waitMs: 0 };
   }
@@ -207,7 +219,7 @@ export class SharedBudget {
       if (now - hold.since > MAX_HOLD_MS) this.#unhold(id);
       else if (now - hold.at > this.#windowMs * HOLD_FRACTION) {
         hold.at = now;
-        this.#queueMark(id);
+        this.#queueWritten(id, now, now);
       }
     }
   }
@@ -216,24 +228,42 @@ export class SharedBudget {
     const hold = this.#unwritten.get(id);
     if (hold === undefined) return;
     this.#unhold(id);
-    if (performance.now() - hold.at > this.#skipMarkWithinMs) this.#queueMark(id);
+    const now = performance.now();
+    if (now - hold.at > this.#skipMarkWithinMs) this.#queueWritten(id, now, hold.at + this.#windowMs * HOLD_FRACTION);
   }
 
-  /** Marks are sent together once per turn of the event loop: a burst written at once costs one call. */
-  #queueMark(id: string): void {
-    this.#toMark.push(id);
-    if (this.#toMark.length > 1) return;
-    setImmediate(() => {
-      const ids = this.#toMark;
-      this.#toMark = [];
-      // Best effort: if it fails, the request counts from when it was recorded, a little early.
-      const store = this.#store;
-      const marked =
-        store.markSentMany !== undefined
-          ? store.markSentMany(this.#key, ids, this.#windowMs)
-          : Promise.all(ids.map((id) => store.markSent?.(this.#key, id)));
-      marked.catch(() => undefined);
-    });
+  /** Reports `id` as written at `writtenAt` with the next take, or on its own by `dueAt`. */
+  #queueWritten(id: string, writtenAt: number, dueAt: number): void {
+    this.#written.set(id, writtenAt);
+    if (dueAt >= this.#flushAt) return;
+    clearTimeout(this.#flushTimer);
+    this.#flushAt = dueAt;
+    this.#flushTimer = setTimeout(() => this.#markSent(this.#reportWritten()), Math.max(0, dueAt - performance.now()));
+    // Not pending work: a process that ends needs no record of what it sent.
+    this.#flushTimer.unref();
+  }
+
+  /** The written requests to report now (and no flush pending any more). */
+  #reportWritten(): WrittenRequest[] {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#flushAt = Number.POSITIVE_INFINITY;
+    if (this.#written.size === 0) return [];
+    const now = performance.now();
+    const written = [...this.#written].map(([id, at]) => ({ id, agoMs: now - at }));
+    this.#written.clear();
+    return written;
+  }
+
+  #markSent(written: WrittenRequest[]): void {
+    if (written.length === 0) return;
+    // Best effort: if it fails, each request counts from when it was recorded, a little early.
+    const store = this.#store;
+    const marked =
+      store.markSentMany !== undefined
+        ? store.markSentMany(this.#key, written, this.#windowMs)
+        : Promise.all(written.map(({ id }) => store.markSent?.(this.#key, id)));
+    marked.catch(() => undefined);
   }
 
   /** Sleeps `ms`, or less once the line is empty (every waiter aborted). */

@@ -24,10 +24,12 @@ export interface RateLimitStore {
   markSent?(key: string, id: string): Promise<void>;
   /**
    * Optional, preferred to {@link take} when present: one call for a line of waiting requests.
-   * Records as many of `ids` (oldest first) as there are free places under `key` and resolves
-   * how many (`taken`, the first ones); when it records none, resolves `waitMs` > 0, when
-   * `client` (a name for the asking client) should ask again: a store that knows how many
-   * clients wait can give each its own time, so they do not all come back at once.
+   * First records `written` as {@link markSentMany} does (requests written since the client's
+   * last call ride along: no call of their own), then records as many of `ids` (oldest first) as
+   * there are free places under `key` and resolves how many (`taken`, the first ones); when some
+   * are left, resolves `waitMs` > 0, when `client` (a name for the asking client) should ask
+   * again: a store that knows how many clients wait can give each its own time, so they do not
+   * all come back at once.
    */
   takeMany?(
     key: string,
@@ -35,12 +37,20 @@ export interface RateLimitStore {
     windowMs: number,
     ids: readonly string[],
     client: string,
+    written?: readonly WrittenRequest[],
   ): Promise<RateLimitTakeAnswer>;
   /**
-   * Optional, preferred to {@link markSent} when present: several requests written, one call.
-   * `windowMs` is the window they count in (a store keeps them at least that long from now).
+   * Optional, preferred to {@link markSent} when present: several requests written, one call;
+   * each counts from `agoMs` before the store's now (never earlier). `windowMs` is the window
+   * they count in (a store keeps them at least that long from now).
    */
-  markSentMany?(key: string, ids: readonly string[], windowMs: number): Promise<void>;
+  markSentMany?(key: string, written: readonly WrittenRequest[], windowMs: number): Promise<void>;
+}
+
+/** A request recorded by {@link RateLimitStore.take}, written `agoMs` before the call that reports it. */
+export interface WrittenRequest {
+  id: string;
+  agoMs: number;
 }
 
 /** What {@link RateLimitStore.takeMany} answers. */
