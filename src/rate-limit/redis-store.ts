@@ -8,8 +8,11 @@ import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './stor
 /** Options of {@link RedisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {
   /**
-   * Prefix of the keys: `<keyPrefix><budget>` is a sorted set of send times, one per (app key,
-   * tenant); the budget's name is a hash, so the app key never reaches Redis.
+   * Prefix of the keys: `<keyPrefix>{<budget>}` is a sorted set of send times, one per (app key,
+   * tenant), and `<keyPrefix>{<budget>}:waiting` the clients waiting for a place; the budget's
+   * name is a hash, so the app key never reaches Redis. `{…}` is a hash tag: on a Redis Cluster
+   * a budget's keys share a slot and budgets spread over the masters (a prefix with a `{…}` of
+   * its own puts every budget in one slot).
    * @default 'st-rate:'
    * @example
    * new RedisRateLimitStore(redis, { keyPrefix: 'billing-sync:rate:' });
@@ -25,9 +28,8 @@ export interface RedisRateLimitStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// Records requests written since this client's last call (pairs of id and how many ms before the
-// call it was written: counted from then, never from before it was written, never earlier than
-// now minus that). ZADD without XX: a request that was written counts even if its record has gone
+// Records requests written since this client's last call (pairs of id and how many whole ms
+// before the call it was written, rounded down: each counts from no earlier than its write). ZADD without XX: a request that was written counts even if its record has gone
 // (it cannot have, see SharedBudget's holds; counting what was sent is the safe side). The key's
 // TTL then runs from now: it outlives the newest send time it holds by a window (ttl is two).
 const RECORD_WRITTEN = `
@@ -120,9 +122,10 @@ type ScriptedRedis = Record<typeof TAKE_COMMAND | typeof MARK_SENT_COMMAND, (...
 /**
  * A {@link RateLimitStore} in Redis (ioredis client, which you create, own and quit): every
  * process that uses it shares one budget per (app key, tenant), ServiceTitan's unit, exact in any
- * rolling window (a sliding-window log in a sorted set, one atomic script per request, on Redis's
- * clock). Every command is bounded by `commandTimeoutMs`; when Redis fails, each client falls back
- * to its own limiter (one warning) and uses the store again once Redis answers.
+ * rolling window (a sliding-window log in a sorted set, on Redis's clock): about one script call
+ * (EVALSHA) per request, fewer when requests wait. Works on a Redis Cluster (each budget's keys
+ * in one slot). Every command is bounded by `commandTimeoutMs`; when Redis fails, each client
+ * falls back to its own limiter (one warning) and uses the store again once Redis answers.
  *
  * @example
  * import { Redis } from 'ioredis';
