@@ -47,15 +47,16 @@ interface Waiter {
 
 /**
  * The fleet's share of the budget: a request goes on once the {@link RateLimitStore} recorded
- * it. A client has one store call in flight at a time, for its whole line of waiting requests:
- * the store records as many as there are places (one call, however many), and when it has none
- * says when this client should ask again, a time of its own among the clients that wait (see
- * RedisRateLimitStore). Asking for each request separately woke every waiter of every process
- * at each expiry to compete for one place: a fleet of 4 made ~7,000 store calls a second for 60
- * requests, and the CPU that burned delayed requests past the window's margin (429s).
+ * it. A client has one store call in flight at a time, for the first few requests of its line
+ * (a fifteenth of the budget: 4 of 60): the store records as many as there are places, and when
+ * some are left says when this client should ask again, a time of its own among the clients
+ * that wait (see RedisRateLimitStore). Asking for each request separately woke every waiter of
+ * every process at each expiry to compete for one place: a fleet of 4 made ~7,000 store calls a
+ * second for 60 requests, and the CPU that burned delayed requests past the margin (429s).
  *
- * Each recorded request counts from when it was written: one written within a few ms of its
- * record needs no second call (SKIP_MARK_MAX_MS); the others are marked sent, several per call.
+ * Each recorded request counts from when it was written: one written within 1 ms of its record
+ * needs no report (SKIP_MARK_MAX_MS); the others are reported by the next take (no call of their
+ * own) or, when none comes within half a window, by a call for all of them.
  * One still unwritten is held in the window (HOLD_FRACTION) until it is written.
  *
  * When the store fails the request goes on under the client's own limiter alone: one warning
@@ -67,7 +68,10 @@ export class SharedBudget {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #skipMarkWithinMs: number;
-  /** Waiting requests per call: a whole line at once sends a burst no server timestamps evenly. */
+  /**
+   * Waiting requests per call: a whole line at once (60) was a burst that the sandbox, on a busy
+   * machine, timestamped tens of ms late (429s); 4 cost ~0.5 calls per request when saturated.
+   */
   readonly #batchSize: number;
   readonly #fellBack: (message: string, firstOfOutage: boolean) => void;
   readonly #logger: ServiceTitanLogger;
