@@ -4,7 +4,7 @@ export { createServiceTitanClient } from './client';
 export type { ServiceTitanClient, ServiceTitanClientOptions } from './client';
 export type { ApiRetryOptions, ApiRetryRequestOptions } from './api-retry';
 export type { RateLimitOptions, ReportLimitOptions } from './rate-limit/options';
-export type { RateLimitStore } from './rate-limit/store';
+export type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './rate-limit/store';
 export { debugLogger } from './logging/debug-logger';
 export type { DebugFactory } from './logging/debug-logger';
 export { pinoLogger } from './logging/pino-logger';

@@ -8,4 +8,4 @@ export type { RedisTokenStoreOptions } from './stores/redis';
 export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';
 export { RedisRateLimitStore } from './rate-limit/redis-store';
 export type { RedisRateLimitStoreOptions } from './rate-limit/redis-store';
-export type { RateLimitStore } from './rate-limit/store';
+export type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './rate-limit/store';

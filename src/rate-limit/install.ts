@@ -14,7 +14,7 @@ import {
   type RateLimitOptions,
   type ReportLimitOptions,
 } from './options';
-import { SharedBudget } from './shared-budget';
+import { SharedBudget, type SharedPlace } from './shared-budget';
 import { SendTimeWindow, type WindowSlot } from './sliding-window';
 import { sendAndWhenWritten, type ReservedPlace } from './written';
 
@@ -56,6 +56,7 @@ export function installRateLimit(
       key: budgetKey(context.appKey, context.tenant),
       limit: general.requestsPerSecond,
       windowMs: general.windowMs,
+      windowMarginMs: general.windowMarginMs,
       logger: context.logger,
       fellBack: (message, firstOfOutage) => {
         context.telemetry.storeFallback('rate_limit_store');
@@ -91,9 +92,9 @@ export function installRateLimit(
       // (each is an arrival at a server); it counts from when it is committed (written).
       const reservePlace = async (): Promise<ReservedPlace> => {
         const slot = await window?.reserve(signal);
-        let markSharedSent: (() => void) | undefined;
+        let sharedPlace: SharedPlace | undefined;
         try {
-          markSharedSent = await shared?.take(signal);
+          sharedPlace = await shared?.take(signal);
         } catch (error) {
           slot?.cancel();
           throw error;
@@ -104,9 +105,12 @@ export function installRateLimit(
             if (committed) return;
             committed = true;
             slot?.commit();
-            markSharedSent?.();
+            sharedPlace?.sent();
           },
-          cancel: () => slot?.cancel(),
+          cancel: () => {
+            slot?.cancel();
+            sharedPlace?.cancel();
+          },
         };
       };
       const send = async (): Promise<AxiosResponse> => {

@@ -3,13 +3,16 @@ import type { Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import { withCommandTimeout } from '../stores/command-timeout';
 import { msOption } from '../timer-limits';
-import type { RateLimitStore } from './store';
+import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './store';
 
 /** Options of {@link RedisRateLimitStore}. */
 export interface RedisRateLimitStoreOptions {
   /**
-   * Prefix of the keys: `<keyPrefix><budget>` is a sorted set of send times, one per (app key,
-   * tenant); the budget's name is a hash, so the app key never reaches Redis.
+   * Prefix of the keys: `<keyPrefix>{<budget>}` is a sorted set of send times, one per (app key,
+   * tenant), and `<keyPrefix>{<budget>}:waiting` the clients waiting for a place; the budget's
+   * name is a hash, so the app key never reaches Redis. `{…}` is a hash tag: on a Redis Cluster
+   * a budget's keys share a slot and budgets spread over the masters (a prefix with a `{…}` of
+   * its own puts every budget in one slot).
    * @default 'st-rate:'
    * @example
    * new RedisRateLimitStore(redis, { keyPrefix: 'billing-sync:rate:' });
@@ -25,39 +28,104 @@ export interface RedisRateLimitStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// A sliding-window log, atomic in one script: drop send times that left the window, count,
-// then record this one (a unique member) or answer the wait until the oldest that must go has
-// gone. Redis's own clock (TIME, µs), so the processes' clocks do not matter.
-const TAKE = `
+// Records requests written since this client's last call (pairs of id and how many whole ms
+// before the call it was written, rounded down: each counts from no earlier than its write). ZADD without XX: a request that was written counts even if its record has gone
+// (it cannot have, see SharedBudget's holds; counting what was sent is the safe side). The key's
+// TTL then runs from now: it outlives the newest send time it holds by a window (ttl is two).
+const RECORD_WRITTEN = `
+local function recordWritten(key, now, ttl, from, count)
+  if count == 0 then return end
+  local args = {}
+  for i = 1, count do
+    args[2 * i - 1] = now - tonumber(ARGV[from + 2 * i - 1]) * 1000
+    args[2 * i] = ARGV[from + 2 * i - 2]
+  end
+  redis.call('ZADD', key, unpack(args))
+  redis.call('PEXPIRE', key, ttl)
+end
+`;
+
+// A sliding-window log, atomic in one script, on Redis's clock (TIME, µs: the processes' clocks
+// do not matter). KEYS[1] holds the send times (a sorted set), KEYS[2] the clients waiting for a
+// place (a sorted set: member a client, score when it joined the line); both carry the budget's
+// hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client, the
+// number of written requests, their (id, ms ago) pairs, then the ids of its waiting requests,
+// oldest first.
+//
+// Record the written ones (no call of their own), drop the send times that left the window, then
+// record as many of the waiting ids as there are free places (one call for a line of waiting
+// requests). For those left, the client joins the line (keeping its place if it is already in
+// it) and is told when to come back: when the places for the clients ahead of it and for a batch
+// of its own have freed (a quarter of the budget at most). Clients in line get different
+// wake-ups derived from the log, instead of all coming back when the oldest leaves.
+// Answers { taken, waitMs } (waitMs > 0 when some are left).
+const TAKE = `${RECORD_WRITTEN}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
+local ttl = tonumber(ARGV[3])
+local client = ARGV[4]
+local written = tonumber(ARGV[5])
+recordWritten(KEYS[1], now, ttl, 6, written)
+local first = 6 + 2 * written
+local wanted = #ARGV - first + 1
+if wanted == 0 then return {0, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
+local taken = 0
 if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-  return 0
+  taken = math.min(limit - count, wanted)
+  local args = {}
+  for i = 1, taken do
+    args[2 * i - 1] = now
+    args[2 * i] = ARGV[first + i - 1]
+  end
+  redis.call('ZADD', KEYS[1], unpack(args))
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  count = count + taken
+  redis.call('ZREM', KEYS[2], client)
+  if taken == wanted then return {taken, 0} end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
+redis.call('ZADD', KEYS[2], 'NX', now, client)
+redis.call('PEXPIRE', KEYS[2], ttl)
+local rank = redis.call('ZRANK', KEYS[2], client)
+local batch = math.min(wanted - taken, math.max(1, math.ceil(limit / 4)))
+local index = count - limit + rank + batch - 1
+local at
+if index < count then
+  at = tonumber(redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')[2]) + window
+else
+  local newest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+  at = newest + window + (index - count + 1) * window / limit
+end
+return {taken, math.max(1, math.ceil((at - now) / 1000))}
 `;
 
-// The request recorded as ARGV[1] has been sent: its time becomes now (if it is still there).
-const MARK_SENT = `
+// Only written requests (ARGV: ttlMs, then (id, ms ago) pairs): when no take comes soon enough
+// to carry them.
+const MARK_SENT = `${RECORD_WRITTEN}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+recordWritten(KEYS[1], now, tonumber(ARGV[1]), 2, (#ARGV - 1) / 2)
 return 0
 `;
+
+/** Names under which the scripts are defined on the ioredis client (EVALSHA, EVAL on NOSCRIPT). */
+const TAKE_COMMAND = 'serviceTitanRateLimitTakeV2';
+const MARK_SENT_COMMAND = 'serviceTitanRateLimitMarkSentV2';
+
+/** The client once the scripts are defined on it. */
+type ScriptedRedis = Record<typeof TAKE_COMMAND | typeof MARK_SENT_COMMAND, (...args: unknown[]) => Promise<unknown>>;
 
 /**
  * A {@link RateLimitStore} in Redis (ioredis client, which you create, own and quit): every
  * process that uses it shares one budget per (app key, tenant), ServiceTitan's unit, exact in any
- * rolling window (a sliding-window log in a sorted set, one atomic script per request, on Redis's
- * clock). Every command is bounded by `commandTimeoutMs`; when Redis fails, each client falls back
- * to its own limiter (one warning) and uses the store again once Redis answers.
+ * rolling window (a sliding-window log in a sorted set, on Redis's clock): about one script call
+ * (EVALSHA) per request, fewer when requests wait. Works on a Redis Cluster (each budget's keys
+ * in one slot). Every command is bounded by `commandTimeoutMs`; when Redis fails, each client
+ * falls back to its own limiter (one warning) and uses the store again once Redis answers.
  *
  * @example
  * import { Redis } from 'ioredis';
@@ -71,24 +139,45 @@ return 0
  * });
  */
 export class RedisRateLimitStore implements RateLimitStore {
-  readonly #redis: Redis;
+  readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   /** Members must be unique across the fleet: a random name for this store, then a counter. */
   readonly #memberPrefix = randomBytes(8).toString('hex');
   #counter = 0;
+  /** The longest window {@link take} was asked about: {@link markSent} (no window given) keeps keys that long. */
+  #longestWindowMs = 0;
 
   constructor(redis: Redis, options: RedisRateLimitStoreOptions = {}) {
-    if (redis === null || typeof redis !== 'object' || typeof (redis as Partial<Redis>).eval !== 'function') {
+    if (
+      redis === null ||
+      typeof redis !== 'object' ||
+      typeof (redis as Partial<Redis>).eval !== 'function' ||
+      typeof (redis as Partial<Redis>).defineCommand !== 'function'
+    ) {
       throw invalidConfig('RedisRateLimitStore needs an ioredis client (new Redis(...)) as its first argument');
     }
     if (options === null || typeof options !== 'object') {
       throw invalidConfig('RedisRateLimitStore: options must be an object');
     }
-    this.#redis = redis;
     this.#prefix = options.keyPrefix ?? 'st-rate:';
     if (typeof this.#prefix !== 'string') throw invalidConfig('RedisRateLimitStore: keyPrefix must be a string');
     this.#timeoutMs = msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 500, 1);
+    // ioredis sends a defined command as EVALSHA, and the script once more (EVAL) only when the
+    // server answers NOSCRIPT (a restart, a failover, a new Cluster master): the script text
+    // (~1 KB) no longer travels with every request. Defining it again (another store on the same
+    // client) replaces it with the same script. It does not connect.
+    redis.defineCommand(TAKE_COMMAND, { numberOfKeys: 2, lua: TAKE });
+    redis.defineCommand(MARK_SENT_COMMAND, { numberOfKeys: 1, lua: MARK_SENT });
+    this.#redis = redis as unknown as ScriptedRedis;
+  }
+
+  /**
+   * The budget's key: its name in a hash tag, so that a Redis Cluster keeps each budget's keys in
+   * one slot (scripts on both never fail with CROSSSLOT) and spreads budgets over its masters.
+   */
+  #logKey(key: string): string {
+    return `${this.#prefix}{${key}}`;
   }
 
   /** A fleet-unique id, for callers of {@link take} that give none. */
@@ -98,22 +187,65 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async take(key: string, limit: number, windowMs: number, id: string = this.#newId()): Promise<number> {
+    const { taken, waitMs } = await this.takeMany(key, limit, windowMs, [id], this.#memberPrefix);
+    return taken > 0 ? 0 : waitMs;
+  }
+
+  async takeMany(
+    key: string,
+    limit: number,
+    windowMs: number,
+    ids: readonly string[],
+    client: string,
+    written: readonly WrittenRequest[] = [],
+  ): Promise<RateLimitTakeAnswer> {
+    if (ids.length === 0) {
+      await this.markSentMany(key, written, windowMs);
+      return { taken: 0, waitMs: 0 };
+    }
+    this.#longestWindowMs = Math.max(this.#longestWindowMs, windowMs);
+    const logKey = this.#logKey(key);
     const answer = await withCommandTimeout(
       'take',
       this.#timeoutMs,
-      () => this.#redis.eval(TAKE, 1, `${this.#prefix}${key}`, limit, windowMs, id) as Promise<unknown>,
+      () =>
+        this.#redis[TAKE_COMMAND](
+          logKey,
+          `${logKey}:waiting`,
+          limit,
+          windowMs,
+          ttlMs(windowMs),
+          client,
+          written.length,
+          ...writtenArguments(written),
+          ...ids,
+        ),
       'RedisRateLimitStore',
     );
-    const waitMs = Number(answer);
-    if (!Number.isFinite(waitMs) || waitMs < 0) throw new Error('RedisRateLimitStore: take answered a non-number');
-    return waitMs;
+    const [taken, waitMs] = Array.isArray(answer) ? answer.map(Number) : [];
+    if (
+      !Number.isInteger(taken) ||
+      taken! < 0 ||
+      taken! > ids.length ||
+      !Number.isFinite(waitMs) ||
+      waitMs! < 0 ||
+      (taken! < ids.length && waitMs === 0)
+    ) {
+      throw new Error('RedisRateLimitStore: take answered something else than { taken, waitMs }');
+    }
+    return { taken: taken!, waitMs: waitMs! };
   }
 
-  async markSent(key: string, id: string): Promise<void> {
+  markSent(key: string, id: string): Promise<void> {
+    return this.markSentMany(key, [{ id, agoMs: 0 }], this.#longestWindowMs || 1000);
+  }
+
+  async markSentMany(key: string, written: readonly WrittenRequest[], windowMs: number): Promise<void> {
+    if (written.length === 0) return;
     await withCommandTimeout(
       'markSent',
       this.#timeoutMs,
-      () => this.#redis.eval(MARK_SENT, 1, `${this.#prefix}${key}`, id) as Promise<unknown>,
+      () => this.#redis[MARK_SENT_COMMAND](this.#logKey(key), ttlMs(windowMs), ...writtenArguments(written)),
       'RedisRateLimitStore',
     );
   }
@@ -122,4 +254,18 @@ export class RedisRateLimitStore implements RateLimitStore {
   toJSON(): Record<string, unknown> {
     return { keyPrefix: this.#prefix };
   }
+}
+
+/**
+ * How long a budget's keys outlive their last write: twice the window, so a key never expires
+ * while a request it counts may still be marked sent (SharedBudget re-marks a request that is
+ * still unwritten every quarter window), and an idle budget's keys go soon after.
+ */
+function ttlMs(windowMs: number): number {
+  return Math.ceil(2 * windowMs);
+}
+
+/** (id, whole ms ago) pairs, rounded down: a request never counts from before it was written. */
+function writtenArguments(written: readonly WrittenRequest[]): (string | number)[] {
+  return written.flatMap(({ id, agoMs }) => [id, Math.max(0, Math.floor(agoMs))]);
 }

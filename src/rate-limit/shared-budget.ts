@@ -1,39 +1,95 @@
 import { randomBytes } from 'node:crypto';
-import PQueue from 'p-queue';
 import type { ServiceTitanLogger } from '../logging/logger';
 import { abortReason } from '../abort';
 import { withCommandTimeout } from '../stores/command-timeout';
-import type { RateLimitStore } from './store';
+import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './store';
 
 /** While the store is failing, it is tried again at most this often (each try may take its command timeout). */
 const STORE_RETRY_INTERVAL_MS = 1000;
 /** A store call that takes longer than this counts as a failure (RedisRateLimitStore bounds its own, lower). */
 const STORE_CALL_BOUND_MS = 2000;
+/**
+ * A request written within this long of the call that recorded it needs no record of its write:
+ * it counts from when the store recorded it, at most this much early, which the window's margin
+ * absorbs (at most a fortieth of it). Not more: the margin is there for the network's jitter, and
+ * 5 ms of it spent here let a busy machine's fleet see 429s that the exact count did not; the
+ * other requests cost no call of their own anyway while the client is busy (they ride on its
+ * next take, see HOLD_FRACTION).
+ */
+const SKIP_MARK_MAX_MS = 1;
+/**
+ * The others are recorded as written (with how long ago: each counts from its write) by the
+ * client's next take, which carries them, or by a call of their own once the oldest has waited
+ * this fraction of the window: a request's record must be moved before it leaves the window,
+ * and one still unwritten then is re-recorded (its time moved to now, checked every quarter
+ * window) so that it never leaves the window, nor its key expires, before it is written, however
+ * long its connection takes.
+ */
+const HOLD_FRACTION = 0.5;
+/** A request unwritten for this long is no longer held (no request waits that long to be written). */
+const MAX_HOLD_MS = 120_000;
+
+/** A place in the fleet's budget, recorded by the store. */
+export interface SharedPlace {
+  /** The request has been written: it counts from now (a store call unless it was written at once). Idempotent. */
+  sent(): void;
+  /** The request will not be sent: its place counts from when it was recorded, and no longer held. */
+  cancel(): void;
+}
+
+interface Waiter {
+  id: string;
+  signal: AbortSignal;
+  resolve(place: SharedPlace): void;
+  reject(reason: unknown): void;
+  onAbort(): void;
+}
 
 /**
  * The fleet's share of the budget: a request goes on once the {@link RateLimitStore} recorded
- * it. A client asks the store for one request at a time, in order: the first waiter asks, and
- * when refused sleeps until the store says a place frees, then asks again, while the requests
- * behind it wait their turn here. Asking for all of them at once (up to `requestsPerSecond` per
- * client) would wake every waiter of every process at each expiry to compete for one place: a
- * fleet of 4 made ~7,000 store calls a second for 60 requests, and the CPU that burned on a
- * small host delayed requests on their way to the server by more than the window's margin
- * (429s). Now a place that frees costs one call per waiting client. When the store fails the request goes on
- * under the client's own limiter alone: one warning per outage, the store is tried again every
- * second and used again as soon as it answers.
+ * it. A client has one store call in flight at a time, for the first few requests of its line
+ * (a fifteenth of the budget: 4 of 60): the store records as many as there are places, and when
+ * some are left says when this client should ask again, a time of its own among the clients
+ * that wait (see RedisRateLimitStore). Asking for each request separately woke every waiter of
+ * every process at each expiry to compete for one place: a fleet of 4 made ~7,000 store calls a
+ * second for 60 requests, and the CPU that burned delayed requests past the margin (429s).
+ *
+ * Each recorded request counts from when it was written: one written within 1 ms of its record
+ * needs no report (SKIP_MARK_MAX_MS); the others are reported by the next take (no call of their
+ * own) or, when none comes within half a window, by a call for all of them.
+ * One still unwritten is held in the window (HOLD_FRACTION) until it is written.
+ *
+ * When the store fails the request goes on under the client's own limiter alone: one warning
+ * per outage, the store is tried again every second and used again as soon as it answers.
  */
 export class SharedBudget {
   readonly #store: RateLimitStore;
   readonly #key: string;
   readonly #limit: number;
   readonly #windowMs: number;
+  readonly #skipMarkWithinMs: number;
+  /**
+   * Waiting requests per call: a whole line at once (60) was a burst that the sandbox, on a busy
+   * machine, timestamped tens of ms late (429s); 4 cost ~0.5 calls per request when saturated.
+   */
+  readonly #batchSize: number;
   readonly #fellBack: (message: string, firstOfOutage: boolean) => void;
   readonly #logger: ServiceTitanLogger;
   /** Ids must be unique across the fleet: a random name for this client, then a counter. */
   readonly #idPrefix = randomBytes(8).toString('hex');
   #counter = 0;
-  /** One store request in flight at a time (see above); an aborted waiter leaves the line at once. */
-  readonly #turns = new PQueue({ concurrency: 1 });
+  /** Requests waiting for the store, in order; an aborted one leaves at once. */
+  #line: Waiter[] = [];
+  #asking = false;
+  /** Ends the current sleep early (the line emptied). */
+  #wakeEarly: (() => void) | undefined;
+  /** Recorded, not yet written: id → when the call that last set its time was made. */
+  readonly #unwritten = new Map<string, { at: number; since: number }>();
+  #holdTimer: NodeJS.Timeout | undefined;
+  /** Written requests not yet reported to the store: id → when written. */
+  #written = new Map<string, number>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushAt = Number.POSITIVE_INFINITY;
   #degradedUntil = Number.NEGATIVE_INFINITY;
   #degraded = false;
 
@@ -42,6 +98,8 @@ export class SharedBudget {
     key: string;
     limit: number;
     windowMs: number;
+    /** `rateLimit.windowMarginMs`: how early a request may count (see SKIP_MARK_MAX_MS). */
+    windowMarginMs: number;
     logger: ServiceTitanLogger;
     /** Called on each fallback to the local limiter; `firstOfOutage` once per outage (warn then). */
     fellBack: (message: string, firstOfOutage: boolean) => void;
@@ -50,48 +108,184 @@ export class SharedBudget {
     this.#key = options.key;
     this.#limit = options.limit;
     this.#windowMs = options.windowMs;
+    this.#skipMarkWithinMs = Math.min(SKIP_MARK_MAX_MS, options.windowMarginMs / 40);
+    this.#batchSize = Math.max(1, Math.ceil(options.limit / 15));
     this.#logger = options.logger;
     this.#fellBack = options.fellBack;
   }
 
   /**
-   * Resolves once the store recorded this request (or is failing) with a function to call once
-   * the request has been written (see {@link RateLimitStore.markSent}); rejects with the
-   * signal's reason on abort.
+   * Resolves once the store recorded this request (or is failing) with its place: call
+   * `sent()` once the request has been written (see {@link RateLimitStore.markSent}). Rejects
+   * with the signal's reason on abort.
    */
-  take(signal: AbortSignal): Promise<() => void> {
-    return this.#turns.add(() => this.#takeInTurn(signal), { signal });
+  take(signal: AbortSignal): Promise<SharedPlace> {
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    return new Promise<SharedPlace>((resolve, reject) => {
+      const waiter: Waiter = {
+        id: `${this.#idPrefix}:${(this.#counter += 1)}`,
+        signal,
+        resolve,
+        reject,
+        onAbort: () => {
+          this.#leave(waiter);
+          reject(abortReason(signal));
+        },
+      };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#line.push(waiter);
+      void this.#ask();
+    });
   }
 
-  async #takeInTurn(signal: AbortSignal): Promise<() => void> {
-    const id = `${this.#idPrefix}:${(this.#counter += 1)}`;
-    for (;;) {
-      if (signal.aborted) throw abortReason(signal);
-      if (performance.now() < this.#degradedUntil) return NOTHING_TO_MARK;
-      let waitMs: number;
-      try {
-        waitMs = await withCommandTimeout(
-          'take',
-          STORE_CALL_BOUND_MS,
-          () => this.#store.take(this.#key, this.#limit, this.#windowMs, id),
-          'rate-limit store',
-        );
-      } catch (error) {
-        this.#fail(error);
-        return NOTHING_TO_MARK;
+  #leave(waiter: Waiter): void {
+    const index = this.#line.indexOf(waiter);
+    if (index !== -1) this.#line.splice(index, 1);
+    waiter.signal.removeEventListener('abort', waiter.onAbort);
+    if (this.#line.length === 0) this.#wakeEarly?.();
+  }
+
+  /** One call at a time for the whole line, until it is empty. */
+  async #ask(): Promise<void> {
+    if (this.#asking) return;
+    this.#asking = true;
+    try {
+      while (this.#line.length > 0) {
+        if (performance.now() < this.#degradedUntil) {
+          for (const waiter of [...this.#line]) {
+            this.#leave(waiter);
+            waiter.resolve(NOTHING_TO_MARK);
+          }
+          break;
+        }
+        const batch = this.#line.slice(0, this.#batchSize);
+        const askedAt = performance.now();
+        let answer: RateLimitTakeAnswer;
+        try {
+          answer = await withCommandTimeout(
+            'take',
+            STORE_CALL_BOUND_MS,
+            () =>
+              this.#takeFromStore(
+                batch.map((waiter) => waiter.id),
+                this.#reportWritten(),
+              ),
+            'rate-limit store',
+          );
+        } catch (error) {
+          this.#fail(error);
+          continue;
+        }
+        if (this.#degraded) {
+          this.#degraded = false;
+          this.#logger.info?.('rate-limit store answers again: the fleet shares its budget again');
+        }
+        for (const waiter of batch.slice(0, answer.taken)) {
+          // Aborted after the store recorded it: it counts from then (the safe side), unheld.
+          if (!this.#line.includes(waiter)) continue;
+          this.#leave(waiter);
+          this.#hold(waiter.id, askedAt);
+          waiter.resolve({ sent: () => this.#sent(waiter.id), cancel: () => this.#unhold(waiter.id) });
+        }
+        if (answer.taken < batch.length) await this.#sleep(Math.min(Math.ceil(answer.waitMs), 2 * this.#windowMs));
       }
-      if (this.#degraded) {
-        this.#degraded = false;
-        this.#logger.info?.('rate-limit store answers again: the fleet shares its budget again');
-      }
-      if (!(waitMs > 0)) return () => this.#markSent(id);
-      await sleep(Math.min(Math.ceil(waitMs), this.#windowMs), signal);
+    } finally {
+      this.#asking = false;
     }
   }
 
-  #markSent(id: string): void {
-    // Best effort: if it fails, the request counts from when it was recorded, a few ms early.
-    this.#store.markSent?.(this.#key, id).catch(() => undefined);
+  async #takeFromStore(ids: string[], written: WrittenRequest[]): Promise<RateLimitTakeAnswer> {
+    if (this.#store.takeMany !== undefined) {
+      return this.#store.takeMany(this.#key, this.#limit, this.#windowMs, ids, this.#idPrefix, written);
+    }
+    this.#markSent(written);
+    const waitMs = await this.#store.take(this.#key, this.#limit, this.#windowMs, ids[0]);
+    return waitMs > 0 ? { taken: 0, waitMs } : { taken: 1, waitMs: 0 };
+  }
+
+  #hold(id: string, at: number): void {
+    this.#unwritten.set(id, { at, since: at });
+    if (this.#holdTimer === undefined) {
+      this.#holdTimer = setInterval(() => this.#renewHolds(), this.#windowMs / 4);
+      // Not pending work of its own: the request it holds is (its socket, its caller).
+      this.#holdTimer.unref();
+    }
+  }
+
+  #unhold(id: string): void {
+    this.#unwritten.delete(id);
+    if (this.#unwritten.size === 0 && this.#holdTimer !== undefined) {
+      clearInterval(this.#holdTimer);
+      this.#holdTimer = undefined;
+    }
+  }
+
+  #renewHolds(): void {
+    const now = performance.now();
+    for (const [id, hold] of this.#unwritten) {
+      if (now - hold.since > MAX_HOLD_MS) this.#unhold(id);
+      else if (now - hold.at > this.#windowMs * HOLD_FRACTION) {
+        hold.at = now;
+        this.#queueWritten(id, now, now);
+      }
+    }
+  }
+
+  #sent(id: string): void {
+    const hold = this.#unwritten.get(id);
+    if (hold === undefined) return;
+    this.#unhold(id);
+    const now = performance.now();
+    if (now - hold.at > this.#skipMarkWithinMs) this.#queueWritten(id, now, hold.at + this.#windowMs * HOLD_FRACTION);
+  }
+
+  /** Reports `id` as written at `writtenAt` with the next take, or on its own by `dueAt`. */
+  #queueWritten(id: string, writtenAt: number, dueAt: number): void {
+    this.#written.set(id, writtenAt);
+    if (dueAt >= this.#flushAt) return;
+    clearTimeout(this.#flushTimer);
+    this.#flushAt = dueAt;
+    this.#flushTimer = setTimeout(() => this.#markSent(this.#reportWritten()), Math.max(0, dueAt - performance.now()));
+    // Not pending work: a process that ends needs no record of what it sent.
+    this.#flushTimer.unref();
+  }
+
+  /** The written requests to report now (and no flush pending any more). */
+  #reportWritten(): WrittenRequest[] {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#flushAt = Number.POSITIVE_INFINITY;
+    if (this.#written.size === 0) return [];
+    const now = performance.now();
+    const written = [...this.#written].map(([id, at]) => ({ id, agoMs: now - at }));
+    this.#written.clear();
+    return written;
+  }
+
+  #markSent(written: WrittenRequest[]): void {
+    if (written.length === 0) return;
+    // Best effort: if it fails, each request counts from when it was recorded, a little early.
+    const store = this.#store;
+    const marked =
+      store.markSentMany !== undefined
+        ? store.markSentMany(this.#key, written, this.#windowMs)
+        : Promise.all(written.map(({ id }) => store.markSent?.(this.#key, id)));
+    marked.catch(() => undefined);
+  }
+
+  /** Sleeps `ms`, or less once the line is empty (every waiter aborted). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakeEarly = undefined;
+        resolve();
+      };
+      // Not unref'd: a request waiting here is pending work (see SendTimeWindow); cleared as
+      // soon as nobody waits.
+      const timer = setTimeout(done, ms);
+      this.#wakeEarly = done;
+    });
   }
 
   #fail(error: unknown): void {
@@ -106,19 +300,4 @@ export class SharedBudget {
   }
 }
 
-const NOTHING_TO_MARK = (): void => undefined;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    // Not unref'd: a request waiting here is pending work (see SendTimeWindow).
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const NOTHING_TO_MARK: SharedPlace = { sent: () => undefined, cancel: () => undefined };

@@ -22,4 +22,41 @@ export interface RateLimitStore {
    * from letting the next burst overlap this one's stragglers at the server. Failures are ignored.
    */
   markSent?(key: string, id: string): Promise<void>;
+  /**
+   * Optional, preferred to {@link take} when present: one call for a line of waiting requests.
+   * First records `written` as {@link markSentMany} does (requests written since the client's
+   * last call ride along: no call of their own), then records as many of `ids` (oldest first) as
+   * there are free places under `key` and resolves how many (`taken`, the first ones); when some
+   * are left, resolves `waitMs` > 0, when `client` (a name for the asking client) should ask
+   * again: a store that knows how many clients wait can give each its own time, so they do not
+   * all come back at once.
+   */
+  takeMany?(
+    key: string,
+    limit: number,
+    windowMs: number,
+    ids: readonly string[],
+    client: string,
+    written?: readonly WrittenRequest[],
+  ): Promise<RateLimitTakeAnswer>;
+  /**
+   * Optional, preferred to {@link markSent} when present: several requests written, one call;
+   * each counts from `agoMs` before the store's now (never earlier). `windowMs` is the window
+   * they count in (a store keeps them at least that long from now).
+   */
+  markSentMany?(key: string, written: readonly WrittenRequest[], windowMs: number): Promise<void>;
+}
+
+/** A request recorded by {@link RateLimitStore.take}, written `agoMs` before the call that reports it. */
+export interface WrittenRequest {
+  id: string;
+  agoMs: number;
+}
+
+/** What {@link RateLimitStore.takeMany} answers. */
+export interface RateLimitTakeAnswer {
+  /** How many of the ids were recorded (the first ones). */
+  taken: number;
+  /** When none was: the milliseconds until this client should ask again (> 0); else 0. */
+  waitMs: number;
 }
