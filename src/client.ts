@@ -100,8 +100,10 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
     telemetry: resolved.telemetry,
   });
   const auth = attachResolved(instance, resolved);
-  instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
-  instance.interceptors.request.use(markRequestStart, undefined, { synchronous: true });
+  // One interceptor for both: each interceptor is a step of axios's promise chain per request.
+  instance.interceptors.request.use((config) => fillTenant(markRequestStart(config), tenant), undefined, {
+    synchronous: true,
+  });
   return Object.assign(instance, { auth });
 }
 
