@@ -78,6 +78,8 @@ export interface FleetTopologyResult {
   steadyPoolDelayMaxMs: number;
   workerCpuMicrosPerRequest: number;
   serverLogOverflow: number;
+  redisErrors: number;
+  unhandledRejections: number;
   redis: RedisFigures;
 }
 
@@ -243,6 +245,8 @@ async function runTopology(
       steadyPoolDelayMaxMs: Math.max(...done.map((d) => d.poolDelayMaxMs)),
       workerCpuMicrosPerRequest: requests === 0 ? Number.NaN : done.reduce((sum, d) => sum + d.cpuMicros, 0) / requests,
       serverLogOverflow: counters.logOverflow,
+      redisErrors: done.reduce((sum, d) => sum + d.redisErrors, 0),
+      unhandledRejections: done.reduce((sum, d) => sum + d.unhandledRejections, 0),
       redis: delta,
     };
   } finally {
@@ -265,7 +269,7 @@ export function fleetBenchSection(config: FleetConfig, results: FleetTopologyRes
     ["429s (the server's limit, 60/s per tenant)", (r) => String(r.rateLimited)],
     ['token requests per tenant (cold start + steady)', (r) => fixed(r.tokenRequestsPerTenant, 3)],
     ['Redis script calls per 1,000 requests (EVAL/EVALSHA/FCALL, all masters)', (r) => thousands(r.scriptCallsPer1000)],
-    ['Redis commands per 1,000 requests (all)', (r) => thousands(r.commandsPer1000)],
+    ['Redis commands per 1,000 requests (all, those run inside scripts included)', (r) => thousands(r.commandsPer1000)],
     ['Redis CPU ms per 1,000 requests (sys+user, all masters)', (r) => fixed(r.redisCpuMsPer1000, 1)],
     ['… less idle CPU (cron, cluster bus)', (r) => fixed(r.redisNetCpuMsPer1000, 1)],
     ['script calls per Redis CPU second (net)', (r) => thousands(r.scriptCallsPerRedisCpuSecond)],
@@ -276,6 +280,7 @@ export function fleetBenchSection(config: FleetConfig, results: FleetTopologyRes
     ['thread-pool delay max, cold start (fs.stat every 50 ms)', (r) => `${thousands(r.coldPoolDelayMaxMs)} ms`],
     ['thread-pool delay max, steady phase', (r) => `${thousands(r.steadyPoolDelayMaxMs)} ms`],
     ['worker CPU µs per request (all workers)', (r) => fixed(r.workerCpuMicrosPerRequest, 0)],
+    ['ioredis errors / unhandled rejections in workers', (r) => `${r.redisErrors} / ${r.unhandledRejections}`],
   ];
   const errors = results.filter((r) => r.firstError !== undefined).map((r) => `${r.topology}: ${r.firstError}`);
   const overflow = results.filter((r) => r.serverLogOverflow > 0);
