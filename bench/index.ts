@@ -113,7 +113,7 @@ const QUICK: Mode = {
   memoryCheckpoints: [5_000, 20_000],
   fleet: { workers: 4, seconds: 6 },
   pagination: { pages: 16, pageSize: 50, latencyMs: 300, concurrencies: [1, 8] },
-  clientCost: { rounds: 1, requestsPerRound: 2_000, warmupRequests: 1_000, concurrency: 16, instantRequests: 2_000 },
+  clientCost: { rounds: 1, requestsPerRound: 1_000, warmupRequests: 500, concurrency: 16, instantRequests: 1_000 },
 };
 
 // The renewal starts 3 s before expiry, well clear of the server's own expiry check (JWT `exp`
