@@ -28,6 +28,13 @@ import {
   rateLimitFleetSection,
   rateLimitSettings,
 } from './rate-limit-workloads';
+import {
+  clientCost,
+  clientCostSection,
+  clientDefaultsCpuRatio,
+  type ClientCostConfig,
+  type ClientCostResult,
+} from './client-cost';
 import { BenchServer } from './server-control';
 import { fixed, mb, median, table, thousands } from './stats';
 import { telemetryCost, telemetryCostSection, type TelemetryCostRun } from './telemetry-cost';
@@ -68,6 +75,7 @@ interface Mode {
   memoryCheckpoints: [number, number];
   fleet: { workers: number; seconds: number };
   pagination: PaginationConfig;
+  clientCost: ClientCostConfig;
 }
 
 const FULL: Mode = {
@@ -86,6 +94,7 @@ const FULL: Mode = {
   memoryCheckpoints: [10_000, 100_000],
   fleet: { workers: 8, seconds: 20 },
   pagination: { pages: 100, pageSize: 50, latencyMs: 300, concurrencies: [1, 8] },
+  clientCost: { rounds: 6, requestsPerRound: 4_000, warmupRequests: 4_000, concurrency: 16, instantRequests: 10_000 },
 };
 
 const QUICK: Mode = {
@@ -104,6 +113,7 @@ const QUICK: Mode = {
   memoryCheckpoints: [5_000, 20_000],
   fleet: { workers: 4, seconds: 6 },
   pagination: { pages: 16, pageSize: 50, latencyMs: 300, concurrencies: [1, 8] },
+  clientCost: { rounds: 1, requestsPerRound: 1_000, warmupRequests: 500, concurrency: 16, instantRequests: 1_000 },
 };
 
 // The renewal starts 3 s before expiry, well clear of the server's own expiry check (JWT `exp`
@@ -145,6 +155,19 @@ function fleetSection(result: FleetResult, targets: Target[]): string {
     row('none (a cache per process)', without),
     row('RedisTokenStore', withStore),
   ].join('\n');
+}
+
+/** Issue 18 item 6: the client's own path, defaults on, within 5 % of bare axios's CPU per request. */
+function clientCostSectionJudged(result: ClientCostResult, judged: boolean, targets: Target[]): string {
+  const ratio = clientDefaultsCpuRatio(result);
+  const met = ratio <= 1.05;
+  targets.push({
+    name: 'client (defaults on) CPU per request ≤ 1.05× bare axios',
+    value: `${fixed(ratio, 3)}×`,
+    met,
+    kind: 'timing',
+  });
+  return `${clientCostSection(result)}\n\nTarget: client (defaults on) ≤ 1.05× bare axios's CPU per request: ${verdict(met, judged)}.`;
 }
 
 function verdict(met: boolean, judged: boolean): string {
@@ -431,6 +454,7 @@ async function main(): Promise<number> {
   const server = await BenchServer.start();
   const rotationServer = await BenchServer.start({ tokenLifetimeMs: ROTATION.tokenLifetimeMs });
   let throughputRuns: ThroughputRun[];
+  let clientCostResult: ClientCostResult;
   let pipelineRuns: PipelineRun[];
   let telemetryRuns: TelemetryCostRun[];
   let burstRuns: TokenCountRun[];
@@ -440,6 +464,8 @@ async function main(): Promise<number> {
   try {
     progress('throughput');
     throughputRuns = await throughput(server, { variants: ALL, ...mode.throughput });
+    progress("client's own path (CPU per request)");
+    clientCostResult = await clientCost(server, mode.clientCost);
     progress('pipeline (no network)');
     pipelineRuns = await pipeline(server, ALL, mode.pipelineRounds, mode.pipelineRequests, 32);
     progress('telemetry cost (no network)');
@@ -474,6 +500,7 @@ async function main(): Promise<number> {
   const targets: Target[] = [];
   const sections = [
     throughputSection(throughputRuns, mode, judged, targets),
+    clientCostSectionJudged(clientCostResult, judged, targets),
     pipelineSection(pipelineRuns),
     telemetryCostSection(telemetryRuns, targets),
     tokenCountSection(
@@ -524,6 +551,7 @@ async function main(): Promise<number> {
     },
     targets,
     throughput: throughputRuns,
+    clientCost: clientCostResult,
     pipeline: pipelineRuns,
     telemetryCost: telemetryRuns,
     coldBurst: burstRuns,

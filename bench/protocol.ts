@@ -12,6 +12,8 @@ export interface ServerInfo {
 
 export type ControlCommand =
   | { cmd: 'counters' }
+  | { cmd: 'tenantCounters' }
+  | { cmd: 'reset' }
   | { cmd: 'hold' }
   | { cmd: 'untilWaiting'; count: number }
   | { cmd: 'release' }
@@ -30,5 +32,20 @@ export interface Counters {
   tokensIssued: number;
   apiRateLimited: number;
   apiMaxInFlight: number;
+  cpuMicros: number;
+}
+
+/** Per-tenant figures of the fleet benchmark (bench/fleet.ts), since the last reset. */
+export interface TenantCounters {
+  /** API requests with a token that reached the server. */
+  api: number;
+  /** 429s the sandbox answered by its own limit (60 per rolling second per app key and tenant). */
+  rateLimited: number;
+  /** Token requests (all tenants). */
+  token: number;
+  /** Per tenant id: the most arrivals in any rolling second. */
+  maxArrivalsPerTenant: Record<string, number>;
+  /** Requests the server's log dropped (it keeps `requestLogLimit`): then the arrival figures are partial. */
+  logOverflow: number;
   cpuMicros: number;
 }

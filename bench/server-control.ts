@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SandboxOptions } from '../src/testing';
-import type { ControlCommand, ControlReply, Counters, ServerInfo } from './protocol';
+import type { ControlCommand, ControlReply, Counters, ServerInfo, TenantCounters } from './protocol';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server.ts', import.meta.url));
 
@@ -49,6 +49,14 @@ export class BenchServer {
 
   counters(): Promise<Counters> {
     return this.#call({ cmd: 'counters' });
+  }
+  /** Per-tenant arrivals and counts (bench/fleet.ts). */
+  tenantCounters(): Promise<TenantCounters> {
+    return this.#call({ cmd: 'tenantCounters' });
+  }
+  /** Zeroes the sandbox's counters and request log. */
+  resetCounters(): Promise<void> {
+    return this.#call({ cmd: 'reset' });
   }
   /** Holds every API request in flight (at the server) until `release()`. */
   hold(): Promise<void> {

@@ -7,7 +7,8 @@
  *   node --import tsx bench/server.ts '{"tokenLifetimeMs":4000}'   # standalone: prints the JSON line
  */
 import { startSandbox, type Hold, type SandboxOptions } from '../src/testing';
-import type { ControlReply, ControlRequest, ServerInfo } from './protocol';
+import { maxInAnyWindow } from '../src/testing/rate-limit';
+import type { ControlReply, ControlRequest, ServerInfo, TenantCounters } from './protocol';
 
 const overrides = JSON.parse(process.argv[2] ?? '{}') as SandboxOptions;
 const sandbox = await startSandbox({ rateLimit: false, reportRateLimit: false, requestLogLimit: 0, ...overrides });
@@ -36,6 +37,11 @@ async function handle(request: ControlRequest): Promise<unknown> {
         apiMaxInFlight: sandbox.api.maxInFlight,
         cpuMicros: process.cpuUsage().user + process.cpuUsage().system,
       };
+    case 'reset':
+      sandbox.resetCounters();
+      return null;
+    case 'tenantCounters':
+      return tenantCounters();
     case 'hold':
       hold?.release();
       hold = sandbox.api.hold();
@@ -63,6 +69,36 @@ async function handle(request: ControlRequest): Promise<unknown> {
       setImmediate(() => process.exit(0));
       return null;
   }
+}
+
+const TENANT_IN_PATH = /\/tenant\/([^/]+)\//;
+
+/**
+ * Per tenant, the most arrivals in any rolling second, from the request log. Its `at` is whole
+ * milliseconds, so two arrivals 999.6 ms apart may read 1000 ms apart: the window is widened to
+ * 1001 ms, which may overcount by that margin, never undercount.
+ */
+function tenantCounters(): TenantCounters {
+  const times = new Map<string, number[]>();
+  const requests = sandbox.api.requests;
+  for (const request of requests) {
+    if (request.headers['authorization'] === undefined) continue;
+    const tenant = TENANT_IN_PATH.exec(request.path)?.[1];
+    if (tenant === undefined) continue;
+    let list = times.get(tenant);
+    if (list === undefined) times.set(tenant, (list = []));
+    list.push(request.at);
+  }
+  const maxArrivalsPerTenant: Record<string, number> = {};
+  for (const [tenant, list] of times) maxArrivalsPerTenant[tenant] = maxInAnyWindow(list, 1001);
+  return {
+    api: sandbox.api.count,
+    rateLimited: sandbox.api.rateLimited,
+    token: sandbox.token.count,
+    maxArrivalsPerTenant,
+    logOverflow: Math.max(0, sandbox.api.count - requests.length),
+    cpuMicros: process.cpuUsage().user + process.cpuUsage().system,
+  };
 }
 
 process.on('message', (message: ControlRequest) => {

@@ -5,6 +5,10 @@
  * - `axios`: bare axios with hard-coded `Authorization` and `ST-App-Key` headers (the physical limit).
  * - `library`: `attachServiceTitanAuth` on an axios instance (this package, from ../src).
  * - `client`: `createServiceTitanClient` with `rateLimit: false` (tenant placeholder + API retries on).
+ * - `client-defaults`: `createServiceTitanClient` with every default on (rate limiter, retries,
+ *   deadline, acceptance recorder), the rate limit raised to 1,000,000/s so that it never waits:
+ *   what the client's own path costs per request.
+ * - `client-no-retries`: the same with `retry: false`.
  * - `peer`: axios-token-interceptor with its `tokenCache` (client-credentials fetch, cached for
  *   `expires_in - refreshBufferMs`) + axios-auth-refresh (on 401: reset the cache, fetch,
  *   replay), wired as their READMEs show.
@@ -16,12 +20,14 @@ import tokenInterceptor from 'axios-token-interceptor';
 import { attachServiceTitanAuth, createServiceTitanClient, type ServiceTitanLogger } from '../src';
 import type { ServerInfo } from './protocol';
 
-export type VariantName = 'axios' | 'library' | 'client' | 'peer';
+export type VariantName = 'axios' | 'library' | 'client' | 'client-defaults' | 'client-no-retries' | 'peer';
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
   axios: 'bare axios (static headers)',
   library: 'attachServiceTitanAuth',
   client: 'createServiceTitanClient (rateLimit: false)',
+  'client-defaults': 'createServiceTitanClient (defaults; rate limit raised out of the way)',
+  'client-no-retries': 'createServiceTitanClient (defaults, retry: false; rate limit raised)',
   peer: 'axios-token-interceptor + axios-auth-refresh',
 };
 
@@ -65,6 +71,9 @@ async function fetchToken(server: ServerInfo): Promise<TokenResponse> {
   });
   return data;
 }
+
+/** A rate limit no benchmark reaches: the limiter runs on every request and never holds one back. */
+const RAISED_RATE_LIMIT = 1_000_000;
 
 function listUrl(tenant: string): string {
   return `/crm/v2/tenant/${tenant}/customers?pageSize=1`;
@@ -111,6 +120,18 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
         tenantId: server.tenantId,
         rateLimit: false,
         // The client wraps its adapter in its limiters at creation: pass it in, never swap it after.
+        axios: { httpAgent: agent, ...(options.adapter === undefined ? {} : { adapter: options.adapter }) },
+      });
+      return subject(client, listUrl('{tenant}'));
+    }
+    case 'client-defaults':
+    case 'client-no-retries': {
+      const client = createServiceTitanClient({
+        ...credentials,
+        tenantId: server.tenantId,
+        // Raised out of the way, not off: the limiter's path runs for every request, it never waits.
+        rateLimit: { requestsPerSecond: RAISED_RATE_LIMIT },
+        ...(name === 'client-no-retries' ? { retry: false as const } : {}),
         axios: { httpAgent: agent, ...(options.adapter === undefined ? {} : { adapter: options.adapter }) },
       });
       return subject(client, listUrl('{tenant}'));

@@ -85,6 +85,15 @@ export const instantAdapter = (config: InternalAxiosRequestConfig): Promise<Axio
   Promise.resolve({ data: {}, status: 200, statusText: 'OK', headers: {}, config, request: {} });
 
 /**
+ * An adapter that answers on the next turn of the event loop, as any I/O does. With
+ * {@link instantAdapter} a whole run is one chain of microtasks: work that a client defers to
+ * the event loop (a `setImmediate`) piles up until the run ends, and its garbage is counted in
+ * the run's CPU, which no real adapter would cause.
+ */
+export const nextTurnAdapter = (config: InternalAxiosRequestConfig): Promise<AxiosResponse> =>
+  new Promise((resolve) => setImmediate(() => resolve(instantAdapter(config))));
+
+/**
  * Interceptor overhead without the network: every variant's instance gets an adapter that
  * answers at once (tokens still come from the sandbox), so the cost measured is axios's
  * pipeline plus the auth interceptors, free of socket and server noise.
@@ -95,9 +104,10 @@ export async function pipeline(
   rounds: number,
   requests: number,
   concurrency: number,
+  adapter: typeof instantAdapter = instantAdapter,
 ): Promise<PipelineRun[]> {
   const subjects = await Promise.all(
-    variants.map((name) => createSubject(name, server.info, { maxSockets: concurrency, adapter: instantAdapter })),
+    variants.map((name) => createSubject(name, server.info, { maxSockets: concurrency, adapter })),
   );
   for (const subject of subjects) await runPool(requests, concurrency, () => subject.instance.get(subject.url)); // warm-up
   const runs: PipelineRun[] = [];

@@ -33,8 +33,13 @@ export class SendTimeWindow {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #clock: () => number;
-  /** Send times still in the window, oldest first (the clock is monotonic). */
+  /**
+   * Send times, oldest first (the clock is monotonic); those before `#head` have left the window.
+   * A head index rather than a copy or a splice per expiry: that is O(limit) per request, which a
+   * high limit makes the limiter's largest cost (issue 18 item 6). Compacted once half is stale.
+   */
   #sent: number[] = [];
+  #head = 0;
   #reserved = 0;
   #waiters: Waiter[] = [];
   #pausedUntil = Number.NEGATIVE_INFINITY;
@@ -56,7 +61,8 @@ export class SendTimeWindow {
   /** Resolves with a reserved place, in order of arrival; rejects with the signal's reason on abort. */
   reserve(signal?: AbortSignal): Promise<WindowSlot> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.#waiters.length === 0 && this.#hasRoom(this.#clock())) return Promise.resolve(this.#take());
+    const now = this.tryReserve();
+    if (now !== undefined) return Promise.resolve(now);
     return new Promise<WindowSlot>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -72,6 +78,14 @@ export class SendTimeWindow {
       this.#waiters.push(waiter);
       this.#schedule();
     });
+  }
+
+  /**
+   * A place now, synchronously, when one is free and nobody waits (the common case, without a
+   * promise or a turn of the event loop); `undefined` otherwise: then {@link reserve} waits in line.
+   */
+  tryReserve(): WindowSlot | undefined {
+    return this.#waiters.length === 0 && this.#hasRoom(this.#clock()) ? this.#take() : undefined;
   }
 
   /** No place is given out before `at` (on this window's clock); a later pause wins. */
@@ -108,10 +122,15 @@ export class SendTimeWindow {
 
   #hasRoom(now: number): boolean {
     if (now < this.#pausedUntil) return false;
-    let expired = 0;
-    while (expired < this.#sent.length && now - this.#sent[expired]! >= this.#windowMs) expired += 1;
-    if (expired > 0) this.#sent = this.#sent.slice(expired);
-    return this.#sent.length + this.#reserved < this.#limit;
+    const sent = this.#sent;
+    let head = this.#head;
+    while (head < sent.length && now - sent[head]! >= this.#windowMs) head += 1;
+    if (head > 32 && head * 2 > sent.length) {
+      sent.splice(0, head);
+      head = 0;
+    }
+    this.#head = head;
+    return this.#inWindow() + this.#reserved < this.#limit;
   }
 
   /**
@@ -164,9 +183,15 @@ export class SendTimeWindow {
   #nextPlaceAt(now: number): number | undefined {
     if (now < this.#pausedUntil) return this.#pausedUntil;
     // Reserved places never expire; they free up only when cancelled.
-    const mustExpire = this.#sent.length + this.#reserved - this.#limit + 1;
-    if (mustExpire > this.#sent.length) return undefined;
-    return mustExpire <= 0 ? now : this.#sent[mustExpire - 1]! + this.#windowMs;
+    const inWindow = this.#inWindow();
+    const mustExpire = inWindow + this.#reserved - this.#limit + 1;
+    if (mustExpire > inWindow) return undefined;
+    return mustExpire <= 0 ? now : this.#sent[this.#head + mustExpire - 1]! + this.#windowMs;
+  }
+
+  /** Send times not yet known to have left the window (those before `#head` have). */
+  #inWindow(): number {
+    return this.#sent.length - this.#head;
   }
 
   #clearTimer(): void {

@@ -158,14 +158,16 @@ function addRequest(agent: RequestAgent, request: ClientRequest, options: unknow
 }
 
 function whenWritten(request: ClientRequest, places: ExchangePlaces, written: () => void): void {
-  request.once('finish', written);
-  request.once('close', written);
+  // Plain listeners, not `once`: `written` is idempotent and a request emits each of these events
+  // at most once, so the once-wrappers would only cost (one allocation each, on every request).
+  request.on('finish', written);
+  request.on('close', written);
   // follow-redirects sends the next hop from its own `response` listener, which Node registered
   // when the request was created, before this: the hop is created between these two.
-  request.prependOnceListener('response', () => {
+  request.prependListener('response', () => {
     sending = places;
   });
-  request.once('response', () => {
+  request.on('response', () => {
     if (sending === places) sending = undefined;
   });
 }
