@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import { withCommandTimeout } from '../stores/command-timeout';
 import { msOption } from '../timer-limits';
@@ -71,14 +71,14 @@ return 0
  * });
  */
 export class RedisRateLimitStore implements RateLimitStore {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   /** Members must be unique across the fleet: a random name for this store, then a counter. */
   readonly #memberPrefix = randomBytes(8).toString('hex');
   #counter = 0;
 
-  constructor(redis: Redis, options: RedisRateLimitStoreOptions = {}) {
+  constructor(redis: Redis | Cluster, options: RedisRateLimitStoreOptions = {}) {
     if (redis === null || typeof redis !== 'object' || typeof (redis as Partial<Redis>).eval !== 'function') {
       throw invalidConfig('RedisRateLimitStore needs an ioredis client (new Redis(...)) as its first argument');
     }

@@ -70,7 +70,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const lock = await store.acquireLock(storeKey, 5_000);
 
       const keys = await redis.keys('*');
-      expect(keys.sort()).toEqual([`st-auth:${storeKey}`, `st-auth:lock:${storeKey}`].sort());
+      expect(keys.sort()).toEqual([`st-auth:{${storeKey}}`, `st-auth:lock:{${storeKey}}`].sort());
       const values = await Promise.all(keys.map((key) => redis.get(key)));
       const everything = [...keys, ...values].join('\n');
       for (const secret of [sandbox().clientId, sandbox().clientSecret, sandbox().appKey, accessToken, 'accessToken']) {
@@ -78,7 +78,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       }
       // The token's parts (JWT header / claims / signature) are not there either.
       for (const part of accessToken.split('.')) expect(everything).not.toContain(part);
-      expect(await redis.get(`st-auth:${storeKey}`)).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+      expect(await redis.get(`st-auth:{${storeKey}}`)).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
       await lock!.release();
     });
 
@@ -97,7 +97,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       expect(sandbox().api.count).toBe(1);
       // Same secret, another process: the one entry, under a key that names neither id nor secret.
       const key = await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
-      expect(await redis.keys('*')).toEqual([`st-auth:${key}`]);
+      expect(await redis.keys('*')).toEqual([`st-auth:{${key}}`]);
       const other = new RedisTokenStore(connect(), { commandTimeoutMs: 1_000 });
       stores.push(other);
       const sibling = createServiceTitanClient({ ...authOptions(sandbox(), { store: other }), rateLimit: false });
@@ -110,7 +110,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const store = makeStore({}, redis);
       const now = Date.now();
       await store.set('k-ttl', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 30_000 });
-      const ttl = await redis.pttl('st-auth:k-ttl');
+      const ttl = await redis.pttl('st-auth:{k-ttl}');
       expect(ttl).toBeGreaterThan(28_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
     });
@@ -121,11 +121,11 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const now = Date.now();
       const wait = store.waitForToken('k-prefix', { timeoutMs: 2_000 });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await redis.pubsub('CHANNELS', 'app1:*')).toEqual(['app1:events:k-prefix']);
+      expect(await redis.pubsub('CHANNELS', 'app1:*')).toEqual(['app1:events:{k-prefix}']);
       await store.set('k-prefix', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 30_000 });
       await expect(wait).resolves.toMatchObject({ accessToken: 'tok' });
       const lock = await store.acquireLock('k-prefix', 5_000);
-      expect((await redis.keys('app1:*')).sort()).toEqual(['app1:k-prefix', 'app1:lock:k-prefix']);
+      expect((await redis.keys('app1:*')).sort()).toEqual(['app1:lock:{k-prefix}', 'app1:{k-prefix}']);
       await lock!.release();
     });
   });
@@ -159,15 +159,15 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const warnings: string[] = [];
       const store = makeStore({ logger: { warn: (message) => warnings.push(message) } }, redis);
       await store.set('k-corrupt', entry);
-      const sealed = (await redis.get('st-auth:k-corrupt'))!;
+      const sealed = (await redis.get('st-auth:{k-corrupt}'))!;
       const flipped = `${sealed.slice(0, -3)}${sealed.at(-3) === 'A' ? 'B' : 'A'}${sealed.slice(-2)}`;
       for (const value of [flipped, 'not an entry', 'v1.', 'v1.AAAA', JSON.stringify(entry)]) {
-        await redis.set('st-auth:k-corrupt', value);
+        await redis.set('st-auth:{k-corrupt}', value);
         await expect(store.get('k-corrupt')).resolves.toBeUndefined();
       }
       expect(warnings).toHaveLength(1);
       // A value copied under another key does not decrypt either (the key is authenticated).
-      await redis.set('st-auth:k-copy', sealed);
+      await redis.set('st-auth:{k-copy}', sealed);
       await expect(store.get('k-copy')).resolves.toBeUndefined();
     });
   });
@@ -183,7 +183,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       };
       const unbound = bare();
       await expect(unbound.set('k-unbound', token)).rejects.toMatchObject({ code: 'invalid_config' });
-      expect(await redis.get('st-auth:k-unbound')).toBeNull();
+      expect(await redis.get('st-auth:{k-unbound}')).toBeNull();
 
       const writer = bare();
       writer.bindClientSecret('k-bound', 'cs1.secret-of-client-a-0123456789');
@@ -194,7 +194,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const otherSecret = bare();
       otherSecret.bindClientSecret('k-bound', 'cs1.secret-of-client-b-0123456789');
       await expect(otherSecret.get('k-bound')).resolves.toBeUndefined();
-      expect(await redis.get('st-auth:k-bound')).not.toContain(token.accessToken);
+      expect(await redis.get('st-auth:{k-bound}')).not.toContain(token.accessToken);
     });
 
     test('refuses short keys, naming the option and not the value', () => {
