@@ -55,11 +55,10 @@ export class RedisSubscriber {
    * Calls `listener` with every message on `channel` until the returned function is called.
    * Resolves once the subscription is in place, so a message published afterwards is not missed.
    *
-   * The SUBSCRIBE is bounded by the command timeout. Setting up the pub/sub connection is not
-   * counted in it while the user's client is connected (Redis answers: a slow set-up, not an
-   * outage); it is then bounded by `connectWithinMs` (the caller's own wait). While the user's
-   * client is not connected either, Redis is probably down: connecting counts, and the whole
-   * thing fails within the command timeout, like every other command.
+   * While the user's client is connected (Redis answers: a slow set-up, not an outage), the
+   * first SUBSCRIBE, which waits for the pub/sub connection, is bounded by `connectWithinMs` (the
+   * caller's own wait, at least the command timeout). While the user's client is not connected
+   * either, Redis is probably down: it fails within the command timeout, like every command.
    */
   async listen(channel: string, listener: Listener, connectWithinMs: number): Promise<() => void> {
     if (this.#closed) throw new Error('RedisTokenStore: the store is closed');
@@ -101,10 +100,12 @@ export class RedisSubscriber {
   }
 
   async #subscribe(connection: RedisConnection, channel: string, connectWithinMs: number): Promise<void> {
-    if (connection.status !== 'ready' && this.#source.status === 'ready') {
-      await whenReady(connection, Math.max(connectWithinMs, this.#commandTimeoutMs));
-    }
-    await withCommandTimeout('SUBSCRIBE', this.#commandTimeoutMs, async () => {
+    // While the user's client is connected, Redis answers: what can make a first SUBSCRIBE slow
+    // is setting up ours (and, on a Cluster, its subscriber node's connection, which ioredis
+    // opens on the first SUBSCRIBE only), so it may take as long as the caller's wait.
+    const budgetMs =
+      this.#source.status === 'ready' ? Math.max(connectWithinMs, this.#commandTimeoutMs) : this.#commandTimeoutMs;
+    await withCommandTimeout('SUBSCRIBE', budgetMs, async () => {
       await connection.subscribe(channel);
     });
   }
@@ -159,26 +160,4 @@ function duplicateForPubSub(source: RedisConnection): RedisConnection {
   if (source.isCluster)
     return (source as Cluster).duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false });
   return (source as Redis).duplicate({ enableOfflineQueue: true, lazyConnect: false });
-}
-
-/** Resolves when `connection` is ready; rejects after `ms`, or when it ends first. */
-function whenReady(connection: RedisConnection, ms: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const settle = (outcome: () => void) => {
-      clearTimeout(timer);
-      connection.off('ready', onReady);
-      connection.off('end', onEnd);
-      outcome();
-    };
-    const onReady = () => settle(resolve);
-    const onEnd = () => settle(() => reject(new Error('RedisTokenStore: the pub/sub connection ended')));
-    const timer = setTimeout(
-      () => settle(() => reject(new Error(`RedisTokenStore: the pub/sub connection was not ready after ${ms} ms`))),
-      ms,
-    );
-    timer.unref();
-    connection.on('ready', onReady);
-    connection.on('end', onEnd);
-    if (connection.status === 'ready') onReady();
-  });
 }
