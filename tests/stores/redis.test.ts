@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
-import { tokenStoreKey } from '../../src/token/store-key';
+import { TokenCipher } from '../../src/stores/token-cipher';
+import { deriveStoreBinding, tokenStoreKey } from '../../src/token/store-key';
 import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 import { tokenStoreContract } from './contract';
@@ -127,6 +128,81 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const lock = await store.acquireLock('k-prefix', 5_000);
       expect((await redis.keys('app1:*')).sort()).toEqual(['app1:lock:{k-prefix}', 'app1:{k-prefix}']);
       await lock!.release();
+    });
+  });
+
+  // Releases before issue 18 derived store keys with scrypt: `servicetitan-token:<32 hex>`, the
+  // entry sealed under other bytes of the same output. What they left in Redis must be ignored
+  // (never served, never a crash) and replaced.
+  describe('entries written under the scrypt scheme (before the upgrade)', () => {
+    const sandbox = useSandbox();
+
+    /** Exactly what the old release wrote for a client: its key and its sealed entry. */
+    const scryptEntry = (authUrl: string, clientId: string, clientSecret: string, accessToken: string) => {
+      const salt = createHash('sha256')
+        .update(`axios-servicetitan-auth/store-key/v1\n${authUrl}\n${clientId}`)
+        .digest();
+      const output = scryptSync(clientSecret, salt, 48, { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+      const key = `servicetitan-token:${output.subarray(0, 16).toString('hex')}`;
+      const now = Date.now();
+      const sealed = new TokenCipher(output.subarray(16).toString('hex')).seal(`st-auth:${key}`, {
+        accessToken,
+        obtainedAt: now,
+        expiresAt: now + 600_000,
+      });
+      return { key, sealed };
+    };
+
+    test('an old entry and a held old lock are never read: the client fetches, no warning, no wait', async () => {
+      const redis = connect();
+      await redis.flushall();
+      const old = scryptEntry(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret, 'tok-from-old-release');
+      await redis.set(`st-auth:${old.key}`, old.sealed, 'PX', 600_000);
+      // An old process in the middle of a fetch, during a rolling upgrade.
+      await redis.set(`st-auth:lock:${old.key}`, 'old-owner', 'PX', 600_000);
+      const warnings: string[] = [];
+      const store = new RedisTokenStore(redis, { commandTimeoutMs: 1_000 });
+      stores.push(store);
+      const client = createServiceTitanClient({
+        ...authOptions(sandbox(), { store, logger: { warn: (message) => warnings.push(message) } }),
+        rateLimit: false,
+      });
+      const started = performance.now();
+      expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+      // Not held up by the old lock (the fleet wait is seconds).
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(sandbox().token.count).toBe(1);
+      expect(sandbox().api.requests.map((request) => request.tokenId)).toEqual(['tok-1']);
+      expect(warnings).toEqual([]);
+      // The old keys are left to expire; the new entry lives under the v2 key.
+      const { key } = deriveStoreBinding(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
+      expect((await redis.keys('*')).sort()).toEqual(
+        [`st-auth:${old.key}`, `st-auth:lock:${old.key}`, `st-auth:{${key}}`].sort(),
+      );
+    });
+
+    test('an old-scheme value under the new key is a miss (one warning), replaced by the next fetch', async () => {
+      const redis = connect();
+      await redis.flushall();
+      const { key } = deriveStoreBinding(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
+      const old = scryptEntry(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret, 'tok-from-old-release');
+      await redis.set(`st-auth:{${key}}`, old.sealed, 'PX', 600_000);
+      const warnings: string[] = [];
+      const join = () => {
+        const logger = { warn: (message: string) => warnings.push(message) };
+        const store = new RedisTokenStore(connect(), { commandTimeoutMs: 1_000, logger });
+        stores.push(store);
+        return createServiceTitanClient({
+          ...authOptions(sandbox(), { store, logger }),
+          rateLimit: false,
+        });
+      };
+      expect((await join().get(customersPath(sandbox()))).status).toBe(200);
+      expect(warnings.filter((message) => /cannot be decrypted/.test(message))).toHaveLength(1);
+      // Replaced: another process adopts the new token without fetching.
+      expect((await join().get(customersPath(sandbox()))).status).toBe(200);
+      expect(sandbox().token.count).toBe(1);
+      expect(sandbox().api.requests.map((request) => request.tokenId)).toEqual(['tok-1', 'tok-1']);
     });
   });
 
