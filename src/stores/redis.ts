@@ -23,7 +23,7 @@ export interface RedisTokenStoreOptions {
    * At least 16 bytes of high-entropy material, e.g. `randomBytes(32)` kept in your secret
    * manager, the same on every process of the fleet. Tokens are never stored in clear.
    * @default derived, per client, from the client secret of each client that uses the store (by
-   * the same HKDF-SHA256 derivation as its store key)
+   * the same HMAC-SHA256 derivation as its store key)
    */
   encryptionKey?: string | Uint8Array;
   /**

@@ -1,14 +1,13 @@
-import { createHash, hkdfSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 const KEY_BYTES = 16;
-const ENTRY_SECRET_BYTES = 32;
 /**
- * Domain separation: this derivation is used for store keys only. `v2`: HKDF-SHA256 (`v1` was
+ * Domain separation: this derivation is used for store keys only. `v2`: HMAC-SHA256 (`v1` was
  * scrypt); the version is part of every key, so entries written under `v1` are never looked up.
  */
-const SALT_LABEL = 'axios-servicetitan-auth/store-key/v2';
-const KEY_INFO = 'store key';
-const ENTRY_SECRET_INFO = 'entry secret';
+const LABEL = 'axios-servicetitan-auth/store-key/v2';
+const KEY_PURPOSE = 'store key';
+const ENTRY_SECRET_PURPOSE = 'entry secret';
 
 /** What a client's entries in a shared store are bound to, both derived from its client secret. */
 export interface StoreBinding {
@@ -16,8 +15,8 @@ export interface StoreBinding {
   key: string;
   /**
    * Key material for stores that encrypt entries (`TokenStore.bindClientSecret`): another output
-   * of the same derivation (another HKDF `info`), so neither the raw secret nor the store key
-   * reaches a store as encryption material.
+   * of the same keyed hash (another purpose), so neither the raw secret nor the store key reaches
+   * a store as encryption material.
    */
   entrySecret: string;
 }
@@ -49,33 +48,32 @@ export function storeBinding(authUrl: string, clientId: string, clientSecret: st
 }
 
 /**
- * HKDF-SHA256 of the client secret (the input key material), salted with a hash of the token URL
- * and client id, one output per use (`info`): the store key and the entry secret.
+ * HMAC-SHA256 keyed with the client secret, of (label, purpose, token URL, client id): one
+ * output per purpose, the store key (16 bytes of it) and the entry secret.
  *
  * Why a fast keyed hash is enough, where `v1` used scrypt: whoever reads the store sees keys
  * (and values encrypted under the entry secret) and could test a guessed secret against them
  * offline. A slow KDF makes each guess ~10^5 times dearer, i.e. adds ~17 bits of work: decisive
  * for a password, irrelevant for a ServiceTitan client secret, a long random string (the
  * sandbox's, like the real ones, carries well over 128 bits): 2^128 guesses at any price per
- * guess are out of reach. So HKDF binds an entry to its secret as well as scrypt did, and the
- * salt still keeps every client's keys unrelated (no precomputed tables, no cross-client
- * comparison); the key reveals neither the secret nor the client id. What scrypt cost instead was
- * real: ~20-90 ms of libuv thread pool per client and process, so a cold start over 2,000 tenants
- * held every `fs`/`dns` call of the process for tens of seconds (issue 18). This takes
- * microseconds on the calling thread: no memo, no pool.
+ * guess are out of reach. So the HMAC binds an entry to its secret as well as scrypt did, and the
+ * token URL and client id in the message keep every client's keys unrelated (no precomputed
+ * tables, no cross-client comparison); the key reveals neither the secret nor the client id. What
+ * scrypt cost instead was real: ~20-90 ms of libuv's thread pool per client and process, so a
+ * cold start over 2,000 tenants held every `fs`/`dns` call of the process for minutes (issue 18).
+ * This takes microseconds on the calling thread: no memo, no pool, no async resource.
  *
  * @example
  * const { key } = deriveStoreBinding(authUrl, clientId, clientSecret);
  */
 export function deriveStoreBinding(authUrl: string, clientId: string, clientSecret: string): StoreBinding {
-  // JSON: an unambiguous encoding of the pair (no (url, id) split can collide with another).
-  const salt = createHash('sha256')
-    .update(JSON.stringify([SALT_LABEL, authUrl, clientId]))
-    .digest();
-  const derive = (info: string, bytes: number) =>
-    Buffer.from(hkdfSync('sha256', clientSecret, salt, info, bytes)).toString('hex');
+  // JSON: an unambiguous encoding of the fields (no split of one message can read as another).
+  const derive = (purpose: string) =>
+    createHmac('sha256', clientSecret)
+      .update(JSON.stringify([LABEL, purpose, authUrl, clientId]))
+      .digest();
   return {
-    key: `servicetitan-token:v2:${derive(KEY_INFO, KEY_BYTES)}`,
-    entrySecret: derive(ENTRY_SECRET_INFO, ENTRY_SECRET_BYTES),
+    key: `servicetitan-token:v2:${derive(KEY_PURPOSE).subarray(0, KEY_BYTES).toString('hex')}`,
+    entrySecret: derive(ENTRY_SECRET_PURPOSE).toString('hex'),
   };
 }
