@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import { withCommandTimeout } from '../stores/command-timeout';
 import { msOption } from '../timer-limits';
@@ -148,7 +148,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   /** The longest window {@link take} was asked about: {@link markSent} (no window given) keeps keys that long. */
   #longestWindowMs = 0;
 
-  constructor(redis: Redis, options: RedisRateLimitStoreOptions = {}) {
+  constructor(redis: Redis | Cluster, options: RedisRateLimitStoreOptions = {}) {
     if (
       redis === null ||
       typeof redis !== 'object' ||

@@ -1,19 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import type { ServiceTitanLogger } from '../logging/logger';
 import { guardLogger } from '../observers';
 import { withCommandTimeout } from './command-timeout';
-import { RedisSubscriber } from './redis-subscriber';
+import { RedisSubscriber, type RedisConnection } from './redis-subscriber';
 import { MIN_SECRET_BYTES, TokenCipher } from './token-cipher';
 import type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './types';
 
 /** Options of {@link RedisTokenStore}. */
 export interface RedisTokenStoreOptions {
   /**
-   * Prefix of every key and channel the store uses: `<keyPrefix><store key>` holds a token,
-   * `<keyPrefix>lock:<store key>` the fetch lock, `<keyPrefix>events:<store key>` is the channel
-   * on which new tokens and released locks are announced.
+   * Prefix of every key and channel the store uses: `<keyPrefix>{<store key>}` holds a token,
+   * `<keyPrefix>lock:{<store key>}` the fetch lock, `<keyPrefix>events:{<store key>}` is the
+   * channel on which new tokens and released locks are announced. The braces are a Redis Cluster
+   * hash tag: a client's keys share one slot, and clients spread over the Cluster's masters.
+   * Leave braces out of the prefix (on a Cluster, a `{…}` in it would put every key in one slot).
    * @default 'st-auth:'
    */
   keyPrefix?: string;
@@ -22,7 +23,7 @@ export interface RedisTokenStoreOptions {
    * At least 16 bytes of high-entropy material, e.g. `randomBytes(32)` kept in your secret
    * manager, the same on every process of the fleet. Tokens are never stored in clear.
    * @default derived, per client, from the client secret of each client that uses the store (by
-   * the same scrypt derivation as its store key)
+   * the same HMAC-SHA256 derivation as its store key)
    */
   encryptionKey?: string | Uint8Array;
   /**
@@ -46,8 +47,9 @@ export interface RedisTokenStoreOptions {
 type Event = 'set' | 'released';
 
 /**
- * A {@link TokenStore} in Redis (ioredis client, which you create, own and quit): every process
- * of a fleet shares one token per client and one token fetch at a time.
+ * A {@link TokenStore} in Redis (an ioredis client, which you create, own and quit: `new Redis(…)`
+ * for one server or Sentinel, `new Cluster(…)` for a Redis Cluster): every process of a fleet
+ * shares one token per client and one token fetch at a time.
  *
  * - Tokens expire with themselves (`SET … PX <ms left>`) and are encrypted at rest
  *   (AES-256-GCM); an entry that does not decrypt is a miss.
@@ -57,9 +59,11 @@ type Event = 'set' | 'released';
  * - Every command is bounded by `commandTimeoutMs`; failures reject and the library falls back to
  *   per-process fetching (one warning), then uses the store again once Redis answers.
  *
- * Waiting uses a second connection (`redis.duplicate()`), opened on first need. Call
- * {@link RedisTokenStore.close} when done (it is also closed when your client ends for good),
- * or it keeps the process alive.
+ * - Each client's keys carry a hash tag (`{<store key>}`): one slot per client on a Cluster.
+ *
+ * Waiting uses a second connection (`redis.duplicate()`), opened when the store is created, so
+ * the first wait does not pay for its set-up. Call {@link RedisTokenStore.close} when done (it is
+ * also closed when your client ends for good), or it keeps the process alive.
  *
  * @example
  * import { Redis } from 'ioredis';
@@ -74,7 +78,7 @@ type Event = 'set' | 'released';
  * redis.disconnect();
  */
 export class RedisTokenStore implements TokenStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #prefix: string;
   /** From `encryptionKey` / `clientSecret`; otherwise each key's cipher comes from its client's secret. */
   readonly #sharedCipher: TokenCipher | undefined;
@@ -84,9 +88,15 @@ export class RedisTokenStore implements TokenStore {
   readonly #subscriber: RedisSubscriber;
   #warnedUndecryptable = false;
 
-  constructor(redis: Redis, options: RedisTokenStoreOptions = {}) {
-    if (redis === null || typeof redis !== 'object' || typeof (redis as Partial<Redis>).duplicate !== 'function') {
-      throw invalidConfig('RedisTokenStore needs an ioredis client (new Redis(...)) as its first argument');
+  constructor(redis: RedisConnection, options: RedisTokenStoreOptions = {}) {
+    if (
+      redis === null ||
+      typeof redis !== 'object' ||
+      typeof (redis as Partial<RedisConnection>).duplicate !== 'function'
+    ) {
+      throw invalidConfig(
+        'RedisTokenStore needs an ioredis client (new Redis(...) or new Cluster(...)) as its first argument',
+      );
     }
     this.#redis = redis;
     this.#prefix = options.keyPrefix ?? 'st-auth:';
@@ -100,6 +110,8 @@ export class RedisTokenStore implements TokenStore {
     this.#sharedCipher = createCipher(options);
     this.#logger = options.logger === undefined ? {} : guardLogger(options.logger);
     this.#subscriber = new RedisSubscriber(redis, this.#timeoutMs, 'released' satisfies Event);
+    // Last: a constructor that throws must leave no connection behind.
+    this.#subscriber.open();
   }
 
   async get(key: string): Promise<StoredToken | undefined> {
@@ -209,7 +221,7 @@ export class RedisTokenStore implements TokenStore {
         );
       };
       // Subscribe first, then read: a token stored in between is announced to us.
-      this.#subscriber.listen(this.#channel(key), onMessage).then(
+      this.#subscriber.listen(this.#channel(key), onMessage, timeoutMs).then(
         (unsubscribe) => {
           if (settled) return unsubscribe();
           stop = unsubscribe;
@@ -244,16 +256,17 @@ export class RedisTokenStore implements TokenStore {
     return `RedisTokenStore { keyPrefix: ${JSON.stringify(this.#prefix)} }`;
   }
 
+  // `{key}`: a Redis Cluster hash tag, so a client's token and lock live in one slot.
   #tokenKey(key: string): string {
-    return `${this.#prefix}${key}`;
+    return `${this.#prefix}{${key}}`;
   }
 
   #lockKey(key: string): string {
-    return `${this.#prefix}lock:${key}`;
+    return `${this.#prefix}lock:{${key}}`;
   }
 
   #channel(key: string): string {
-    return `${this.#prefix}events:${key}`;
+    return `${this.#prefix}events:{${key}}`;
   }
 
   #command<T>(operation: string, command: () => Promise<T>): Promise<T> {

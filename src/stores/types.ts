@@ -12,7 +12,7 @@ export interface StoredToken {
 
 /**
  * Where tokens are kept between requests (and, for shared stores, between processes).
- * Keys are derived (scrypt, salted with the token URL and client id) from the client secret, so
+ * Keys are derived (HMAC-SHA256 keyed with the client secret, of the token URL and client id), so
  * a client is served only the entries of clients that hold the same secret (DESIGN guarantee 14),
  * and a key reveals neither the secret nor the client id.
  *
@@ -40,7 +40,7 @@ export interface TokenStore {
   waitForToken?(key: string, options: WaitForTokenOptions): Promise<StoredToken | undefined>;
   /**
    * Optional: called by each client before it uses `key`, with key material derived from its
-   * client secret (by the same scrypt derivation as the key, never the secret itself), for
+   * client secret (by the same keyed hash as the key, never the secret itself), for
    * stores that encrypt entries with it (so each client's tokens are readable only by processes
    * that know its secret). The store must never persist or log it.
    */

@@ -1,26 +1,22 @@
-import { createHash, scrypt } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
-/**
- * scrypt cost: N = 2^14, r = 8 (16 MiB, tens of ms): Node's own default, and the figure of the
- * scrypt paper for interactive logins. Run once per client and process, off the event loop.
- */
-const SCRYPT = { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const KEY_BYTES = 16;
-const ENTRY_SECRET_BYTES = 32;
-/** Domain separation: this derivation is used for store keys only. */
-const SALT_LABEL = 'axios-servicetitan-auth/store-key/v1';
-/** Clients whose key is remembered; bounded, so a process that cycles credentials cannot grow it forever. */
-const MEMO_LIMIT = 256;
-
-const memo = new Map<string, Promise<StoreBinding>>();
+/**
+ * Domain separation: this derivation is used for store keys only. `v2`: HMAC-SHA256 (`v1` was
+ * scrypt); the version is part of every key, so entries written under `v1` are never looked up.
+ */
+const LABEL = 'axios-servicetitan-auth/store-key/v2';
+const KEY_PURPOSE = 'store key';
+const ENTRY_SECRET_PURPOSE = 'entry secret';
 
 /** What a client's entries in a shared store are bound to, both derived from its client secret. */
 export interface StoreBinding {
-  /** The store key: `servicetitan-token:<32 hex>`. */
+  /** The store key: `servicetitan-token:v2:<32 hex>`. */
   key: string;
   /**
-   * Key material for stores that encrypt entries (`TokenStore.bindClientSecret`): other bytes of
-   * the same scrypt output, so neither the raw secret nor a fast function of it reaches a store.
+   * Key material for stores that encrypt entries (`TokenStore.bindClientSecret`): another output
+   * of the same keyed hash (another purpose), so neither the raw secret nor the store key reaches
+   * a store as encryption material.
    */
   entrySecret: string;
 }
@@ -32,44 +28,52 @@ export interface StoreBinding {
  * rotated one) gets another key, so it misses and is rejected by ServiceTitan itself instead of
  * being served someone else's token.
  *
- * Why this derivation is safe to show to anyone who can read the store: it is scrypt, a slow,
- * memory-hard KDF, of the secret, salted with the token URL and client id. The salt makes every
- * client's keys unrelated (no precomputed tables, no cross-client comparison), and the cost makes
- * every guess of a secret expensive to check against a key, unlike a fast hash would. The client
- * secret is high-entropy to begin with; the key reveals neither it nor the client id.
- *
  * @example
  * const key = await tokenStoreKey(environments.production.authUrl, clientId, clientSecret);
  */
 export async function tokenStoreKey(authUrl: string, clientId: string, clientSecret: string): Promise<string> {
-  return (await storeBinding(authUrl, clientId, clientSecret)).key;
+  return deriveStoreBinding(authUrl, clientId, clientSecret).key;
 }
 
 /**
- * The store key and the entry-encryption material of a client (see {@link tokenStoreKey}), from
- * one scrypt derivation, remembered per process.
+ * The store key and the entry-encryption material of a client (see {@link deriveStoreBinding}),
+ * as a promise, the shape the token provider awaits.
  *
  * @example
  * const { key, entrySecret } = await storeBinding(authUrl, clientId, clientSecret);
  * store.bindClientSecret?.(key, entrySecret);
  */
 export function storeBinding(authUrl: string, clientId: string, clientSecret: string): Promise<StoreBinding> {
-  const salt = createHash('sha256').update(`${SALT_LABEL}\n${authUrl}\n${clientId}`).digest();
-  const memoKey = `${salt.toString('hex')}\n${clientSecret}`;
-  const known = memo.get(memoKey);
-  if (known !== undefined) return known;
-  const derived = new Promise<StoreBinding>((resolve, reject) => {
-    scrypt(clientSecret, salt, KEY_BYTES + ENTRY_SECRET_BYTES, SCRYPT, (error, output) => {
-      if (error !== null) return reject(error);
-      resolve({
-        key: `servicetitan-token:${output.subarray(0, KEY_BYTES).toString('hex')}`,
-        entrySecret: output.subarray(KEY_BYTES).toString('hex'),
-      });
-    });
-  });
-  if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value!);
-  memo.set(memoKey, derived);
-  // A failed derivation (out of memory) is not remembered: the next call tries again.
-  derived.catch(() => memo.delete(memoKey));
-  return derived;
+  return Promise.resolve(deriveStoreBinding(authUrl, clientId, clientSecret));
+}
+
+/**
+ * HMAC-SHA256 keyed with the client secret, of (label, purpose, token URL, client id): one
+ * output per purpose, the store key (16 bytes of it) and the entry secret.
+ *
+ * Why a fast keyed hash is enough, where `v1` used scrypt: whoever reads the store sees keys
+ * (and values encrypted under the entry secret) and could test a guessed secret against them
+ * offline. A slow KDF makes each guess ~10^5 times dearer, i.e. adds ~17 bits of work: decisive
+ * for a password, irrelevant for a ServiceTitan client secret, a long random string (the
+ * sandbox's, like the real ones, carries well over 128 bits): 2^128 guesses at any price per
+ * guess are out of reach. So the HMAC binds an entry to its secret as well as scrypt did, and the
+ * token URL and client id in the message keep every client's keys unrelated (no precomputed
+ * tables, no cross-client comparison); the key reveals neither the secret nor the client id. What
+ * scrypt cost instead was real: ~20-90 ms of libuv's thread pool per client and process, so a
+ * cold start over 2,000 tenants held every `fs`/`dns` call of the process for minutes (issue 18).
+ * This takes microseconds on the calling thread: no memo, no pool, no async resource.
+ *
+ * @example
+ * const { key } = deriveStoreBinding(authUrl, clientId, clientSecret);
+ */
+export function deriveStoreBinding(authUrl: string, clientId: string, clientSecret: string): StoreBinding {
+  // JSON: an unambiguous encoding of the fields (no split of one message can read as another).
+  const derive = (purpose: string) =>
+    createHmac('sha256', clientSecret)
+      .update(JSON.stringify([LABEL, purpose, authUrl, clientId]))
+      .digest();
+  return {
+    key: `servicetitan-token:v2:${derive(KEY_PURPOSE).subarray(0, KEY_BYTES).toString('hex')}`,
+    entrySecret: derive(ENTRY_SECRET_PURPOSE).toString('hex'),
+  };
 }

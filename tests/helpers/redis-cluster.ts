@@ -56,9 +56,8 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   }
 }
 
-async function launchNode(port: number, directory: string): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
+function launchNode(port: number, directory: string): Promise<ChildProcess> {
+  return launchRedisProcess(
     [
       '--port',
       String(port),
@@ -77,14 +76,19 @@ async function launchNode(port: number, directory: string): Promise<ChildProcess
       '--daemonize',
       'no',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    `cluster node on ${port}`,
   );
+}
+
+/**
+ * Spawns `redis-server <args>` (not daemonized) and resolves once it accepts connections;
+ * bounded: 10 s, or it is killed and this rejects with its log. Sentinels (`--sentinel`) too.
+ */
+export async function launchRedisProcess(args: string[], what: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => fail(new Error(`redis-server (cluster node) did not start on ${port}:\n${output}`)),
-      10_000,
-    );
+    const timer = setTimeout(() => fail(new Error(`redis-server (${what}) did not start:\n${output}`)), 10_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -92,7 +96,8 @@ async function launchNode(port: number, directory: string): Promise<ChildProcess
     };
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      // A sentinel says "Sentinel ID is …" once it runs; a server, that it accepts connections.
+      if (/Ready to accept connections|Sentinel ID is/.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -106,14 +111,14 @@ async function launchNode(port: number, directory: string): Promise<ChildProcess
   return child;
 }
 
-async function kill(child: ChildProcess): Promise<void> {
+export async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;
 }
 
-function run(command: string, args: string[]): Promise<string> {
+export function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -132,7 +137,7 @@ function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+export async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after 10 s waiting for ${what}`);

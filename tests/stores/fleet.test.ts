@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../../src/testing';
+import { describeWithRedisCluster, useRedisCluster } from '../helpers/redis-cluster';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { fleetEnv, startWorkerProcess, type WorkerProcess as Worker } from '../helpers/worker-process';
 
@@ -7,9 +8,14 @@ const WORKERS = 4;
 const REQUESTS_PER_WORKER = 25;
 const workerScript = path.join(__dirname, '..', 'fixtures', 'fleet-worker.ts');
 
-function startWorker(sandbox: Sandbox, redisPort: number): Worker {
+/** Where the workers' Redis is: one server, or a Cluster's nodes. */
+type RedisTarget = { port: number } | { nodes: readonly { host: string; port: number }[] };
+
+function startWorker(sandbox: Sandbox, redis: RedisTarget): Worker {
+  if ('port' in redis) return startWorkerProcess(workerScript, fleetEnv(sandbox.clientOptions, redis.port));
   return startWorkerProcess(workerScript, {
-    ...fleetEnv(sandbox.clientOptions, redisPort),
+    ...fleetEnv(sandbox.clientOptions, redis.nodes[0]!.port),
+    FLEET_REDIS_CLUSTER: redis.nodes.map(({ host, port }) => `${host}:${port}`).join(','),
   });
 }
 
@@ -24,8 +30,7 @@ async function round(sandbox: Sandbox, workers: Worker[]): Promise<string[]> {
   return Promise.all(workers.map((worker) => worker.next('done')));
 }
 
-describeWithRedis('a fleet of processes sharing one Redis store', () => {
-  const redis = useRedisServer();
+function fleetSuite(redis: () => RedisTarget): void {
   let sandbox: Sandbox;
   let workers: Worker[] = [];
 
@@ -39,7 +44,7 @@ describeWithRedis('a fleet of processes sharing one Redis store', () => {
   });
 
   test(`${WORKERS} processes × ${REQUESTS_PER_WORKER} cold requests → one token; a revocation → one renewal`, async () => {
-    workers = Array.from({ length: WORKERS }, () => startWorker(sandbox, redis().port));
+    workers = Array.from({ length: WORKERS }, () => startWorker(sandbox, redis()));
     await Promise.all(workers.map((worker) => worker.next('ready')));
 
     const cold = await round(sandbox, workers);
@@ -57,4 +62,15 @@ describeWithRedis('a fleet of processes sharing one Redis store', () => {
     await expect(Promise.all(workers.map((worker) => worker.exited))).resolves.toEqual(Array(WORKERS).fill(0));
     expect(workers.flatMap((worker) => worker.output.filter((line) => !/^(ready|done|bye)/.test(line)))).toEqual([]);
   }, 30_000);
+}
+
+describeWithRedis('a fleet of processes sharing one Redis store', () => {
+  const server = useRedisServer();
+  fleetSuite(() => ({ port: server().port }));
+});
+
+// The same fleet on a 3-master Redis Cluster: every worker an ioredis Cluster client.
+describeWithRedisCluster('a fleet of processes sharing one Redis Cluster', () => {
+  const cluster = useRedisCluster();
+  fleetSuite(() => ({ nodes: cluster().nodes }));
 });

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { createServiceTitanClient, isServiceTitanAuthError } from '../../src';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../src/redis';
-import { tokenStoreKey } from '../../src/token/store-key';
+import { TokenCipher } from '../../src/stores/token-cipher';
+import { deriveStoreBinding, tokenStoreKey } from '../../src/token/store-key';
 import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
 import { authOptions, customersPath, useSandbox } from '../helpers/sandbox';
 import { tokenStoreContract } from './contract';
@@ -70,7 +71,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const lock = await store.acquireLock(storeKey, 5_000);
 
       const keys = await redis.keys('*');
-      expect(keys.sort()).toEqual([`st-auth:${storeKey}`, `st-auth:lock:${storeKey}`].sort());
+      expect(keys.sort()).toEqual([`st-auth:{${storeKey}}`, `st-auth:lock:{${storeKey}}`].sort());
       const values = await Promise.all(keys.map((key) => redis.get(key)));
       const everything = [...keys, ...values].join('\n');
       for (const secret of [sandbox().clientId, sandbox().clientSecret, sandbox().appKey, accessToken, 'accessToken']) {
@@ -78,7 +79,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       }
       // The token's parts (JWT header / claims / signature) are not there either.
       for (const part of accessToken.split('.')) expect(everything).not.toContain(part);
-      expect(await redis.get(`st-auth:${storeKey}`)).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+      expect(await redis.get(`st-auth:{${storeKey}}`)).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
       await lock!.release();
     });
 
@@ -97,7 +98,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       expect(sandbox().api.count).toBe(1);
       // Same secret, another process: the one entry, under a key that names neither id nor secret.
       const key = await tokenStoreKey(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
-      expect(await redis.keys('*')).toEqual([`st-auth:${key}`]);
+      expect(await redis.keys('*')).toEqual([`st-auth:{${key}}`]);
       const other = new RedisTokenStore(connect(), { commandTimeoutMs: 1_000 });
       stores.push(other);
       const sibling = createServiceTitanClient({ ...authOptions(sandbox(), { store: other }), rateLimit: false });
@@ -110,7 +111,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const store = makeStore({}, redis);
       const now = Date.now();
       await store.set('k-ttl', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 30_000 });
-      const ttl = await redis.pttl('st-auth:k-ttl');
+      const ttl = await redis.pttl('st-auth:{k-ttl}');
       expect(ttl).toBeGreaterThan(28_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
     });
@@ -121,12 +122,87 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const now = Date.now();
       const wait = store.waitForToken('k-prefix', { timeoutMs: 2_000 });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await redis.pubsub('CHANNELS', 'app1:*')).toEqual(['app1:events:k-prefix']);
+      expect(await redis.pubsub('CHANNELS', 'app1:*')).toEqual(['app1:events:{k-prefix}']);
       await store.set('k-prefix', { accessToken: 'tok', obtainedAt: now, expiresAt: now + 30_000 });
       await expect(wait).resolves.toMatchObject({ accessToken: 'tok' });
       const lock = await store.acquireLock('k-prefix', 5_000);
-      expect((await redis.keys('app1:*')).sort()).toEqual(['app1:k-prefix', 'app1:lock:k-prefix']);
+      expect((await redis.keys('app1:*')).sort()).toEqual(['app1:lock:{k-prefix}', 'app1:{k-prefix}']);
       await lock!.release();
+    });
+  });
+
+  // Releases before issue 18 derived store keys with scrypt: `servicetitan-token:<32 hex>`, the
+  // entry sealed under other bytes of the same output. What they left in Redis must be ignored
+  // (never served, never a crash) and replaced.
+  describe('entries written under the scrypt scheme (before the upgrade)', () => {
+    const sandbox = useSandbox();
+
+    /** Exactly what the old release wrote for a client: its key and its sealed entry. */
+    const scryptEntry = (authUrl: string, clientId: string, clientSecret: string, accessToken: string) => {
+      const salt = createHash('sha256')
+        .update(`axios-servicetitan-auth/store-key/v1\n${authUrl}\n${clientId}`)
+        .digest();
+      const output = scryptSync(clientSecret, salt, 48, { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+      const key = `servicetitan-token:${output.subarray(0, 16).toString('hex')}`;
+      const now = Date.now();
+      const sealed = new TokenCipher(output.subarray(16).toString('hex')).seal(`st-auth:${key}`, {
+        accessToken,
+        obtainedAt: now,
+        expiresAt: now + 600_000,
+      });
+      return { key, sealed };
+    };
+
+    test('an old entry and a held old lock are never read: the client fetches, no warning, no wait', async () => {
+      const redis = connect();
+      await redis.flushall();
+      const old = scryptEntry(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret, 'tok-from-old-release');
+      await redis.set(`st-auth:${old.key}`, old.sealed, 'PX', 600_000);
+      // An old process in the middle of a fetch, during a rolling upgrade.
+      await redis.set(`st-auth:lock:${old.key}`, 'old-owner', 'PX', 600_000);
+      const warnings: string[] = [];
+      const store = new RedisTokenStore(redis, { commandTimeoutMs: 1_000 });
+      stores.push(store);
+      const client = createServiceTitanClient({
+        ...authOptions(sandbox(), { store, logger: { warn: (message) => warnings.push(message) } }),
+        rateLimit: false,
+      });
+      const started = performance.now();
+      expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+      // Not held up by the old lock (the fleet wait is seconds).
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(sandbox().token.count).toBe(1);
+      expect(sandbox().api.requests.map((request) => request.tokenId)).toEqual(['tok-1']);
+      expect(warnings).toEqual([]);
+      // The old keys are left to expire; the new entry lives under the v2 key.
+      const { key } = deriveStoreBinding(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
+      expect((await redis.keys('*')).sort()).toEqual(
+        [`st-auth:${old.key}`, `st-auth:lock:${old.key}`, `st-auth:{${key}}`].sort(),
+      );
+    });
+
+    test('an old-scheme value under the new key is a miss (one warning), replaced by the next fetch', async () => {
+      const redis = connect();
+      await redis.flushall();
+      const { key } = deriveStoreBinding(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret);
+      const old = scryptEntry(sandbox().authUrl, sandbox().clientId, sandbox().clientSecret, 'tok-from-old-release');
+      await redis.set(`st-auth:{${key}}`, old.sealed, 'PX', 600_000);
+      const warnings: string[] = [];
+      const join = () => {
+        const logger = { warn: (message: string) => warnings.push(message) };
+        const store = new RedisTokenStore(connect(), { commandTimeoutMs: 1_000, logger });
+        stores.push(store);
+        return createServiceTitanClient({
+          ...authOptions(sandbox(), { store, logger }),
+          rateLimit: false,
+        });
+      };
+      expect((await join().get(customersPath(sandbox()))).status).toBe(200);
+      expect(warnings.filter((message) => /cannot be decrypted/.test(message))).toHaveLength(1);
+      // Replaced: another process adopts the new token without fetching.
+      expect((await join().get(customersPath(sandbox()))).status).toBe(200);
+      expect(sandbox().token.count).toBe(1);
+      expect(sandbox().api.requests.map((request) => request.tokenId)).toEqual(['tok-1', 'tok-1']);
     });
   });
 
@@ -159,15 +235,15 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const warnings: string[] = [];
       const store = makeStore({ logger: { warn: (message) => warnings.push(message) } }, redis);
       await store.set('k-corrupt', entry);
-      const sealed = (await redis.get('st-auth:k-corrupt'))!;
+      const sealed = (await redis.get('st-auth:{k-corrupt}'))!;
       const flipped = `${sealed.slice(0, -3)}${sealed.at(-3) === 'A' ? 'B' : 'A'}${sealed.slice(-2)}`;
       for (const value of [flipped, 'not an entry', 'v1.', 'v1.AAAA', JSON.stringify(entry)]) {
-        await redis.set('st-auth:k-corrupt', value);
+        await redis.set('st-auth:{k-corrupt}', value);
         await expect(store.get('k-corrupt')).resolves.toBeUndefined();
       }
       expect(warnings).toHaveLength(1);
       // A value copied under another key does not decrypt either (the key is authenticated).
-      await redis.set('st-auth:k-copy', sealed);
+      await redis.set('st-auth:{k-copy}', sealed);
       await expect(store.get('k-copy')).resolves.toBeUndefined();
     });
   });
@@ -183,7 +259,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       };
       const unbound = bare();
       await expect(unbound.set('k-unbound', token)).rejects.toMatchObject({ code: 'invalid_config' });
-      expect(await redis.get('st-auth:k-unbound')).toBeNull();
+      expect(await redis.get('st-auth:{k-unbound}')).toBeNull();
 
       const writer = bare();
       writer.bindClientSecret('k-bound', 'cs1.secret-of-client-a-0123456789');
@@ -194,7 +270,7 @@ describeWithRedis('RedisTokenStore (real redis-server)', () => {
       const otherSecret = bare();
       otherSecret.bindClientSecret('k-bound', 'cs1.secret-of-client-b-0123456789');
       await expect(otherSecret.get('k-bound')).resolves.toBeUndefined();
-      expect(await redis.get('st-auth:k-bound')).not.toContain(token.accessToken);
+      expect(await redis.get('st-auth:{k-bound}')).not.toContain(token.accessToken);
     });
 
     test('refuses short keys, naming the option and not the value', () => {
