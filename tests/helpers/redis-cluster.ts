@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, redisServerAvailable } from './redis-server';
+import { freePort, launchRedisProcess, redisServerAvailable } from './redis-server';
 
 /** A real Redis Cluster of `redis-server` children on 127.0.0.1: masters only, all slots covered. */
 export interface RedisCluster {
@@ -78,37 +78,6 @@ function launchNode(port: number, directory: string): Promise<ChildProcess> {
     ],
     `cluster node on ${port}`,
   );
-}
-
-/**
- * Spawns `redis-server <args>` (not daemonized) and resolves once it accepts connections;
- * bounded: 10 s, or it is killed and this rejects with its log. Sentinels (`--sentinel`) too.
- */
-export async function launchRedisProcess(args: string[], what: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`redis-server (${what}) did not start:\n${output}`)), 10_000);
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(error);
-    };
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      // A sentinel says "Sentinel ID is …" once it runs; a server, that it accepts connections.
-      if (/Ready to accept connections|Sentinel ID is/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', fail);
-    child.once('exit', (code) => fail(new Error(`redis-server exited with ${String(code)}:\n${output}`)));
-  });
-  child.stdout?.resume();
-  child.stderr?.resume();
-  return child;
 }
 
 export async function kill(child: ChildProcess): Promise<void> {

@@ -2,8 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { kill, launchRedisProcess, redisClusterAvailable, run, waitUntil } from './redis-cluster';
-import { freePort } from './redis-server';
+import { kill, redisClusterAvailable, run, waitUntil } from './redis-cluster';
+import { freePort, launchRedisProcess } from './redis-server';
 
 /** The master name the sentinels monitor. */
 export const SENTINEL_MASTER_NAME = 'st-master';

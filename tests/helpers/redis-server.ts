@@ -52,15 +52,22 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
   return server;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
+function launch(port: number): Promise<ChildProcess> {
+  return launchRedisProcess(
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    `port ${port}`,
   );
+}
+
+/**
+ * Spawns `redis-server <args>` (not daemonized) and resolves once it accepts connections;
+ * bounded: 10 s, or it is killed and this rejects with its log. Sentinels (`--sentinel`) too.
+ */
+export async function launchRedisProcess(args: string[], what: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`redis-server did not start on port ${port}:\n${output}`)), 10_000);
+    const timer = setTimeout(() => fail(new Error(`redis-server (${what}) did not start:\n${output}`)), 10_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -68,7 +75,8 @@ async function launch(port: number): Promise<ChildProcess> {
     };
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      // A sentinel says "Sentinel ID is …" once it runs; a server, that it accepts connections.
+      if (/Ready to accept connections|Sentinel ID is/.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -77,7 +85,6 @@ async function launch(port: number): Promise<ChildProcess> {
     child.once('error', fail);
     child.once('exit', (code) => fail(new Error(`redis-server exited with ${String(code)}:\n${output}`)));
   });
-  // Keep draining its log so the pipe never fills up.
   child.stdout?.resume();
   child.stderr?.resume();
   return child;
