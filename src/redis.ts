@@ -5,6 +5,7 @@
  */
 export { RedisTokenStore } from './stores/redis';
 export type { RedisTokenStoreOptions } from './stores/redis';
+export type { RedisConnection } from './stores/redis-subscriber';
 export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';
 export { RedisRateLimitStore } from './rate-limit/redis-store';
 export type { RedisRateLimitStoreOptions } from './rate-limit/redis-store';
