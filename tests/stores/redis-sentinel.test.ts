@@ -107,7 +107,7 @@ describeWithRedisSentinel('RedisTokenStore and RedisRateLimitStore with Redis Se
     // was quit(), which ioredis before 6.1.0 does not extend to the detector: ioredis issue
     // #1362), and the process, a user's cron job as much as Jest, never exited.
     // Three worker processes start (tsx) and a failover runs: 9-13 s on this machine at load
-    // average 9, 21-32 s with both cores busy as well (load average 12-13); hence 90 s.
+    // average 9, 21-35 s with both cores busy as well (load average 12-13); hence 90 s.
     test('the fleet shares one token before and after; the new master holds it; no request fails; every process exits after close', async () => {
       const [a, b] = await Promise.all([join(), join()]);
       expect(await round([a, b], 10)).toEqual(Array(2).fill('done 10 0'));
