@@ -87,16 +87,19 @@ export class RedisSubscriber {
     return stop;
   }
 
-  /** Closes the pub/sub connection for good; later `listen` calls reject. */
+  /**
+   * Closes the pub/sub connection for good; later `listen` calls reject.
+   *
+   * `disconnect()`, not `quit()`: a subscriber has no reply worth waiting for, and with Sentinel
+   * and `failoverDetector: true` (which the duplicate inherits) ioredis before 6.1.0 closes the
+   * detector's connections to the sentinels only on `disconnect()`. After `quit()` they stayed
+   * open, then reconnected every 60 s once the sentinels went away: the process never exited
+   * (ioredis issue #1362, fixed in 6.1.0).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const connection = this.#detach();
-    if (connection === undefined) return;
-    try {
-      await withCommandTimeout('QUIT', this.#commandTimeoutMs, () => connection.quit());
-    } catch {
-      connection.disconnect();
-    }
+    connection?.disconnect();
   }
 
   async #subscribe(connection: RedisConnection, channel: string, connectWithinMs: number): Promise<void> {

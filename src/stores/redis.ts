@@ -239,8 +239,10 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * Closes the store's pub/sub connection (not your client: quit it yourself). Idempotent. Later
-   * waits reject, which the library treats as a store outage.
+   * Closes the store's pub/sub connection (not your client: end it yourself; with Sentinel and
+   * `failoverDetector: true` on ioredis before 6.1.0, with `disconnect()`, as `quit()` leaves
+   * the connections to the sentinels open). Idempotent. Later waits reject, which the library
+   * treats as a store outage.
    */
   async close(): Promise<void> {
     await this.#subscriber.close();
