@@ -15,7 +15,8 @@ const CONNECTION_SETUP = new Set(['info', 'hello', 'ping', 'client', 'select', '
  * every command before it has been counted.
  */
 async function recordCommands(redis: Redis): Promise<{ names: string[]; stop(): Promise<void> }> {
-  const monitor = await redis.duplicate().monitor();
+  // ioredis opens a connection of its own for MONITOR.
+  const monitor = await redis.monitor();
   const names: string[] = [];
   const marker = `end-${randomBytes(8).toString('hex')}`;
   const markerSeen = new Promise<void>((resolve) => {
