@@ -191,7 +191,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
-    const owner = randomBytes(16).toString('hex');
+    const owner = newOwner();
     const attempt = this.#redis.set(this.#lockKey(key), owner, 'PX', lockTtl(ttlMs), 'NX');
     const acquired = await this.#lockAttempt(key, owner, 'SET NX', attempt, (reply) => reply === 'OK');
     return acquired ? this.#heldLock(key, owner) : undefined;
@@ -200,7 +200,7 @@ export class RedisTokenStore implements TokenStore {
   /** {@link TokenStore.getOrLock}: one script reads the token and, when there is none, takes the lock. */
   async getOrLock(key: string, ttlMs: number): Promise<TokenOrLock> {
     const redisKey = this.#tokenKey(key);
-    const owner = randomBytes(16).toString('hex');
+    const owner = newOwner();
     // A string: the sealed entry (no lock taken); 1: the lock is ours; 0: another holder has it.
     const attempt = this.#scripts[GET_OR_LOCK_COMMAND](redisKey, this.#lockKey(key), owner, lockTtl(ttlMs));
     const reply = await this.#lockAttempt(key, owner, 'GET or SET NX', attempt, (late) => late === 1);
@@ -390,6 +390,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0`;
+
+/** This process's random name, drawn once: lock owners add a counter (unique, without a draw per lock). */
+const PROCESS_NAME = randomBytes(16).toString('hex');
+let locksTried = 0;
+
+/** A lock owner no other attempt, in this process or another, uses. */
+function newOwner(): string {
+  return `${PROCESS_NAME}.${(locksTried += 1).toString(36)}`;
+}
 
 /** A lock's TTL for Redis: whole ms, at least 1. */
 function lockTtl(ttlMs: number): number {
