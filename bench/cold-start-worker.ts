@@ -129,7 +129,7 @@ async function main(): Promise<void> {
 
   const redis = new Redis(config.redisUrl);
   await redis.ping();
-  const pool = startPoolProbe(SELF);
+  const pool = startPoolProbe(SELF, 'readFile');
   await pool.started;
   const session = config.profileFile === undefined ? undefined : new Session();
   if (session !== undefined) {

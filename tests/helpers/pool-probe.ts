@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 
 /** What a {@link startPoolProbe} saw: the longest waits, in ms, beyond the same moment's control. */
 export interface PoolProbeFigures {
-  /** Longest `fs.readFile` of a small file, beyond the control round trip. */
+  /** Longest `fs.stat` or `fs.readFile` of a small file (see {@link startPoolProbe}), beyond the control round trip. */
   fsMs: number;
   /** Longest `dns.lookup('localhost')`, beyond the control round trip. */
   dnsMs: number;
@@ -11,7 +11,7 @@ export interface PoolProbeFigures {
 
 /**
  * Measures how long libuv's thread pool (4 threads, shared by the whole process) makes `fs` and
- * `dns` calls wait: a `fs.readFile` and a `dns.lookup` in a loop, from a worker thread, whose own
+ * `dns` calls wait: a `fs` call and a `dns.lookup` in a loop, from a worker thread, whose own
  * event loop is idle, so what it measures is the pool's queue, not the main thread's busy loop.
  */
 export interface PoolProbe {
@@ -21,8 +21,13 @@ export interface PoolProbe {
   stop(): Promise<PoolProbeFigures>;
 }
 
-/** Starts a {@link PoolProbe} reading `file` (a small file: its read is the pool's work, not the disk's). */
-export function startPoolProbe(file: string): PoolProbe {
+/**
+ * Starts a {@link PoolProbe} on `file` (a small file: the pool's work, not the disk's). `stat` is
+ * one pool task, so its wait beyond the control is the pool's queue; `readFile` is four in a row
+ * (open, fstat, read, close), what an application's read waits, and on a starved machine each
+ * of the four also waits for a pool thread to be scheduled.
+ */
+export function startPoolProbe(file: string, fsCall: 'stat' | 'readFile' = 'stat'): PoolProbe {
   const worker = new Worker(
     `
     const { parentPort, Worker, workerData } = require('node:worker_threads');
@@ -38,7 +43,7 @@ export function startPoolProbe(file: string): PoolProbe {
     (async () => {
       while (running) {
         const [f, d, e] = await Promise.all([
-          timed((done) => fs.readFile(workerData, done)),
+          timed((done) => fs[workerData.fsCall](workerData.file, done)),
           timed((done) => dns.lookup('localhost', done)),
           timed((done) => { pending = done; echo.postMessage(0); }),
         ]);
@@ -51,7 +56,7 @@ export function startPoolProbe(file: string): PoolProbe {
     })();
     parentPort.on('message', () => { running = false; });
     `,
-    { eval: true, workerData: file },
+    { eval: true, workerData: { file, fsCall } },
   );
   const messages: unknown[] = [];
   const waiting: ((message: unknown) => void)[] = [];
