@@ -49,11 +49,13 @@ export function createTokenRequester(options: ResolvedOptions): TokenRequester {
   };
 
   const parseTokenResponse = createTokenResponseParser(options.authUrl, options.logger);
+  // Now, with the client, not in the first token request's time.
+  const http = tokenHttpClient();
 
   return async () => {
     const requestedAt = Date.now();
     try {
-      const response = await tokenHttpClient().post(options.authUrl, form, config);
+      const response = await http.post(options.authUrl, form, config);
       return parseTokenResponse(response.data, requestedAt);
     } catch (error) {
       throw toTokenError(error, options);
@@ -73,8 +75,8 @@ type TokenRequestConfig = AxiosRequestConfig & { [ATTEMPT_DEADLINE]?: number };
  * The axios instance every token request of the process goes through: nothing on it differs
  * between clients (each request carries its client's deadline and retry settings), and creating
  * one per client (an instance, its interceptors, axios-retry's) was a fifth of what creating a
- * client cost, paid 2,000 times by a cold start over 2,000 tenants (issue 18). Created on first
- * use, never exported: no code outside this module can add an interceptor to it.
+ * client cost, paid 2,000 times by a cold start over 2,000 tenants (issue 18). Created with the
+ * first client, never exported: no code outside this module can add an interceptor to it.
  */
 let sharedTokenHttpClient: AxiosInstance | undefined;
 
