@@ -19,6 +19,7 @@ export type ControlCommand =
   | { cmd: 'release' }
   | { cmd: 'revokeAll' }
   | { cmd: 'delayNextToken'; delayMs: number }
+  | { cmd: 'tokenLatency'; delayMs: number }
   | { cmd: 'apiLatency'; delayMs: number }
   | { cmd: 'close' };
 

@@ -1,5 +1,8 @@
 /** Harness side of bench/server.ts: forks the sandbox into its own process and drives it over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SandboxOptions } from '../src/testing';
@@ -25,18 +28,28 @@ export class BenchServer {
     });
   }
 
-  /** Starts the sandbox in a child process (`node --import tsx bench/server.ts`). */
+  /**
+   * Starts the sandbox in a child process (`node --import tsx bench/server.ts`). The options go
+   * through a file: thousands of tenants' credentials do not fit in one command-line argument.
+   */
   static async start(options: SandboxOptions = {}): Promise<BenchServer> {
-    const child = fork(SERVER_SCRIPT, [JSON.stringify(options)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
-    const lines = createInterface({ input: child.stdout! });
-    const info = await new Promise<ServerInfo>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`bench server exited with ${String(code)} before it was ready`)));
-      lines.once('line', (line) => resolve(JSON.parse(line) as ServerInfo));
-    });
-    return new BenchServer(child, info);
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-server-'));
+    const file = path.join(dir, 'options.json');
+    writeFileSync(file, JSON.stringify(options));
+    try {
+      const child = fork(SERVER_SCRIPT, [`@${file}`], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      });
+      const lines = createInterface({ input: child.stdout! });
+      const info = await new Promise<ServerInfo>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`bench server exited with ${String(code)} before it was ready`)));
+        lines.once('line', (line) => resolve(JSON.parse(line) as ServerInfo));
+      });
+      return new BenchServer(child, info);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   #call<T>(command: ControlCommand): Promise<T> {
@@ -74,6 +87,10 @@ export class BenchServer {
   /** The next token request is answered after `delayMs` (a slow token endpoint). */
   delayNextToken(delayMs: number): Promise<void> {
     return this.#call({ cmd: 'delayNextToken', delayMs });
+  }
+  /** Every later token request is answered `delayMs` after it arrives (the token endpoint's own time). */
+  tokenLatency(delayMs: number): Promise<void> {
+    return this.#call({ cmd: 'tokenLatency', delayMs });
   }
   /** Every later API request is answered `delayMs` after it arrives (server-side latency). */
   apiLatency(delayMs: number): Promise<void> {

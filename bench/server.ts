@@ -5,12 +5,19 @@
  * counters / faults), so the harness can drive it from another process.
  *
  *   node --import tsx bench/server.ts '{"tokenLifetimeMs":4000}'   # standalone: prints the JSON line
+ *   node --import tsx bench/server.ts @options.json                # the options from a file
+ *
+ * A file, because thousands of tenants' credentials do not fit in one argument (Linux caps one at 128 KiB).
  */
+import { readFileSync } from 'node:fs';
 import { startSandbox, type Hold, type SandboxOptions } from '../src/testing';
 import { maxInAnyWindow } from '../src/testing/rate-limit';
 import type { ControlReply, ControlRequest, ServerInfo, TenantCounters } from './protocol';
 
-const overrides = JSON.parse(process.argv[2] ?? '{}') as SandboxOptions;
+const argument = process.argv[2] ?? '{}';
+const overrides = JSON.parse(
+  argument.startsWith('@') ? readFileSync(argument.slice(1), 'utf8') : argument,
+) as SandboxOptions;
 const sandbox = await startSandbox({ rateLimit: false, reportRateLimit: false, requestLogLimit: 0, ...overrides });
 
 const info: ServerInfo = {
@@ -58,6 +65,10 @@ async function handle(request: ControlRequest): Promise<unknown> {
       return null;
     case 'delayNextToken':
       sandbox.token.enqueue({ delayMs: request.delayMs });
+      return null;
+    case 'tokenLatency':
+      // Every later token request is answered `delayMs` after it arrives (a token endpoint's own time).
+      sandbox.token.enqueue({ delayMs: request.delayMs, times: Number.MAX_SAFE_INTEGER });
       return null;
     case 'apiLatency':
       // A delay-only fault answers normally after the delay: a server-side latency for every API call.

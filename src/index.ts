@@ -36,5 +36,5 @@ export type {
   ReportRowsOptions,
 } from './pagination';
 export { MemoryTokenStore } from './stores/memory';
-export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';
+export type { StoredToken, TokenLock, TokenOrLock, TokenStore, WaitForTokenOptions } from './stores/types';
 export type { GetTokenOptions } from './token/token-provider';

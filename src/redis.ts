@@ -6,7 +6,7 @@
 export { RedisTokenStore } from './stores/redis';
 export type { RedisTokenStoreOptions } from './stores/redis';
 export type { RedisConnection } from './stores/redis-subscriber';
-export type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './stores/types';
+export type { StoredToken, TokenLock, TokenOrLock, TokenStore, WaitForTokenOptions } from './stores/types';
 export { RedisRateLimitStore } from './rate-limit/redis-store';
 export type { RedisRateLimitStoreOptions } from './rate-limit/redis-store';
 export type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './rate-limit/store';

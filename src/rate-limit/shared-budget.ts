@@ -46,6 +46,13 @@ interface Waiter {
 }
 
 /**
+ * A random name for this process, drawn once: a client's ids add its number, so they stay unique
+ * across the fleet without drawing random bytes for each of thousands of clients at start.
+ */
+const PROCESS_NAME = randomBytes(8).toString('hex');
+let budgetsCreated = 0;
+
+/**
  * The fleet's share of the budget: a request goes on once the {@link RateLimitStore} recorded
  * it. A client has one store call in flight at a time, for the first few requests of its line
  * (a fifteenth of the budget: 4 of 60): the store records as many as there are places, and when
@@ -75,8 +82,8 @@ export class SharedBudget {
   readonly #batchSize: number;
   readonly #fellBack: (message: string, firstOfOutage: boolean) => void;
   readonly #logger: ServiceTitanLogger;
-  /** Ids must be unique across the fleet: a random name for this client, then a counter. */
-  readonly #idPrefix = randomBytes(8).toString('hex');
+  /** Ids must be unique across the fleet: the process's random name and this client's number, then a counter. */
+  readonly #idPrefix = `${PROCESS_NAME}.${(budgetsCreated += 1).toString(36)}`;
   #counter = 0;
   /** Requests waiting for the store, in order; an aborted one leaves at once. */
   #line: Waiter[] = [];

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './types';
+import type { StoredToken, TokenLock, TokenOrLock, TokenStore, WaitForTokenOptions } from './types';
 
 /**
  * How many entries each write looks at for expiry. Bounded so a write stays O(1); a rotating
@@ -52,13 +52,23 @@ export class MemoryTokenStore implements TokenStore {
     if (held !== undefined && held.expiresAt > Date.now()) return undefined;
     const owner = Symbol('lock owner');
     this.#locks.set(key, { owner, expiresAt: Date.now() + ttlMs });
+    const release = () => {
+      if (this.#locks.get(key)?.owner !== owner) return;
+      this.#locks.delete(key);
+      this.#changes.emit(key);
+    };
     return {
-      release: async () => {
-        if (this.#locks.get(key)?.owner !== owner) return;
-        this.#locks.delete(key);
-        this.#changes.emit(key);
+      release: async () => release(),
+      storeAndRelease: async (token) => {
+        await this.set(key, token);
+        release();
       },
     };
+  }
+
+  async getOrLock(key: string, ttlMs: number): Promise<TokenOrLock> {
+    const token = await this.get(key);
+    return token === undefined ? { lock: await this.acquireLock(key, ttlMs) } : { token };
   }
 
   async waitForToken(key: string, { timeoutMs, except }: WaitForTokenOptions): Promise<StoredToken | undefined> {

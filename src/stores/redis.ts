@@ -5,7 +5,7 @@ import { guardLogger } from '../observers';
 import { withCommandTimeout } from './command-timeout';
 import { RedisSubscriber, type RedisConnection } from './redis-subscriber';
 import { MIN_SECRET_BYTES, TokenCipher } from './token-cipher';
-import type { StoredToken, TokenLock, TokenStore, WaitForTokenOptions } from './types';
+import type { StoredToken, TokenLock, TokenOrLock, TokenStore, WaitForTokenOptions } from './types';
 
 /** Options of {@link RedisTokenStore}. */
 export interface RedisTokenStoreOptions {
@@ -46,6 +46,17 @@ export interface RedisTokenStoreOptions {
 
 type Event = 'set' | 'released';
 
+const GET_OR_LOCK_COMMAND = 'serviceTitanTokenGetOrLockV1';
+const SET_COMMAND = 'serviceTitanTokenSetV1';
+const RELEASE_COMMAND = 'serviceTitanTokenReleaseV1';
+const STORE_AND_RELEASE_COMMAND = 'serviceTitanTokenStoreAndReleaseV1';
+
+/** The client once the scripts are defined on it. */
+type ScriptedRedis = Record<
+  typeof GET_OR_LOCK_COMMAND | typeof SET_COMMAND | typeof RELEASE_COMMAND | typeof STORE_AND_RELEASE_COMMAND,
+  (...args: (string | number)[]) => Promise<unknown>
+>;
+
 /**
  * A {@link TokenStore} in Redis (an ioredis client, which you create, own and quit: `new Redis(…)`
  * for one server or Sentinel, `new Cluster(…)` for a Redis Cluster): every process of a fleet
@@ -79,6 +90,7 @@ type Event = 'set' | 'released';
  */
 export class RedisTokenStore implements TokenStore {
   readonly #redis: RedisConnection;
+  readonly #scripts: ScriptedRedis;
   readonly #prefix: string;
   /** From `encryptionKey` / `clientSecret`; otherwise each key's cipher comes from its client's secret. */
   readonly #sharedCipher: TokenCipher | undefined;
@@ -92,13 +104,23 @@ export class RedisTokenStore implements TokenStore {
     if (
       redis === null ||
       typeof redis !== 'object' ||
-      typeof (redis as Partial<RedisConnection>).duplicate !== 'function'
+      typeof (redis as Partial<RedisConnection>).duplicate !== 'function' ||
+      typeof (redis as Partial<RedisConnection>).defineCommand !== 'function'
     ) {
       throw invalidConfig(
         'RedisTokenStore needs an ioredis client (new Redis(...) or new Cluster(...)) as its first argument',
       );
     }
     this.#redis = redis;
+    // ioredis sends a defined command as EVALSHA, and the script text (EVAL) only when the server
+    // answers NOSCRIPT (a restart, a failover, a new Cluster master), so it does not travel with
+    // every call. Defining it again (another store on the same client) replaces it with the same
+    // script. It does not connect.
+    redis.defineCommand(GET_OR_LOCK_COMMAND, { numberOfKeys: 2, lua: GET_OR_LOCK });
+    redis.defineCommand(SET_COMMAND, { numberOfKeys: 1, lua: SET_AND_ANNOUNCE });
+    redis.defineCommand(RELEASE_COMMAND, { numberOfKeys: 1, lua: RELEASE_AND_ANNOUNCE });
+    redis.defineCommand(STORE_AND_RELEASE_COMMAND, { numberOfKeys: 2, lua: STORE_AND_RELEASE });
+    this.#scripts = redis as unknown as ScriptedRedis;
     this.#prefix = options.keyPrefix ?? 'st-auth:';
     if (typeof this.#prefix !== 'string') throw invalidConfig('RedisTokenStore: keyPrefix must be a string');
     this.#timeoutMs = options.commandTimeoutMs ?? 500;
@@ -117,7 +139,11 @@ export class RedisTokenStore implements TokenStore {
   async get(key: string): Promise<StoredToken | undefined> {
     const redisKey = this.#tokenKey(key);
     const sealed = await this.#command('GET', () => this.#redis.get(redisKey));
-    if (sealed === null) return undefined;
+    return sealed === null ? undefined : this.#open(key, redisKey, sealed);
+  }
+
+  /** The token in a sealed entry: `undefined` if it does not decrypt (warned once per outage) or has expired. */
+  #open(key: string, redisKey: string, sealed: string): StoredToken | undefined {
     const token = this.#cipherFor(key).open(redisKey, sealed);
     if (token === undefined) {
       if (!this.#warnedUndecryptable) {
@@ -140,7 +166,7 @@ export class RedisTokenStore implements TokenStore {
     }
     const sealed = this.#cipherFor(key).seal(redisKey, token);
     await this.#command('SET', () =>
-      this.#redis.eval(SET_AND_ANNOUNCE, 1, redisKey, sealed, ttlMs, this.#channel(key), 'set' satisfies Event),
+      this.#scripts[SET_COMMAND](redisKey, sealed, ttlMs, this.#channel(key), 'set' satisfies Event),
     );
   }
 
@@ -165,33 +191,85 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
-    const lockKey = this.#lockKey(key);
-    const owner = randomBytes(16).toString('hex');
-    const ttl = Math.max(1, Math.ceil(ttlMs));
-    const release = () =>
-      this.#redis.eval(RELEASE_AND_ANNOUNCE, 1, lockKey, owner, this.#channel(key), 'released' satisfies Event);
-    const attempt = this.#redis.set(lockKey, owner, 'PX', ttl, 'NX');
-    let acquired: string | null;
+    const owner = newOwner();
+    const attempt = this.#redis.set(this.#lockKey(key), owner, 'PX', lockTtl(ttlMs), 'NX');
+    const acquired = await this.#lockAttempt(key, owner, 'SET NX', attempt, (reply) => reply === 'OK');
+    return acquired ? this.#heldLock(key, owner) : undefined;
+  }
+
+  /** {@link TokenStore.getOrLock}: one script reads the token and, when there is none, takes the lock. */
+  async getOrLock(key: string, ttlMs: number): Promise<TokenOrLock> {
+    const redisKey = this.#tokenKey(key);
+    const owner = newOwner();
+    // A string: the sealed entry (no lock taken); 1: the lock is ours; 0: another holder has it.
+    const attempt = this.#scripts[GET_OR_LOCK_COMMAND](redisKey, this.#lockKey(key), owner, lockTtl(ttlMs));
+    const reply = await this.#lockAttempt(key, owner, 'GET or SET NX', attempt, (late) => late === 1);
+    if (typeof reply !== 'string') return { lock: reply === 1 ? this.#heldLock(key, owner) : undefined };
+    const token = this.#open(key, redisKey, reply);
+    if (token !== undefined) return { token };
+    // An entry this client cannot use (another secret's, or past its expiry): as if none.
+    return { lock: await this.acquireLock(key, ttlMs) };
+  }
+
+  /**
+   * Waits for a command that may take the lock. Timed out, ioredis may still send it once Redis
+   * is back: a lock taken that late has no holder, and would make the fleet wait out its TTL.
+   * Give it back.
+   */
+  async #lockAttempt<T>(
+    key: string,
+    owner: string,
+    operation: string,
+    attempt: Promise<T>,
+    tookLock: (reply: T) => boolean,
+  ): Promise<T> {
     try {
-      acquired = await this.#command('SET NX', () => attempt);
+      return await this.#command(operation, () => attempt);
     } catch (error) {
-      // Timed out, but ioredis may still send it once Redis is back: a lock taken that late has
-      // no holder, and would make the fleet wait out its TTL. Give it back.
       attempt.then(
-        (late) => (late === 'OK' ? release().then(undefined, () => undefined) : undefined),
+        (late) => (tookLock(late) ? this.#release(key, owner).then(undefined, () => undefined) : undefined),
         () => undefined,
       );
       throw error;
     }
-    if (acquired !== 'OK') return undefined;
+  }
+
+  #heldLock(key: string, owner: string): TokenLock {
     let released = false;
     return {
       release: async () => {
         if (released) return;
-        await this.#command('release', release);
+        await this.#command('release', () => this.#release(key, owner));
+        released = true;
+      },
+      storeAndRelease: async (token) => {
+        if (released) return this.set(key, token);
+        const redisKey = this.#tokenKey(key);
+        const ttlMs = Math.ceil(token.expiresAt - Date.now());
+        if (ttlMs <= 0) {
+          await this.delete(key);
+          await this.#command('release', () => this.#release(key, owner));
+        } else {
+          const sealed = this.#cipherFor(key).seal(redisKey, token);
+          await this.#command('SET and release', () =>
+            this.#scripts[STORE_AND_RELEASE_COMMAND](
+              redisKey,
+              this.#lockKey(key),
+              sealed,
+              ttlMs,
+              owner,
+              this.#channel(key),
+              'set' satisfies Event,
+            ),
+          );
+        }
         released = true;
       },
     };
+  }
+
+  #release(key: string, owner: string): Promise<unknown> {
+    return this.#scripts[RELEASE_COMMAND](this.#lockKey(key), owner, this.#channel(key), 'released' satisfies Event);
   }
 
   async waitForToken(key: string, { timeoutMs, except }: WaitForTokenOptions): Promise<StoredToken | undefined> {
@@ -282,6 +360,30 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`;
 
+/**
+ * The token if one is stored (KEYS[1]); otherwise takes the lock (KEYS[2]) for `owner` (ARGV[1])
+ * for ARGV[2] ms if nobody holds it: 1, or 0 if somebody does. One atomic step, so a token
+ * stored by another process between the read and the lock cannot be missed.
+ */
+const GET_OR_LOCK = `
+local sealed = redis.call('GET', KEYS[1])
+if sealed then return sealed end
+if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+return 0`;
+
+/**
+ * Stores the sealed token (KEYS[1]) with its expiry, releases the lock (KEYS[2]) if `owner`
+ * (ARGV[3]) still holds it, and announces the token once: what SET_AND_ANNOUNCE then
+ * RELEASE_AND_ANNOUNCE do, in one round trip.
+ */
+const STORE_AND_RELEASE = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+
 /** Deletes the lock only if `owner` still holds it, and then announces the release. */
 const RELEASE_AND_ANNOUNCE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -290,6 +392,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0`;
+
+/** This process's random name, drawn once: lock owners add a counter (unique, without a draw per lock). */
+const PROCESS_NAME = randomBytes(16).toString('hex');
+let locksTried = 0;
+
+/** A lock owner no other attempt, in this process or another, uses. */
+function newOwner(): string {
+  return `${PROCESS_NAME}.${(locksTried += 1).toString(36)}`;
+}
+
+/** A lock's TTL for Redis: whole ms, at least 1. */
+function lockTtl(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}
 
 function createCipher({ encryptionKey, clientSecret }: RedisTokenStoreOptions): TokenCipher | undefined {
   const secret = encryptionKey ?? clientSecret;

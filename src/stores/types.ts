@@ -33,6 +33,14 @@ export interface TokenStore {
    */
   acquireLock?(key: string, ttlMs: number): Promise<TokenLock | undefined>;
   /**
+   * Optional, with `acquireLock`: the token stored under `key` if there is one; otherwise the
+   * outcome of trying to take the lock (as `acquireLock`), in one atomic step. A network store
+   * answers it in one round trip where `get`, `acquireLock` and the `get` again that catches a
+   * token stored in between take three: a cold start of thousands of tenants makes them one
+   * after another inside the token limiter, so each round trip there delays every later tenant.
+   */
+  getOrLock?(key: string, ttlMs: number): Promise<TokenOrLock>;
+  /**
    * Optional, with `acquireLock`: waits until a token other than `except` is stored under `key`
    * (resolving to it, at once if one already is) or the lock on `key` is released without one,
    * or `timeoutMs` passes (resolving to `undefined`).
@@ -47,9 +55,18 @@ export interface TokenStore {
   bindClientSecret?(key: string, clientSecret: string): void;
 }
 
+/** What {@link TokenStore.getOrLock} found: the stored token, or the outcome of trying to take the lock. */
+export type TokenOrLock = { token: StoredToken; lock?: undefined } | { token?: undefined; lock: TokenLock | undefined };
+
 /** A held fleet-wide lock; released only by its holder. */
 export interface TokenLock {
   release(): Promise<void>;
+  /**
+   * Optional: stores `token` under the locked key (as `set`) and releases the lock, in one step
+   * (one round trip instead of two); those waiting are told once, and find the token. Afterwards
+   * `release` does nothing.
+   */
+  storeAndRelease?(token: StoredToken): Promise<void>;
 }
 
 export interface WaitForTokenOptions {

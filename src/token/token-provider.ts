@@ -5,7 +5,7 @@ import { tokenFingerprint, warnDegraded } from '../logging/logger';
 import type { ResolvedOptions } from '../options';
 import { RenewalPolicy } from './renewal-policy';
 import { storeBinding } from './store-key';
-import type { StoredToken } from '../stores/types';
+import type { StoredToken, TokenLock } from '../stores/types';
 import type { TokenRequestReason } from '../telemetry/attributes';
 import { createTokenRequester, type TokenRequester } from './token-request';
 
@@ -143,12 +143,14 @@ export class TokenProvider {
   async #obtainHoldingSlot(force: boolean): Promise<StoredToken> {
     const cooling = this.#cooldown.error;
     if (cooling !== undefined) throw cooling;
-    if (!force) {
-      const reusable = await this.#adoptFromStore();
-      if (reusable !== undefined) return reusable;
-    }
     const { store } = this.#options;
-    if (store.acquireLock === undefined || store.waitForToken === undefined) return this.#fetch();
+    if (store.acquireLock === undefined || store.waitForToken === undefined) {
+      if (!force) {
+        const reusable = await this.#adoptFromStore();
+        if (reusable !== undefined) return reusable;
+      }
+      return this.#fetch();
+    }
     return this.#fetchAsFleet(force);
   }
 
@@ -160,15 +162,21 @@ export class TokenProvider {
   async #fetchAsFleet(force: boolean): Promise<StoredToken> {
     const { store, fleetWaitMs } = this.#options;
     const deadline = Date.now() + fleetWaitMs;
-    for (;;) {
-      const lock = await this.#storeCall(async () => store.acquireLock!(await this.#storeKey, fleetWaitMs));
+    for (let first = true; ; first = false) {
+      const found = await this.#adoptOrLock(force, first);
       if (this.#storeFailing) return this.#fetch();
+      if (found.adopted !== undefined) return found.adopted;
+      const { lock } = found;
       if (lock !== undefined) {
+        let handedOver = false;
         try {
-          // Another process may have published between our read and our lock.
-          return (force ? undefined : await this.#adoptFromStore()) ?? (await this.#fetch());
+          const stored = found.recheck ? await this.#adoptFromStore() : undefined;
+          if (stored !== undefined) return stored;
+          const token = await this.#fetch(lock);
+          handedOver = lock.storeAndRelease !== undefined;
+          return token;
         } finally {
-          await this.#storeCall(() => lock.release());
+          if (!handedOver) await this.#storeCall(() => lock.release());
         }
       }
       const remaining = deadline - Date.now();
@@ -183,6 +191,32 @@ export class TokenProvider {
       if (this.#storeFailing) return this.#fetch();
       if (published !== undefined && this.#isAdoptable(published)) return this.#adopt(published);
     }
+  }
+
+  /**
+   * The store's token if it can be adopted, or an attempt at the fleet lock: with the store's
+   * `getOrLock`, one round trip for both (unless `force`); otherwise a read (on the first turn),
+   * the lock, and `recheck`: read again once the lock is held, since another process may have
+   * published between the read and the lock.
+   */
+  async #adoptOrLock(
+    force: boolean,
+    first: boolean,
+  ): Promise<{ adopted?: StoredToken; lock?: TokenLock | undefined; recheck?: boolean }> {
+    const { store, fleetWaitMs } = this.#options;
+    if (!force && store.getOrLock !== undefined) {
+      const found = await this.#storeCall(async () => store.getOrLock!(await this.#storeKey, fleetWaitMs));
+      if (found === undefined) return {};
+      if (found.token === undefined) return { lock: found.lock };
+      if (this.#isAdoptable(found.token)) return { adopted: this.#adopt(found.token) };
+      // A token not to use (rejected, or due for renewal): take the lock as below.
+    } else if (!force && first) {
+      const adopted = await this.#adoptFromStore();
+      if (adopted !== undefined) return { adopted };
+      if (this.#storeFailing) return {};
+    }
+    const lock = await this.#storeCall(async () => store.acquireLock!(await this.#storeKey, fleetWaitMs));
+    return { lock, recheck: !force };
   }
 
   async #adoptFromStore(): Promise<StoredToken | undefined> {
@@ -202,7 +236,11 @@ export class TokenProvider {
     return token;
   }
 
-  async #fetch(): Promise<StoredToken> {
+  /**
+   * Fetches a token and stores it: through `lock.storeAndRelease` when the store can (one round
+   * trip that also releases the lock, which the caller then leaves alone), else with `set`.
+   */
+  async #fetch(lock?: TokenLock): Promise<StoredToken> {
     // Every path to the endpoint passes here, the fleet path's fallbacks included: none may
     // bypass a cooldown.
     const cooling = this.#cooldown.error;
@@ -223,7 +261,11 @@ export class TokenProvider {
       token: tokenFingerprint(token.accessToken),
       expiresInSeconds: Math.round((token.expiresAt - Date.now()) / 1000),
     });
-    await this.#storeCall(async () => this.#options.store.set(await this.#storeKey, token));
+    const { store } = this.#options;
+    await this.#storeCall(async () => {
+      const key = await this.#storeKey;
+      await (lock?.storeAndRelease === undefined ? store.set(key, token) : lock.storeAndRelease(token));
+    });
     return token;
   }
 

@@ -1,5 +1,5 @@
 import { retryDelay } from '../backoff';
-import axios, { AxiosError, type AxiosInstance } from 'axios';
+import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { ServiceTitanAuthError } from '../errors';
 import type { ResolvedOptions } from '../options';
@@ -20,25 +20,42 @@ export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 const CREDENTIAL_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 
 /**
- * Builds the token request on an axios instance of its own, so the user's interceptors, base
- * URL and defaults never see the client secret. Retries network errors, timeouts, 5xx and 429
- * (waiting out `Retry-After` up to `maxRetryAfterMs`), never 400/401. A `rate_limited` error's
- * `retryAfterMs` (the cooldown it starts) is at most `maxRetryAfterMs` too.
+ * Builds the token request on an axios instance of the library's own, so the user's
+ * interceptors, base URL and defaults never see the client secret. Retries network errors,
+ * timeouts, 5xx and 429 (waiting out `Retry-After` up to `maxRetryAfterMs`), never 400/401. A
+ * `rate_limited` error's `retryAfterMs` (the cooldown it starts) is at most `maxRetryAfterMs` too.
  */
 export function createTokenRequester(options: ResolvedOptions): TokenRequester {
-  const http = createTokenHttpClient(options);
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: options.clientId,
     client_secret: options.clientSecret,
   }).toString();
+  // This client's settings ride on each request's config: the instance is the process's.
+  const config: TokenRequestConfig = {
+    [ATTEMPT_DEADLINE]: options.tokenTimeoutMs,
+    'axios-retry': {
+      retries: options.tokenRetries,
+      retryCondition: (error) => isRetryableTokenError(error, options),
+      retryDelay: (retryCount, error) =>
+        retryDelay(retryCount, options.tokenRetryDelayMs, error, options.maxRetryAfterMs),
+      // axios-retry skips its backoff when the config's signal has aborted: drop the spent
+      // deadline, the next attempt gets a fresh one.
+      onRetry: (_retryCount, error, retried) => {
+        delete retried.signal;
+        options.telemetry.tokenRequestRetried(error);
+      },
+    },
+  };
 
   const parseTokenResponse = createTokenResponseParser(options.authUrl, options.logger);
+  // Now, with the client, not in the first token request's time.
+  const http = tokenHttpClient();
 
   return async () => {
     const requestedAt = Date.now();
     try {
-      const response = await http.post(options.authUrl, form);
+      const response = await http.post(options.authUrl, form, config);
       return parseTokenResponse(response.data, requestedAt);
     } catch (error) {
       throw toTokenError(error, options);
@@ -46,7 +63,25 @@ export function createTokenRequester(options: ResolvedOptions): TokenRequester {
   };
 }
 
-function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
+/**
+ * Where a token request's config carries its attempt deadline (ms), for the interceptor below. A
+ * string, not a symbol: axios before 1.18 drops symbol keys when it merges a request's config.
+ */
+const ATTEMPT_DEADLINE = 'serviceTitanAttemptDeadlineMs';
+
+type TokenRequestConfig = AxiosRequestConfig & { [ATTEMPT_DEADLINE]?: number };
+
+/**
+ * The axios instance every token request of the process goes through: nothing on it differs
+ * between clients (each request carries its client's deadline and retry settings), and creating
+ * one per client (an instance, its interceptors, axios-retry's) was a fifth of what creating a
+ * client cost, paid 2,000 times by a cold start over 2,000 tenants (issue 18). Created with the
+ * first client, never exported: no code outside this module can add an interceptor to it.
+ */
+let sharedTokenHttpClient: AxiosInstance | undefined;
+
+function tokenHttpClient(): AxiosInstance {
+  if (sharedTokenHttpClient !== undefined) return sharedTokenHttpClient;
   const http = axios.create({
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
     // The token endpoint has no reason to redirect; following one could carry the secret elsewhere.
@@ -62,25 +97,16 @@ function createTokenHttpClient(options: ResolvedOptions): AxiosInstance {
   // interceptor runs again for every retry that axios-retry sends through this instance.
   http.interceptors.request.use(
     (config) => {
-      config.signal = AbortSignal.timeout(options.tokenTimeoutMs);
+      const deadlineMs = (config as TokenRequestConfig)[ATTEMPT_DEADLINE];
+      if (deadlineMs !== undefined) config.signal = AbortSignal.timeout(deadlineMs);
       return config;
     },
     undefined,
     { synchronous: true },
   );
-  axiosRetry(http, {
-    retries: options.tokenRetries,
-    retryCondition: (error) => isRetryableTokenError(error, options),
-    retryDelay: (retryCount, error) =>
-      retryDelay(retryCount, options.tokenRetryDelayMs, error, options.maxRetryAfterMs),
-    // axios-retry skips its backoff when the config's signal has aborted: drop the spent
-    // deadline, the next attempt gets a fresh one.
-    onRetry: (_retryCount, error, config) => {
-      delete config.signal;
-      options.telemetry.tokenRequestRetried(error);
-    },
-  });
-  return http;
+  // Every request brings its own settings (`axios-retry` in its config); none by default.
+  axiosRetry(http, { retries: 0 });
+  return (sharedTokenHttpClient = http);
 }
 
 /** True when the attempt's own deadline (not the endpoint) ended it. */

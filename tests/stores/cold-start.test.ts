@@ -1,80 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { createTenantClients } from '../../src';
 import { RedisRateLimitStore, RedisTokenStore } from '../../src/redis';
 import { startSandbox, type Sandbox } from '../../src/testing';
+import { startPoolProbe, type PoolProbeFigures } from '../helpers/pool-probe';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 
 const TENANTS = 2_000;
 /** Issue 18: no `fs`/`dns` call may wait longer than this during a cold start. */
 const MAX_POOL_DELAY_MS = 100;
-
-/**
- * Measures how long libuv's thread pool (4 threads, shared by the whole process) makes `fs` and
- * `dns` calls wait: a `fs.stat` and a `dns.lookup` in a loop, from a worker thread, whose own
- * event loop is idle, so what it measures is the pool's queue, not this thread's busy loop.
- */
-interface PoolProbe {
-  /** Resolves once the first round trip is done (the probe runs). */
-  started: Promise<void>;
-  /**
-   * Stops the probe; resolves to the longest `fs.stat` and `dns.lookup` wait, in ms, beyond the
-   * same moment's control round trip, and the number of samples.
-   */
-  stop(): Promise<{ fsMs: number; dnsMs: number; samples: number }>;
-}
-
-function startPoolProbe(): PoolProbe {
-  const worker = new Worker(
-    `
-    const { parentPort, Worker } = require('node:worker_threads');
-    const fs = require('node:fs');
-    const dns = require('node:dns');
-    // The control: a round trip to another idle thread, which the pool's queue does not delay
-    // but the machine's CPU contention does, like it delays a pool thread waking up.
-    const echo = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))", { eval: true });
-    let pending;
-    echo.on('message', () => pending());
-    let fsMs = 0, dnsMs = 0, samples = 0, running = true;
-    const timed = (call) => new Promise((resolve) => { const t = performance.now(); call(() => resolve(performance.now() - t)); });
-    (async () => {
-      while (running) {
-        const [f, d, e] = await Promise.all([
-          timed((done) => fs.stat('.', done)),
-          timed((done) => dns.lookup('localhost', done)),
-          timed((done) => { pending = done; echo.postMessage(0); }),
-        ]);
-        fsMs = Math.max(fsMs, f - e); dnsMs = Math.max(dnsMs, d - e); samples += 1;
-        if (samples === 1) parentPort.postMessage('started');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      await echo.terminate();
-      parentPort.postMessage({ fsMs, dnsMs, samples });
-    })();
-    parentPort.on('message', () => { running = false; });
-    `,
-    { eval: true },
-  );
-  const messages: unknown[] = [];
-  const waiting: ((message: unknown) => void)[] = [];
-  worker.on('message', (message: unknown) => {
-    const next = waiting.shift();
-    if (next === undefined) messages.push(message);
-    else next(message);
-  });
-  const nextMessage = () =>
-    new Promise<unknown>((resolve) => (messages.length > 0 ? resolve(messages.shift()) : waiting.push(resolve)));
-  return {
-    started: nextMessage().then(() => undefined),
-    async stop() {
-      worker.postMessage('stop');
-      const figures = (await nextMessage()) as { fsMs: number; dnsMs: number; samples: number };
-      await worker.terminate();
-      return figures;
-    },
-  };
-}
 
 // Issue 18 item 3: a cold start is bounded by the token endpoint, not by deriving store keys.
 // With scrypt (~20-90 ms of thread pool per client) 2,000 tenants queued ~2,000 derivations on
@@ -113,11 +47,11 @@ describeWithRedis('cold start: 2,000 tenants in one process, both Redis stores',
     });
     // A token endpoint that takes 5 ms per answer, as in the issue's figures.
     sandbox.token.enqueue({ delayMs: 5, times: TENANTS });
-    const probe = startPoolProbe();
+    const probe = startPoolProbe('.', 'stat');
     await probe.started;
     const started = performance.now();
     let outcomes: PromiseSettledResult<number>[];
-    let pool: Awaited<ReturnType<PoolProbe['stop']>>;
+    let pool: PoolProbeFigures;
     try {
       outcomes = await Promise.allSettled(
         [...credentials.keys()].map(async (tenantId) => {

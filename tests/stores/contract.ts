@@ -127,6 +127,71 @@ export function tokenStoreContract(name: string, makeStore: () => FleetStore): v
       });
     });
 
+    describe('getOrLock: the token, or the lock, in one step', () => {
+      test('a stored token is returned and no lock is taken', async () => {
+        const stored = token('tok-a');
+        await store.set(key, stored);
+        await expect(makeStore().getOrLock(key, 5_000)).resolves.toEqual({ token: stored });
+        const lock = await store.acquireLock(key, 5_000);
+        expect(lock).toBeDefined();
+        await lock!.release();
+      });
+
+      test('without a token: exactly one of many concurrent callers gets the lock, across views', async () => {
+        const outcomes = await Promise.all(Array.from({ length: 20 }, () => makeStore().getOrLock(key, 5_000)));
+        expect(outcomes.every((outcome) => outcome.token === undefined)).toBe(true);
+        expect(outcomes.filter((outcome) => outcome.lock !== undefined)).toHaveLength(1);
+        await expect(store.acquireLock(key, 5_000)).resolves.toBeUndefined();
+      });
+
+      test('its lock is a lock like acquireLock’s: released, it frees the key; it expires after its TTL', async () => {
+        const { lock } = await store.getOrLock(key, 5_000);
+        await lock!.release();
+        const again = await makeStore().getOrLock(key, 1_000);
+        expect(again.lock).toBeDefined();
+        const taken = Date.now();
+        await expect(store.acquireLock(key, 5_000)).resolves.toBeUndefined();
+        await sleep(taken + 1_050 - Date.now());
+        await expect(store.getOrLock(key, 5_000)).resolves.toEqual({ lock: expect.anything() });
+      });
+    });
+
+    describe('storeAndRelease: the holder stores its token and releases in one step', () => {
+      test('stores the token for every view and frees the lock; release afterwards frees nothing', async () => {
+        const { lock } = await store.getOrLock(key, 5_000);
+        const stored = token('tok-a');
+        await lock!.storeAndRelease!(stored);
+        await expect(makeStore().get(key)).resolves.toEqual(stored);
+        const next = await makeStore().acquireLock(key, 5_000);
+        expect(next).toBeDefined();
+        await lock!.release();
+        await expect(store.acquireLock(key, 5_000)).resolves.toBeUndefined();
+        await next!.release();
+      });
+
+      test('a waiter resolves with the token at once', async () => {
+        const lock = await store.acquireLock(key, 5_000);
+        const wait = makeStore().waitForToken(key, { timeoutMs: 5_000 });
+        await sleep(100);
+        const started = Date.now();
+        const stored = token('tok-a');
+        await lock!.storeAndRelease!(stored);
+        await expect(wait).resolves.toEqual(stored);
+        expect(Date.now() - started).toBeLessThan(1_000);
+      });
+
+      test('an expired holder stores its token but frees nobody else’s lock', async () => {
+        const first = await store.acquireLock(key, 100);
+        await sleep(200);
+        const second = await makeStore().acquireLock(key, 5_000);
+        const stored = token('tok-a');
+        await first!.storeAndRelease!(stored);
+        await expect(store.get(key)).resolves.toEqual(stored);
+        await expect(store.acquireLock(key, 5_000)).resolves.toBeUndefined();
+        await second!.release();
+      });
+    });
+
     describe('waitForToken', () => {
       test('resolves at once when a token is already stored', async () => {
         const stored = token('tok-a');

@@ -1,0 +1,240 @@
+/**
+ * One round of the cold-start benchmark (bench/cold-start.ts), in a fresh process: the library
+ * as an application at startup would use it, with both Redis stores on one ioredis connection
+ * and one request per tenant, all at once. Prints `result {…}` (a {@link ColdStartRound}), then
+ * waits for a line on stdin (the harness reads Redis's figures meanwhile), closes and exits.
+ *
+ * The library is imported from `config.srcDir` (default ../src), so the harness can interleave
+ * rounds of two source trees (before/after a change). With `config.profileFile`, the cold start
+ * alone (not the imports) is recorded with V8's CPU profiler into that file.
+ */
+import { lookup } from 'node:dns';
+import { readFile, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import axios from 'axios';
+import { Redis } from 'ioredis';
+import pLimit from 'p-limit';
+import { startPoolProbe } from '../tests/helpers/pool-probe';
+
+/** What the harness hands the worker (COLD_START_WORKER, JSON). */
+export interface ColdStartWorkerConfig {
+  srcDir: string;
+  /** A JSON file of `{ clientId, clientSecret, tenantId }[]` (too long for an environment variable). */
+  tenantsFile: string;
+  appKey: string;
+  authUrl: string;
+  apiUrl: string;
+  redisUrl: string;
+  /**
+   * `tenant-clients`: createTenantClients (one token limiter of 4 for all); `clients`:
+   * createServiceTitanClient per tenant; `axios`: the floor, bare axios doing the same exchanges
+   * (a token POST per tenant, 4 at a time, then the GET with it; no store, no limiter).
+   */
+  factory: 'tenant-clients' | 'clients' | 'axios';
+  /** Which Redis stores the clients use (`none`: the in-memory defaults, for comparison). */
+  stores: 'both' | 'token' | 'rate-limit' | 'none';
+  profileFile?: string;
+}
+
+/** One round's figures, measured in the worker. */
+export interface ColdStartRound {
+  tenants: number;
+  failed: number;
+  firstError?: string;
+  /** From before the first client is created to the last answer. */
+  wallMs: number;
+  /** CPU of the main thread alone (Linux: /proc/self/task/<pid>/stat), ms; NaN elsewhere. */
+  mainThreadCpuMs: number;
+  /** CPU of the whole process (every thread: the main one, libuv's pool, GC helpers), ms. */
+  processCpuMs: number;
+  /** Time in GC pauses (PerformanceObserver 'gc'), ms. */
+  gcMs: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+  /** Longest `fs.readFile` / `dns.lookup` issued on the main thread every 20 ms, issue to callback (thread pool + event loop). */
+  mainFsMaxMs: number;
+  mainDnsMaxMs: number;
+  /** The same from an idle worker thread, beyond a control round trip: the thread pool's queue alone. */
+  poolFsMaxMs: number;
+  poolDnsMaxMs: number;
+  heapUsedMb: number;
+}
+
+type Library = typeof import('../src');
+type RedisEntry = typeof import('../src/redis');
+
+const PROBE_INTERVAL_MS = 20;
+const SELF = fileURLToPath(import.meta.url);
+
+/** CPU ms of this process's main thread, from Linux's per-thread accounting (10 ms ticks). */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces, in parentheses): utime is the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** `fs.readFile` and `dns.lookup` from the main thread, one of each in flight at a time; a stuck one counts too. */
+function mainThreadProbe(): { stop(): { fsMs: number; dnsMs: number } } {
+  const probes = [
+    { max: 0, since: undefined as number | undefined, call: (done: () => void) => readFile(SELF, done) },
+    { max: 0, since: undefined as number | undefined, call: (done: () => void) => lookup('localhost', done) },
+  ];
+  const timer = setInterval(() => {
+    for (const probe of probes) {
+      if (probe.since !== undefined) continue;
+      const since = (probe.since = performance.now());
+      probe.call(() => {
+        probe.since = undefined;
+        probe.max = Math.max(probe.max, performance.now() - since);
+      });
+    }
+  }, PROBE_INTERVAL_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      const [fs, dns] = probes.map((p) => Math.max(p.max, p.since === undefined ? 0 : performance.now() - p.since)) as [
+        number,
+        number,
+      ];
+      return { fsMs: fs, dnsMs: dns };
+    },
+  };
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const status = (error as { response?: { status?: number } }).response?.status;
+  const code = (error as { code?: string }).code;
+  return [error.name, code, status, error.message.slice(0, 200)].filter((part) => part !== undefined).join(' ');
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.COLD_START_WORKER ?? '') as ColdStartWorkerConfig;
+  const tenants = JSON.parse(readFileSync(config.tenantsFile, 'utf8')) as {
+    clientId: string;
+    clientSecret: string;
+    tenantId: string;
+  }[];
+  const library = (await import(pathToFileURL(`${config.srcDir}/index.ts`).href)) as Library;
+  const redisEntry = (await import(pathToFileURL(`${config.srcDir}/redis.ts`).href)) as RedisEntry;
+  const credentials = new Map(tenants.map(({ tenantId, ...rest }) => [tenantId, rest]));
+
+  const redis = new Redis(config.redisUrl);
+  await redis.ping();
+  const pool = startPoolProbe(SELF, 'readFile');
+  await pool.started;
+  const session = config.profileFile === undefined ? undefined : new Session();
+  if (session !== undefined) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const probe = mainThreadProbe();
+  const cpuBefore = process.cpuUsage();
+  const mainBefore = mainThreadCpuMs();
+  const started = performance.now();
+
+  // What is measured: creating the stores and the clients, and one request per tenant.
+  const tokenStore =
+    config.stores === 'both' || config.stores === 'token' ? new redisEntry.RedisTokenStore(redis) : undefined;
+  const rateLimitStore =
+    config.stores === 'both' || config.stores === 'rate-limit' ? new redisEntry.RedisRateLimitStore(redis) : undefined;
+  const shared = {
+    environment: { authUrl: config.authUrl, apiUrl: config.apiUrl },
+    appKey: config.appKey,
+    ...(tokenStore === undefined ? {} : { store: tokenStore }),
+    ...(rateLimitStore === undefined ? {} : { rateLimit: { store: rateLimitStore } }),
+  };
+  let get: (tenantId: string) => Promise<unknown>;
+  const path = '/crm/v2/tenant/{tenant}/customers';
+  if (config.factory === 'tenant-clients') {
+    const clients = library.createTenantClients({ ...shared, credentials: (tenantId) => credentials.get(tenantId)! });
+    get = async (tenantId) => (await clients.forTenant(tenantId)).get(path, { params: { pageSize: 1 } });
+  } else if (config.factory === 'axios') {
+    const http = axios.create({ baseURL: config.apiUrl });
+    const tokenSlots = pLimit(4);
+    get = async (tenantId) => {
+      const { clientId, clientSecret } = credentials.get(tenantId)!;
+      const form = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+      });
+      const token = await tokenSlots(() => axios.post<{ access_token: string }>(config.authUrl, form.toString()));
+      return http.get(path.replace('{tenant}', tenantId), {
+        params: { pageSize: 1 },
+        headers: { Authorization: `Bearer ${token.data.access_token}`, 'ST-App-Key': config.appKey },
+      });
+    };
+  } else {
+    const clients = new Map(
+      tenants.map((tenant) => [tenant.tenantId, library.createServiceTitanClient({ ...shared, ...tenant })]),
+    );
+    get = (tenantId) => clients.get(tenantId)!.get(path, { params: { pageSize: 1 } });
+  }
+  let failed = 0;
+  let firstError: string | undefined;
+  await Promise.all(
+    tenants.map((tenant) =>
+      get(tenant.tenantId).catch((error: unknown) => {
+        failed += 1;
+        firstError ??= describeError(error);
+      }),
+    ),
+  );
+
+  const wallMs = performance.now() - started;
+  const mainCpu = mainThreadCpuMs() - mainBefore;
+  const cpu = process.cpuUsage(cpuBefore);
+  const main = probe.stop();
+  loop.disable();
+  gcObserver.disconnect();
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(config.profileFile!, JSON.stringify(profile));
+    session.disconnect();
+  }
+  const poolFigures = await pool.stop();
+  const round: ColdStartRound = {
+    tenants: tenants.length,
+    failed,
+    ...(firstError === undefined ? {} : { firstError }),
+    wallMs,
+    mainThreadCpuMs: mainCpu,
+    processCpuMs: (cpu.user + cpu.system) / 1000,
+    gcMs,
+    eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
+    eventLoopDelayMaxMs: loop.max / 1e6,
+    mainFsMaxMs: main.fsMs,
+    mainDnsMaxMs: main.dnsMs,
+    poolFsMaxMs: poolFigures.fsMs,
+    poolDnsMaxMs: poolFigures.dnsMs,
+    heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
+  };
+  process.stdout.write(`result ${JSON.stringify(round)}\n`);
+
+  const input = createInterface({ input: process.stdin });
+  await new Promise((resolve) => input.once('line', resolve));
+  input.close();
+  await tokenStore?.close();
+  await redis.quit();
+  process.exit(0);
+}
+
+await main();

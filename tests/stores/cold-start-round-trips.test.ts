@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createTenantClients } from '../../src';
+import { RedisTokenStore } from '../../src/redis';
+import { startSandbox, type Sandbox } from '../../src/testing';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+
+const TENANTS = 40;
+/** What a connection sends while it sets itself up (ready check, client name…): not the store's work. */
+const CONNECTION_SETUP = new Set(['info', 'hello', 'ping', 'client', 'select', 'auth', 'monitor']);
+
+/**
+ * Top-level commands Redis receives (MONITOR; a script's own calls, shown as `lua`, are left
+ * out), by name. `stop` sends a marker through `redis` and stops once MONITOR has shown it, so
+ * every command before it has been counted.
+ */
+async function recordCommands(redis: Redis): Promise<{ names: string[]; stop(): Promise<void> }> {
+  // ioredis opens a connection of its own for MONITOR.
+  const monitor = await redis.monitor();
+  const names: string[] = [];
+  const marker = `end-${randomBytes(8).toString('hex')}`;
+  const markerSeen = new Promise<void>((resolve) => {
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const name = args[0]?.toLowerCase();
+      if (name === 'echo' && args[1] === marker) resolve();
+      else if (source !== 'lua' && name !== undefined && !CONNECTION_SETUP.has(name)) names.push(name);
+    });
+  });
+  return {
+    names,
+    async stop() {
+      await redis.echo(marker);
+      await markerSeen;
+      monitor.disconnect();
+    },
+  };
+}
+
+// Issue 18 item 3: a cold start of thousands of tenants is bounded by the token endpoint. With
+// createTenantClients the token fetches queue through one limiter (4 at a time), and each holds
+// its place for its round trips to Redis as well as for the token request: read the token (none),
+// take the fleet lock, read again, store the token, release the lock were five round trips, one
+// after another, each also waiting for a turn of the busy event loop. Now the token store reads
+// and locks in one script and stores and releases in another: two. Counted at the Redis server.
+describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant', () => {
+  const server = useRedisServer();
+  let sandbox: Sandbox;
+  let redis: Redis;
+  let store: RedisTokenStore;
+  let credentials: Map<string, { clientId: string; clientSecret: string }>;
+
+  beforeEach(async () => {
+    const clients = Array.from({ length: TENANTS }, (_, index) => ({
+      clientId: `cid.rt${index}`,
+      clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
+      tenantId: String(30_000 + index),
+    }));
+    credentials = new Map(clients.map(({ tenantId, ...rest }) => [tenantId, rest]));
+    sandbox = await startSandbox({ clients, rateLimit: false, reportRateLimit: false });
+    redis = new Redis(server().port, '127.0.0.1');
+    await redis.flushall();
+    store = new RedisTokenStore(redis);
+  });
+  afterEach(async () => {
+    await store.close();
+    redis.disconnect();
+    await sandbox.close();
+  });
+
+  const coldStart = async (): Promise<number[]> => {
+    const tenants = createTenantClients({
+      environment: sandbox.environment,
+      appKey: sandbox.appKey,
+      credentials: (tenantId) => credentials.get(tenantId)!,
+      store,
+      rateLimit: false,
+    });
+    return Promise.all(
+      [...credentials.keys()].map(async (tenantId) => {
+        const client = await tenants.forTenant(tenantId);
+        return (await client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })).status;
+      }),
+    );
+  };
+
+  test('one request per tenant: two round trips to Redis per tenant, one token each', async () => {
+    const recorder = await recordCommands(redis);
+    let statuses: number[];
+    try {
+      statuses = await coldStart();
+    } finally {
+      await recorder.stop();
+    }
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(sandbox.token.count).toBe(TENANTS);
+    // Each script once as EVAL (its first use on the connection), then as EVALSHA.
+    expect(recorder.names.filter((name) => name !== 'eval' && name !== 'evalsha')).toEqual([]);
+    expect(recorder.names).toHaveLength(2 * TENANTS);
+  });
+
+  // Not worse when the tokens are there (a second process starting): one read, as before.
+  test('a second process finds every token: one round trip per tenant, no token request', async () => {
+    await coldStart();
+    await store.close();
+    store = new RedisTokenStore(redis);
+    const recorder = await recordCommands(redis);
+    try {
+      await coldStart();
+    } finally {
+      await recorder.stop();
+    }
+    expect(sandbox.token.count).toBe(TENANTS);
+    expect(recorder.names).toHaveLength(TENANTS);
+  });
+});
