@@ -295,7 +295,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     ) {
       throw new Error('RedisRateLimitStore: take answered something else than { taken, waitMs }');
     }
-    this.#resendFailed(carried, failed);
+    this.#resendFailed(carried, failed, logKey);
     return { taken: taken!, waitMs: waitMs! };
   }
 
@@ -342,14 +342,16 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
   }
 
-  async #markSentNow(carried: PendingBudget[]): Promise<void> {
+  /** `resend`: false for a budget's own call after a refusal (it is not sent a third time). */
+  async #markSentNow(carried: PendingBudget[], resend = true): Promise<void> {
+    const routedBy = carried[0]!.logKey;
     const failed = await withCommandTimeout(
       'markSent',
       this.#timeoutMs,
-      () => this.#redis[MARK_SENT_COMMAND](carried[0]!.logKey, ...this.#reportArguments(carried)),
+      () => this.#redis[MARK_SENT_COMMAND](routedBy, ...this.#reportArguments(carried)),
       'RedisRateLimitStore',
     );
-    this.#resendFailed(carried, Array.isArray(failed) ? failed.map(Number) : []);
+    if (resend) this.#resendFailed(carried, Array.isArray(failed) ? failed.map(Number) : [], routedBy);
   }
 
   /**
@@ -357,15 +359,16 @@ export class RedisRateLimitStore implements RateLimitStore {
    * a call that names it in KEYS (routed to the master that serves it now). On a plain Redis that
    * means a proxy that refuses keys it was not told of: stop carrying other budgets' reports.
    */
-  #resendFailed(carried: readonly PendingBudget[], failed: readonly number[]): void {
+  #resendFailed(carried: readonly PendingBudget[], failed: readonly number[], routedBy: string): void {
     if (failed.length === 0) return;
     if (this.#cluster === undefined) this.#carryAcrossBudgets = false;
     for (const position of failed) {
       const budget = carried[position - 1];
       // The budget's own call: the key it names is the one it routes by, so it cannot fail again
-      // for the same reason. Best effort, as every report: if it fails, each request counts from
-      // when it was recorded, a little early.
-      if (budget !== undefined) this.#markSentNow([budget]).catch(() => undefined);
+      // for that reason; a budget refused on a call routed by its own key (some other fault) and
+      // a refusal on its own call are not sent again. Best effort, as every report: if it fails,
+      // each request counts from when it was recorded, a little early.
+      if (budget !== undefined && budget.logKey !== routedBy) this.#markSentNow([budget], false).catch(() => undefined);
     }
   }
 

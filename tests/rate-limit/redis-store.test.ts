@@ -128,6 +128,29 @@ describeWithRedis('RedisRateLimitStore', () => {
     }
   });
 
+  // A budget named in ARGV that Redis refuses (here its key holds a string; behind a proxy, a key
+  // not named in KEYS) is sent once more on a call of its own, never in a loop; then, as behind
+  // such a proxy, each budget's reports go only with its own calls.
+  test('a report Redis refuses goes once more on its own call, not in a loop; then budgets carry only their own', async () => {
+    const redis = connect();
+    const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
+    for (const budget of ['a', 'b', 'c']) expect(await store.take(budget, 5, 1000, `${budget}-1`)).toBe(0);
+    await store.markSentMany('warm-up', [{ id: 'w', agoMs: 0 }], 1000);
+    await redis.set('st-rate:{a}', 'not a sorted set');
+    const recordedB = await redis.zscore('st-rate:{b}', 'b-1');
+    const before = await scriptCalls(redis);
+    const farAhead = performance.now() + 60_000;
+    store.reportWritten('a', 'a-1', performance.now(), farAhead, 1000);
+    expect(await store.take('c', 5, 1000, 'c-2')).toBe(0);
+    await sleep(200);
+    // c's take carried a's report (refused), then a's own call (refused again), nothing more.
+    expect((await scriptCalls(redis)) - before).toBe(2);
+    store.reportWritten('b', 'b-1', performance.now(), farAhead, 1000);
+    expect(await store.take('c', 5, 1000, 'c-3')).toBe(0);
+    expect(await redis.zscore('st-rate:{b}', 'b-1')).toBe(recordedB);
+    expect((await scriptCalls(redis)) - before).toBe(3);
+  });
+
   test('commands are bounded: with Redis gone, take rejects within commandTimeoutMs', async () => {
     const store = new RedisRateLimitStore(connect(), { commandTimeoutMs: 100 });
     await server().stop();
