@@ -260,30 +260,25 @@ export class RedisRateLimitStore implements RateLimitStore {
     // Given with the call (a caller that does not hand reports over as they come): due now.
     for (const { id, agoMs } of written) this.#queue(logKey, windowMs, id, now - agoMs, now);
     const carried = this.#pending.drain(this.#groupOf(logKey), MAX_REPORTS_PER_CALL);
-    let answer: unknown;
-    try {
-      answer = await withCommandTimeout(
-        'take',
-        this.#timeoutMs,
-        () =>
-          this.#redis[TAKE_COMMAND](
-            logKey,
-            `${logKey}:waiting`,
-            limit,
-            windowMs,
-            ttlMs(windowMs),
-            client,
-            ...this.#reportArguments(carried),
-            ...ids,
-          ),
-        'RedisRateLimitStore',
-      );
-    } catch (error) {
-      // Other tenants' reports rode on this call: they go again (due now) rather than being lost
-      // with it. Recording a write twice is harmless: it sets the same time.
-      this.#requeue(carried);
-      throw error;
-    }
+    // If it fails, the reports it carried are lost with it, as any failed report: each request
+    // then counts from when it was recorded, a little early. Not sent again: on an overloaded
+    // worker whose takes time out, every take would carry more and load it further.
+    const answer = await withCommandTimeout(
+      'take',
+      this.#timeoutMs,
+      () =>
+        this.#redis[TAKE_COMMAND](
+          logKey,
+          `${logKey}:waiting`,
+          limit,
+          windowMs,
+          ttlMs(windowMs),
+          client,
+          ...this.#reportArguments(carried),
+          ...ids,
+        ),
+      'RedisRateLimitStore',
+    );
     const [taken, waitMs, ...failed] = Array.isArray(answer) ? answer.map(Number) : [];
     if (
       !Number.isInteger(taken) ||
@@ -323,13 +318,6 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   #queue(logKey: string, windowMs: number, id: string, writtenAt: number, dueAt: number): void {
     this.#pending.add(this.#groupOf(logKey), logKey, ttlMs(windowMs), id, writtenAt, dueAt);
-  }
-
-  #requeue(carried: readonly PendingBudget[]): void {
-    const now = performance.now();
-    for (const { logKey, ttlMs: ttl, written } of carried) {
-      for (const [id, at] of written) this.#pending.add(this.#groupOf(logKey), logKey, ttl, id, at, now);
-    }
   }
 
   /** One call for all of a group's pending reports (more past MAX_REPORTS_PER_CALL). */
