@@ -7,6 +7,7 @@
  *   npm run bench:fleet                                  # 8 workers × 500 tenants, 2 req/s per tenant, 15 s
  *   npm run bench:fleet -- --tenants=5000 --seconds=20   # ServiceTitan scale
  *   npm run bench:fleet -- --workers=4 --rate=1 --busy=2 --topologies=single
+ *   npm run bench:fleet -- --workers=8 --tenants=5000 --rate=0.1 --seconds=20   # a request per 10 s per tenant
  *
  * Per topology: the workers start at once and each sends one request per tenant (cold start),
  * then all send for `--seconds` (the fleet sends `--rate` requests/s per tenant in all, spread

@@ -3,6 +3,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import { withCommandTimeout } from '../stores/command-timeout';
 import { msOption } from '../timer-limits';
+import { clusterSlot } from './cluster-slot';
+import { PendingReports, type PendingBudget } from './pending-reports';
 import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './store';
 
 /** Options of {@link RedisRateLimitStore}. */
@@ -28,29 +30,46 @@ export interface RedisRateLimitStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// Records requests written since this client's last call (pairs of id and how many whole ms
-// before the call it was written, rounded down: each counts from no earlier than its write). ZADD without XX: a request that was written counts even if its record has gone
-// (it cannot have, see SharedBudget's holds; counting what was sent is the safe side). The key's
-// TTL then runs from now: it outlives the newest send time it holds by a window (ttl is two).
+// Records written requests, for any budget of this Redis (or of this Cluster master): the reports
+// of many tenants ride on one call. ARGV[from] budgets follow, each as its key (named in ARGV, not
+// KEYS, so that one call may carry budgets of other slots: on a Cluster the store sends a master
+// only the budgets it serves), its TTL (ms), a count n, then n pairs of id and how many whole ms
+// before now it was written (rounded down: each counts from no earlier than its write). ZADD
+// without XX: a request that was written counts even if its record has gone (it cannot have, see
+// SharedBudget's holds; counting what was sent is the safe side). The key's TTL then runs from
+// now: it outlives the newest send time it holds by a window (ttl is two). A budget this server
+// cannot write (its slot moved to another master, or a proxy refuses keys it was not told of) is
+// answered by its position, and the store sends it again on a call of its own, named in KEYS.
+// Answers the index after the reports and the positions of the budgets that failed.
 const RECORD_WRITTEN = `
-local function recordWritten(key, now, ttl, from, count)
-  if count == 0 then return end
-  local args = {}
-  for i = 1, count do
-    args[2 * i - 1] = now - tonumber(ARGV[from + 2 * i - 1]) * 1000
-    args[2 * i] = ARGV[from + 2 * i - 2]
+local function recordWritten(now, from)
+  local failed = {}
+  local i = from + 1
+  for budget = 1, tonumber(ARGV[from]) do
+    local key, ttl, count = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+    local args = {}
+    for j = 1, count do
+      args[2 * j - 1] = now - tonumber(ARGV[i + 2 + 2 * j]) * 1000
+      args[2 * j] = ARGV[i + 1 + 2 * j]
+    end
+    local added = redis.pcall('ZADD', key, unpack(args))
+    if type(added) == 'table' and added.err then
+      failed[#failed + 1] = budget
+    else
+      redis.call('PEXPIRE', key, ttl)
+    end
+    i = i + 3 + 2 * count
   end
-  redis.call('ZADD', key, unpack(args))
-  redis.call('PEXPIRE', key, ttl)
+  return i, failed
 end
 `;
 
 // A sliding-window log, atomic in one script, on Redis's clock (TIME, µs: the processes' clocks
 // do not matter). KEYS[1] holds the send times (a sorted set), KEYS[2] the clients waiting for a
 // place (a sorted set: member a client, score when it joined the line); both carry the budget's
-// hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client, the
-// number of written requests, their (id, ms ago) pairs, then the ids of its waiting requests,
-// oldest first.
+// hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client,
+// the written requests to report (see RECORD_WRITTEN: this budget's and other budgets'), then the
+// ids of its waiting requests, oldest first.
 //
 // Record the written ones (no call of their own), drop the send times that left the window, then
 // record as many of the waiting ids as there are free places (one call for a line of waiting
@@ -58,7 +77,7 @@ end
 // it) and is told when to come back: when the places for the clients ahead of it and for a batch
 // of its own have freed (a quarter of the budget at most). Clients in line get different
 // wake-ups derived from the log, instead of all coming back when the oldest leaves.
-// Answers { taken, waitMs } (waitMs > 0 when some are left).
+// Answers { taken, waitMs, ...positions of reports that failed } (waitMs > 0 when some are left).
 const TAKE = `${RECORD_WRITTEN}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -66,11 +85,10 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local ttl = tonumber(ARGV[3])
 local client = ARGV[4]
-local written = tonumber(ARGV[5])
-recordWritten(KEYS[1], now, ttl, 6, written)
-local first = 6 + 2 * written
+local first, failed = recordWritten(now, 5)
+local function answer(taken, waitMs) return {taken, waitMs, unpack(failed)} end
 local wanted = #ARGV - first + 1
-if wanted == 0 then return {0, 0} end
+if wanted == 0 then return answer(0, 0) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local taken = 0
@@ -85,7 +103,7 @@ if count < limit then
   redis.call('PEXPIRE', KEYS[1], ttl)
   count = count + taken
   redis.call('ZREM', KEYS[2], client)
-  if taken == wanted then return {taken, 0} end
+  if taken == wanted then return answer(taken, 0) end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
 redis.call('ZADD', KEYS[2], 'NX', now, client)
@@ -100,21 +118,25 @@ else
   local newest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
   at = newest + window + (index - count + 1) * window / limit
 end
-return {taken, math.max(1, math.ceil((at - now) / 1000))}
+return answer(taken, math.max(1, math.ceil((at - now) / 1000)))
 `;
 
-// Only written requests (ARGV: ttlMs, then (id, ms ago) pairs): when no take comes soon enough
-// to carry them.
+// Only written requests (ARGV as RECORD_WRITTEN's from 1), when no take comes soon enough to carry
+// them. KEYS[1], one of the budgets reported, routes the call to its master on a Cluster.
+// Answers the positions of the budgets that failed.
 const MARK_SENT = `${RECORD_WRITTEN}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-recordWritten(KEYS[1], now, tonumber(ARGV[1]), 2, (#ARGV - 1) / 2)
-return 0
+local _, failed = recordWritten(now, 1)
+return failed
 `;
 
+/** Most reports one call carries (each is 2 arguments; Lua unpacks a budget's at once). */
+const MAX_REPORTS_PER_CALL = 256;
+
 /** Names under which the scripts are defined on the ioredis client (EVALSHA, EVAL on NOSCRIPT). */
-const TAKE_COMMAND = 'serviceTitanRateLimitTakeV2';
-const MARK_SENT_COMMAND = 'serviceTitanRateLimitMarkSentV2';
+const TAKE_COMMAND = 'serviceTitanRateLimitTakeV3';
+const MARK_SENT_COMMAND = 'serviceTitanRateLimitMarkSentV3';
 
 /** The client once the scripts are defined on it. */
 type ScriptedRedis = Record<typeof TAKE_COMMAND | typeof MARK_SENT_COMMAND, (...args: unknown[]) => Promise<unknown>>;
@@ -142,11 +164,25 @@ export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  /** The client's own `keyPrefix`: ioredis adds it to KEYS, the store to the keys it names in ARGV. */
+  readonly #clientPrefix: string;
+  /** The client when it is a Cluster: its `slots` say which master serves a slot (refreshed as slots move). */
+  readonly #cluster: Cluster | undefined;
   /** Members must be unique across the fleet: a random name for this store, then a counter. */
   readonly #memberPrefix = randomBytes(8).toString('hex');
   #counter = 0;
   /** The longest window {@link take} was asked about: {@link markSent} (no window given) keeps keys that long. */
   #longestWindowMs = 0;
+  /** Every tenant's write-time reports, waiting for a call to carry them. */
+  readonly #pending = new PendingReports((group) => {
+    // Best effort: if it fails, each request counts from when it was recorded, a little early.
+    for (const call of this.#sendReports(group)) call.catch(() => undefined);
+  });
+  /**
+   * Cleared when a plain Redis refused a budget named in ARGV (a proxy in front of a cluster):
+   * each budget's reports then go only with calls that name it in KEYS.
+   */
+  #carryAcrossBudgets = true;
 
   constructor(redis: Redis | Cluster, options: RedisRateLimitStoreOptions = {}) {
     if (
@@ -163,6 +199,9 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#prefix = options.keyPrefix ?? 'st-rate:';
     if (typeof this.#prefix !== 'string') throw invalidConfig('RedisRateLimitStore: keyPrefix must be a string');
     this.#timeoutMs = msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 500, 1);
+    const clientPrefix = (redis as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+    this.#clientPrefix = typeof clientPrefix === 'string' ? clientPrefix : '';
+    this.#cluster = (redis as { isCluster?: boolean }).isCluster === true ? (redis as Cluster) : undefined;
     // ioredis sends a defined command as EVALSHA, and the script once more (EVAL) only when the
     // server answers NOSCRIPT (a restart, a failover, a new Cluster master): the script text
     // (~1 KB) no longer travels with every request. Defining it again (another store on the same
@@ -178,6 +217,18 @@ export class RedisRateLimitStore implements RateLimitStore {
    */
   #logKey(key: string): string {
     return `${this.#prefix}{${key}}`;
+  }
+
+  /**
+   * Which reports one call may carry with a call on `logKey`: all of them on one Redis; on a
+   * Cluster those of the same master (ioredis's slot map; a slot it does not know yet is a group
+   * of its own). When carrying across budgets was refused, the budget's own.
+   */
+  #groupOf(logKey: string): string {
+    if (!this.#carryAcrossBudgets) return logKey;
+    if (this.#cluster === undefined) return '';
+    const slot = clusterSlot(this.#clientPrefix + logKey);
+    return (this.#cluster.slots[slot] as readonly string[] | undefined)?.[0] ?? `slot ${slot}`;
   }
 
   /** A fleet-unique id, for callers of {@link take} that give none. */
@@ -205,6 +256,13 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
     this.#longestWindowMs = Math.max(this.#longestWindowMs, windowMs);
     const logKey = this.#logKey(key);
+    const now = performance.now();
+    // Given with the call (a caller that does not hand reports over as they come): due now.
+    for (const { id, agoMs } of written) this.#queue(logKey, windowMs, id, now - agoMs, now);
+    const carried = this.#pending.drain(this.#groupOf(logKey), MAX_REPORTS_PER_CALL);
+    // If it fails, the reports it carried are lost with it, as any failed report: each request
+    // then counts from when it was recorded, a little early. Not sent again: on an overloaded
+    // worker whose takes time out, every take would carry more and load it further.
     const answer = await withCommandTimeout(
       'take',
       this.#timeoutMs,
@@ -216,13 +274,12 @@ export class RedisRateLimitStore implements RateLimitStore {
           windowMs,
           ttlMs(windowMs),
           client,
-          written.length,
-          ...writtenArguments(written),
+          ...this.#reportArguments(carried),
           ...ids,
         ),
       'RedisRateLimitStore',
     );
-    const [taken, waitMs] = Array.isArray(answer) ? answer.map(Number) : [];
+    const [taken, waitMs, ...failed] = Array.isArray(answer) ? answer.map(Number) : [];
     if (
       !Number.isInteger(taken) ||
       taken! < 0 ||
@@ -233,6 +290,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     ) {
       throw new Error('RedisRateLimitStore: take answered something else than { taken, waitMs }');
     }
+    this.#resendFailed(carried, failed, logKey);
     return { taken: taken!, waitMs: waitMs! };
   }
 
@@ -240,14 +298,78 @@ export class RedisRateLimitStore implements RateLimitStore {
     return this.markSentMany(key, [{ id, agoMs: 0 }], this.#longestWindowMs || 1000);
   }
 
+  /** One call now for these and every other report its group has pending (every tenant's). */
   async markSentMany(key: string, written: readonly WrittenRequest[], windowMs: number): Promise<void> {
     if (written.length === 0) return;
-    await withCommandTimeout(
+    const logKey = this.#logKey(key);
+    const now = performance.now();
+    for (const { id, agoMs } of written) this.#queue(logKey, windowMs, id, now - agoMs, now);
+    await Promise.all(this.#sendReports(this.#groupOf(logKey)));
+  }
+
+  /**
+   * Queues the report: it rides on the next take of any budget this call could carry (the same
+   * Redis, the same Cluster master), or by `dueAt` on a call of its own with every other report
+   * then pending. Failures are ignored.
+   */
+  reportWritten(key: string, id: string, writtenAt: number, dueAt: number, windowMs: number): void {
+    this.#queue(this.#logKey(key), windowMs, id, writtenAt, dueAt);
+  }
+
+  #queue(logKey: string, windowMs: number, id: string, writtenAt: number, dueAt: number): void {
+    this.#pending.add(this.#groupOf(logKey), logKey, ttlMs(windowMs), id, writtenAt, dueAt);
+  }
+
+  /** One call for all of a group's pending reports (more past MAX_REPORTS_PER_CALL). */
+  #sendReports(group: string): Promise<void>[] {
+    const calls: Promise<void>[] = [];
+    for (;;) {
+      const carried = this.#pending.drain(group, MAX_REPORTS_PER_CALL);
+      if (carried.length === 0) return calls;
+      calls.push(this.#markSentNow(carried));
+    }
+  }
+
+  /** `resend`: false for a budget's own call after a refusal (it is not sent a third time). */
+  async #markSentNow(carried: PendingBudget[], resend = true): Promise<void> {
+    const routedBy = carried[0]!.logKey;
+    const failed = await withCommandTimeout(
       'markSent',
       this.#timeoutMs,
-      () => this.#redis[MARK_SENT_COMMAND](this.#logKey(key), ttlMs(windowMs), ...writtenArguments(written)),
+      () => this.#redis[MARK_SENT_COMMAND](routedBy, ...this.#reportArguments(carried)),
       'RedisRateLimitStore',
     );
+    if (resend) this.#resendFailed(carried, Array.isArray(failed) ? failed.map(Number) : [], routedBy);
+  }
+
+  /**
+   * Budgets the server could not write when named in ARGV (1-based positions) go again, each on
+   * a call that names it in KEYS (routed to the master that serves it now). On a plain Redis that
+   * means a proxy that refuses keys it was not told of: stop carrying other budgets' reports.
+   */
+  #resendFailed(carried: readonly PendingBudget[], failed: readonly number[], routedBy: string): void {
+    if (failed.length === 0) return;
+    if (this.#cluster === undefined) this.#carryAcrossBudgets = false;
+    for (const position of failed) {
+      const budget = carried[position - 1];
+      // The budget's own call: the key it names is the one it routes by, so it cannot fail again
+      // for that reason; a budget refused on a call routed by its own key (some other fault) and
+      // a refusal on its own call are not sent again. Best effort, as every report: if it fails,
+      // each request counts from when it was recorded, a little early.
+      if (budget !== undefined && budget.logKey !== routedBy) this.#markSentNow([budget], false).catch(() => undefined);
+    }
+  }
+
+  /** RECORD_WRITTEN's arguments: the count of budgets, then each budget's key, TTL and (id, whole ms ago) pairs. */
+  #reportArguments(budgets: readonly PendingBudget[]): (string | number)[] {
+    const now = performance.now();
+    const args: (string | number)[] = [budgets.length];
+    for (const { logKey, ttlMs: ttl, written } of budgets) {
+      args.push(this.#clientPrefix + logKey, ttl, written.size);
+      // Rounded down: a request never counts from before it was written.
+      for (const [id, at] of written) args.push(id, Math.max(0, Math.floor(now - at)));
+    }
+    return args;
   }
 
   /** Shows the key prefix only. */
@@ -263,9 +385,4 @@ export class RedisRateLimitStore implements RateLimitStore {
  */
 function ttlMs(windowMs: number): number {
   return Math.ceil(2 * windowMs);
-}
-
-/** (id, whole ms ago) pairs, rounded down: a request never counts from before it was written. */
-function writtenArguments(written: readonly WrittenRequest[]): (string | number)[] {
-  return written.flatMap(({ id, agoMs }) => [id, Math.max(0, Math.floor(agoMs))]);
 }

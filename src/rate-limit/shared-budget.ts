@@ -63,7 +63,10 @@ let budgetsCreated = 0;
  *
  * Each recorded request counts from when it was written: one written within 1 ms of its record
  * needs no report (SKIP_MARK_MAX_MS); the others are reported by the next take (no call of their
- * own) or, when none comes within half a window, by a call for all of them.
+ * own) or, when none comes within half a window, by a call for all of them. A store with
+ * `reportWritten` (RedisRateLimitStore) takes the reports over: they then ride on the next take of
+ * any tenant of that store, which at a request a second per tenant comes long before this
+ * tenant's own.
  * One still unwritten is held in the window (HOLD_FRACTION) until it is written.
  *
  * When the store fails the request goes on under the client's own limiter alone: one warning
@@ -246,8 +249,15 @@ export class SharedBudget {
     if (now - hold.at > this.#skipMarkWithinMs) this.#queueWritten(id, now, hold.at + this.#windowMs * HOLD_FRACTION);
   }
 
-  /** Reports `id` as written at `writtenAt` with the next take, or on its own by `dueAt`. */
+  /**
+   * Reports `id` as written at `writtenAt` with the next take, or on its own by `dueAt`; a store
+   * that batches the reports of all its tenants (RedisRateLimitStore) takes it over.
+   */
   #queueWritten(id: string, writtenAt: number, dueAt: number): void {
+    if (this.#store.reportWritten !== undefined) {
+      this.#store.reportWritten(this.#key, id, writtenAt, dueAt, this.#windowMs);
+      return;
+    }
     this.#written.set(id, writtenAt);
     if (dueAt >= this.#flushAt) return;
     clearTimeout(this.#flushTimer);

@@ -45,6 +45,14 @@ export interface RateLimitStore {
    * they count in (a store keeps them at least that long from now).
    */
   markSentMany?(key: string, written: readonly WrittenRequest[], windowMs: number): Promise<void>;
+  /**
+   * Optional, preferred to the two above when present: the request `id` recorded under `key` was
+   * written at `writtenAt` (this process's `performance.now()`); the store records it by `dueAt`
+   * (same clock), with any call it makes meanwhile that can carry it (a take for another tenant:
+   * at low rates per tenant a report then costs no call of its own) or with a call of its own.
+   * Never throws; failures are ignored (the request then counts from when it was recorded).
+   */
+  reportWritten?(key: string, id: string, writtenAt: number, dueAt: number, windowMs: number): void;
 }
 
 /** A request recorded by {@link RateLimitStore.take}, written `agoMs` before the call that reports it. */

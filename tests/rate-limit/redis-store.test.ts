@@ -7,6 +7,7 @@ import {
   type ServiceTitanClient,
 } from '../../src';
 import { RedisRateLimitStore } from '../../src/redis';
+import { clusterSlot } from '../../src/rate-limit/cluster-slot';
 import { SharedBudget } from '../../src/rate-limit/shared-budget';
 import { describeWithRedisCluster, useRedisCluster } from '../helpers/redis-cluster';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server';
@@ -82,6 +83,72 @@ describeWithRedis('RedisRateLimitStore', () => {
     const ttl = await redis.pttl('test:{a}');
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(2000);
+  });
+
+  // At 1 request/s per tenant a tenant's next take comes too late to carry its write-time report:
+  // the reports of every tenant of the store ride on whichever take goes next (no call of their
+  // own), or go together in one call when one is due. Named in ARGV (so that on a Cluster one call
+  // can carry budgets of several slots of one master), they must get the client's own keyPrefix,
+  // which ioredis adds to KEYS only.
+  test("write-time reports of other budgets ride on the next take, one call when due; the client's keyPrefix too", async () => {
+    const redis = connect();
+    const prefixed = new Redis(server().port, '127.0.0.1', { keyPrefix: 'app:' });
+    try {
+      const store = new RedisRateLimitStore(prefixed, { commandTimeoutMs: 5_000 });
+      const redisNow = async () => {
+        const [seconds, micros] = await redis.time();
+        return Number(seconds) * 1e6 + Number(micros);
+      };
+      for (const budget of ['a', 'b', 'c']) expect(await store.take(budget, 5, 1000, `${budget}-1`)).toBe(0);
+      // Both scripts loaded (a first EVALSHA answered NOSCRIPT counts as a call, then EVAL).
+      await store.markSentMany('warm-up', [{ id: 'w', agoMs: 0 }], 1000);
+      const takenAt = await redisNow();
+      await sleep(100);
+      const before = await scriptCalls(redis);
+      const farAhead = performance.now() + 60_000;
+      store.reportWritten('a', 'a-1', performance.now(), farAhead, 1000);
+      store.reportWritten('b', 'b-1', performance.now(), farAhead, 1000);
+      await sleep(50); // not due: nothing goes
+      expect((await scriptCalls(redis)) - before).toBe(0);
+      expect(await store.take('c', 5, 1000, 'c-2')).toBe(0);
+      // One call: c's take, carrying a's and b's reports, on the prefixed keys.
+      expect((await scriptCalls(redis)) - before).toBe(1);
+      for (const budget of ['a', 'b']) {
+        expect(Number(await redis.zscore(`app:st-rate:{${budget}}`, `${budget}-1`))).toBeGreaterThan(takenAt + 90_000);
+      }
+      expect(await redis.keys('st-rate:*')).toEqual([]);
+      // Due now, and no take to carry it: one call of its own, for both budgets.
+      store.reportWritten('a', 'a-1', performance.now(), performance.now(), 1000);
+      store.reportWritten('c', 'c-1', performance.now(), performance.now() + 60_000, 1000);
+      await sleep(100);
+      expect((await scriptCalls(redis)) - before).toBe(2);
+      expect(Number(await redis.zscore('app:st-rate:{c}', 'c-1'))).toBeGreaterThan(takenAt + 90_000);
+    } finally {
+      await prefixed.quit();
+    }
+  });
+
+  // A budget named in ARGV that Redis refuses (here its key holds a string; behind a proxy, a key
+  // not named in KEYS) is sent once more on a call of its own, never in a loop; then, as behind
+  // such a proxy, each budget's reports go only with its own calls.
+  test('a report Redis refuses goes once more on its own call, not in a loop; then budgets carry only their own', async () => {
+    const redis = connect();
+    const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
+    for (const budget of ['a', 'b', 'c']) expect(await store.take(budget, 5, 1000, `${budget}-1`)).toBe(0);
+    await store.markSentMany('warm-up', [{ id: 'w', agoMs: 0 }], 1000);
+    await redis.set('st-rate:{a}', 'not a sorted set');
+    const recordedB = await redis.zscore('st-rate:{b}', 'b-1');
+    const before = await scriptCalls(redis);
+    const farAhead = performance.now() + 60_000;
+    store.reportWritten('a', 'a-1', performance.now(), farAhead, 1000);
+    expect(await store.take('c', 5, 1000, 'c-2')).toBe(0);
+    await sleep(200);
+    // c's take carried a's report (refused), then a's own call (refused again), nothing more.
+    expect((await scriptCalls(redis)) - before).toBe(2);
+    store.reportWritten('b', 'b-1', performance.now(), farAhead, 1000);
+    expect(await store.take('c', 5, 1000, 'c-3')).toBe(0);
+    expect(await redis.zscore('st-rate:{b}', 'b-1')).toBe(recordedB);
+    expect((await scriptCalls(redis)) - before).toBe(3);
   });
 
   test('commands are bounded: with Redis gone, take rejects within commandTimeoutMs', async () => {
@@ -307,6 +374,68 @@ describeWithRedisCluster('RedisRateLimitStore on a 3-master Redis Cluster', () =
         evals += Number(/^cmdstat_eval:calls=(\d+)/m.exec(info)?.[1] ?? 0);
       }
       expect(evals).toBeLessThanOrEqual(2 * 3);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  test('the store computes the slot of a key as CLUSTER KEYSLOT does', async () => {
+    const client = new Cluster([...cluster().nodes]);
+    try {
+      const keys = [
+        '123456789',
+        'st-rate:{0123abcd}',
+        'app:st-rate:{x}:waiting',
+        '{}x',
+        'a{}b{c}',
+        '{a',
+        'a}b{',
+        'é{ü}',
+      ];
+      for (let i = 0; i < 50; i += 1) keys.push(`st-rate:{${i.toString(16).repeat(3)}}`);
+      for (const key of keys)
+        expect([key, clusterSlot(key)]).toEqual([key, Number(await client.cluster('KEYSLOT', key))]);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  // A master can record only the keys it serves: the store sends a take's master the reports of
+  // that master's budgets. When a slot moved meanwhile (here: the store's slot map is made stale
+  // while the report is queued), the master refuses that budget and the store sends it again on
+  // a call of its own, routed to the master that serves it.
+  test("reports ride on takes to their own master; one whose slot moved goes again to the slot's master", async () => {
+    const client = new Cluster([...cluster().nodes]);
+    try {
+      await client.ping();
+      const store = new RedisRateLimitStore(client, { commandTimeoutMs: 5_000 });
+      const masterOf = (budget: string) => client.slots[clusterSlot(`st-rate:{${budget}}`)]![0]!;
+      const budgets = Array.from({ length: 40 }, (_, i) => `moving-${i}`);
+      const here = budgets[0]!;
+      const sameMaster = budgets.find((b) => b !== here && masterOf(b) === masterOf(here))!;
+      const elsewhere = budgets.find((b) => masterOf(b) !== masterOf(here))!;
+      for (const budget of [here, sameMaster, elsewhere])
+        expect(await store.take(budget, 5, 1000, `${budget}-1`)).toBe(0);
+      // Both scripts loaded on every master (a first EVALSHA answered NOSCRIPT counts as a call).
+      for (const budget of budgets) await store.markSentMany(budget, [{ id: 'w', agoMs: 0 }], 1000);
+      const scoreOf = async (budget: string) => Number(await client.zscore(`st-rate:{${budget}}`, `${budget}-1`));
+      const recorded = { sameMaster: await scoreOf(sameMaster), elsewhere: await scoreOf(elsewhere) };
+      await sleep(100);
+      const farAhead = performance.now() + 60_000;
+      store.reportWritten(sameMaster, `${sameMaster}-1`, performance.now(), farAhead, 1000);
+      const slots = client.slots[clusterSlot(`st-rate:{${elsewhere}}`)]!;
+      const servedBy = slots[0]!;
+      slots[0] = masterOf(here); // stale: as if the slot had moved after the report was queued
+      store.reportWritten(elsewhere, `${elsewhere}-1`, performance.now(), farAhead, 1000);
+      slots[0] = servedBy;
+      const before = await scriptCalls(client);
+      expect(await store.take(here, 5, 1000, `${here}-2`)).toBe(0);
+      await sleep(100);
+      // The take carried both; its master recorded its own budget's report and refused the other,
+      // which then went on a call of its own to its master.
+      expect((await scriptCalls(client)) - before).toBe(2);
+      expect(await scoreOf(sameMaster)).toBeGreaterThan(recorded.sameMaster + 90_000);
+      expect(await scoreOf(elsewhere)).toBeGreaterThan(recorded.elsewhere + 90_000);
     } finally {
       client.disconnect();
     }
