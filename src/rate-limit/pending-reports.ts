@@ -85,6 +85,18 @@ export class PendingReports {
     return drained;
   }
 
+  /** The groups with reports waiting. */
+  groups(): string[] {
+    return [...this.#groups.keys()];
+  }
+
+  /** Stops the timer for good: reports still waiting must be drained by the caller. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.NEGATIVE_INFINITY;
+  }
+
   #schedule(at: number): void {
     clearTimeout(this.#timer);
     this.#timerAt = at;

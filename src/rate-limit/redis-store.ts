@@ -183,6 +183,8 @@ export class RedisRateLimitStore implements RateLimitStore {
    * each budget's reports then go only with calls that name it in KEYS.
    */
   #carryAcrossBudgets = true;
+  /** Set by {@link close}: reports are no longer queued. */
+  #closed = false;
 
   constructor(redis: Redis | Cluster, options: RedisRateLimitStoreOptions = {}) {
     if (
@@ -313,11 +315,29 @@ export class RedisRateLimitStore implements RateLimitStore {
    * then pending. Failures are ignored.
    */
   reportWritten(key: string, id: string, writtenAt: number, dueAt: number, windowMs: number): void {
+    if (this.#closed) return;
     this.#queue(this.#logKey(key), windowMs, id, writtenAt, dueAt);
   }
 
   #queue(logKey: string, windowMs: number, id: string, writtenAt: number, dueAt: number): void {
     this.#pending.add(this.#groupOf(logKey), logKey, ttlMs(windowMs), id, writtenAt, dueAt);
+  }
+
+  /**
+   * Sends the write-time reports still waiting (one call per Redis, or per Cluster master) and
+   * resolves once Redis has answered them (or their `commandTimeoutMs` passed); later requests'
+   * reports are dropped, so nothing is sent after it resolves. Call it after your last request and
+   * before you end your client: a report can wait up to half a window (500 ms) for a call to
+   * carry it, and one sent after `quit()` makes Redis close the connection before `quit()` has
+   * its answer (`quit()` then rejects with "Connection is closed."). Idempotent; it does not end
+   * your client. Requests made after it are still limited; their write times are not reported, so
+   * each counts from when it was recorded, a little early.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#pending.stop();
+    const calls = this.#pending.groups().flatMap((group) => this.#sendReports(group));
+    await Promise.allSettled(calls);
   }
 
   /** One call for all of a group's pending reports (more past MAX_REPORTS_PER_CALL). */

@@ -151,6 +151,32 @@ describeWithRedis('RedisRateLimitStore', () => {
     expect((await scriptCalls(redis)) - before).toBe(3);
   });
 
+  // A cron job ends its client right after its last request. A report still waiting (up to half
+  // a window) and sent after `quit()` made Redis close the connection with the QUIT unanswered:
+  // `quit()` rejected with "Connection is closed." now and then. close() sends them first.
+  test('close() sends the reports still waiting, then nothing more; quit() after it has its answer', async () => {
+    // Its own connection, ended here rather than by afterEach.
+    const redis = new Redis(server().port, '127.0.0.1');
+    const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
+    for (const budget of ['a', 'b']) expect(await store.take(budget, 5, 1000, `${budget}-1`)).toBe(0);
+    await store.markSentMany('warm-up', [{ id: 'w', agoMs: 0 }], 1000);
+    const recordedA = Number(await redis.zscore('st-rate:{a}', 'a-1'));
+    const before = await scriptCalls(redis);
+    const dueSoon = performance.now() + 200;
+    await sleep(20);
+    store.reportWritten('a', 'a-1', performance.now(), dueSoon, 1000);
+    store.reportWritten('b', 'b-1', performance.now(), dueSoon, 1000);
+    await store.close();
+    // One call for both, answered before close() resolved: a-1 now counts from its write.
+    expect((await scriptCalls(redis)) - before).toBe(1);
+    expect(Number(await redis.zscore('st-rate:{a}', 'a-1'))).toBeGreaterThan(recordedA);
+    store.reportWritten('a', 'a-2', performance.now(), performance.now(), 1000);
+    await sleep(300); // past every due time
+    expect((await scriptCalls(redis)) - before).toBe(1);
+    await store.close();
+    await expect(redis.quit()).resolves.toBe('OK');
+  });
+
   test('commands are bounded: with Redis gone, take rejects within commandTimeoutMs', async () => {
     const store = new RedisRateLimitStore(connect(), { commandTimeoutMs: 100 });
     await server().stop();

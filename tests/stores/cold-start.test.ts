@@ -51,6 +51,7 @@ describeWithRedis('cold start: 2,000 tenants in one process, both Redis stores',
   let credentials: Map<string, { clientId: string; clientSecret: string }>;
   let redis: Redis;
   let tokenStore: RedisTokenStore;
+  let rateLimitStore: RedisRateLimitStore;
 
   beforeEach(async () => {
     const clients = Array.from({ length: TENANTS }, (_, index) => ({
@@ -62,9 +63,11 @@ describeWithRedis('cold start: 2,000 tenants in one process, both Redis stores',
     sandbox = await startSandbox({ clients, rateLimit: false, reportRateLimit: false });
     redis = new Redis(server().port, '127.0.0.1');
     tokenStore = new RedisTokenStore(redis);
+    rateLimitStore = new RedisRateLimitStore(redis);
   });
   afterEach(async () => {
     try {
+      await rateLimitStore.close();
       await tokenStore.close();
       await redis.quit();
     } finally {
@@ -79,7 +82,7 @@ describeWithRedis('cold start: 2,000 tenants in one process, both Redis stores',
       appKey: sandbox.appKey,
       credentials: (tenantId) => credentials.get(tenantId)!,
       store: tokenStore,
-      rateLimit: { store: new RedisRateLimitStore(redis) },
+      rateLimit: { store: rateLimitStore },
     });
     // A token endpoint that takes 5 ms per answer, as in the figures.
     sandbox.token.enqueue({ delayMs: 5, times: TENANTS });
