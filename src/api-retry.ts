@@ -1,5 +1,5 @@
 import { retryDelay } from './backoff';
-import { AxiosError, type AxiosInstance } from 'axios';
+import { AxiosError, type AxiosInstance, type InternalAxiosRequestConfig } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { invalidConfig } from './errors';
 import { timeLeftMs, timeoutError } from './rate-limit/deadline';
@@ -76,36 +76,26 @@ export function installApiRetries(instance: AxiosInstance, options: ApiRetryOpti
   // (its defaults, ours, the config's `axios-retry` key, where it keeps `retryCount` across
   // attempts) when an error arrives; all the request side adds is `lastRequestTime`, read only
   // without `shouldResetTimeout`, which is always on here. So the state is built when an error
-  // needs it, never for a request that succeeds.
+  // needs it, never for a request that succeeds. Per-request `retries` reach that state through
+  // {@link carryRetryOverrides}, in the client's first request interceptor.
   instance.interceptors.request.eject(requestInterceptorId);
-  // Runs right after axios-retry's own: a retry that the deadline leaves no time for ends the
-  // request with axios's timeout error at once, rather than after a wait that cannot succeed.
-  instance.interceptors.response.use(undefined, (error: unknown) => {
-    if (error instanceof AxiosError && outOfTime.has(error) && error.config !== undefined) {
-      throw timeoutError(error.config);
-    }
-    throw error;
-  });
-  // Per-request `retries` must reach axios-retry's own per-request state before its interceptor
-  // reads it; axios runs request interceptors in reverse order, so this one (added later) runs first.
-  instance.interceptors.request.use(
-    (config) => {
-      const perRequest = config.serviceTitanAuth?.retry;
-      if (perRequest && perRequest.retries !== undefined) {
-        config['axios-retry'] = { ...config['axios-retry'], retries: perRequest.retries };
-      }
-      return config;
-    },
-    undefined,
-    { synchronous: true },
-  );
   return resolved.maxRetryAfterMs;
+}
+
+/**
+ * Per-request `serviceTitanAuth.retry.retries` into axios-retry's own per-request state, which its
+ * response interceptor reads when an error arrives. Called for every request of a client (by its
+ * first request interceptor); a no-op without a per-request `retries`.
+ */
+export function carryRetryOverrides(config: InternalAxiosRequestConfig): void {
+  const perRequest = config.serviceTitanAuth?.retry;
+  if (perRequest && perRequest.retries !== undefined) {
+    config['axios-retry'] = { ...config['axios-retry'], retries: perRequest.retries };
+  }
 }
 
 /** The delay chosen for the retry that an error leads to (retryCondition runs just before retryDelay). */
 const plannedDelays = new WeakMap<AxiosError, number>();
-/** Errors that would have been retried but for the request's deadline. */
-const outOfTime = new WeakSet<AxiosError>();
 
 function delayBefore(retryNumber: number, error: AxiosError, options: ResolvedRetry): number {
   return retryDelay(retryNumber, options.retryDelayMs, error, options.maxRetryAfterMs);
@@ -114,16 +104,16 @@ function delayBefore(retryNumber: number, error: AxiosError, options: ResolvedRe
 /**
  * The wait before a retry (backoff or `Retry-After`) must end before the request's deadline
  * (DESIGN guarantee 13): never wait past it. axios-retry calls retryDelay right after this, so
- * the delay is chosen here, once, jitter included.
+ * the delay is chosen here, once, jitter included. A retry the deadline leaves no time for ends
+ * the request with axios's timeout error at once, rather than after a wait that cannot succeed:
+ * thrown from here, it is what axios-retry's response interceptor rejects with (a step of
+ * axios's chain of its own for this would cost every request a promise).
  */
 function retryFitsDeadline(error: AxiosError, options: ResolvedRetry): boolean {
   const config = error.config!;
   const retryNumber = (config['axios-retry']?.retryCount ?? 0) + 1;
   const delay = delayBefore(retryNumber, error, options);
-  if (delay >= timeLeftMs(config)) {
-    outOfTime.add(error);
-    return false;
-  }
+  if (delay >= timeLeftMs(config)) throw timeoutError(config);
   plannedDelays.set(error, delay);
   return true;
 }

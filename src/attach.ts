@@ -5,7 +5,7 @@ import { createAcceptanceRecorder, createRequestInterceptor, createResponseError
 import { resolveOptions, type ResolvedOptions, type ServiceTitanAuthOptions } from './options';
 import { OriginPolicy } from './origin-policy';
 import { tenantIdOption } from './tenant-id';
-import { installTenantFilling, type TenantOption } from './tenant-placeholder';
+import type { TenantOption } from './tenant-placeholder';
 import { TokenProvider, type GetTokenOptions } from './token/token-provider';
 import './request-options';
 
@@ -83,11 +83,9 @@ export function attachResolved(
   tenant: string | undefined,
 ): ServiceTitanAuth {
   const provider = new TokenProvider(resolved);
-  const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins) };
+  const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins), tenant };
 
   const requestId = instance.interceptors.request.use(createRequestInterceptor(context));
-  // Added after the auth interceptor, so it runs before it (axios runs request interceptors in reverse).
-  const tenantId = installTenantFilling(instance, tenant);
   const responseId = instance.interceptors.response.use(
     createAcceptanceRecorder(context),
     createResponseErrorInterceptor(context),
@@ -102,7 +100,6 @@ export function attachResolved(
       if (!attached) return;
       attached = false;
       instance.interceptors.request.eject(requestId);
-      instance.interceptors.request.eject(tenantId);
       instance.interceptors.response.eject(responseId);
       attachedInstances.delete(instance);
     },

@@ -1,5 +1,5 @@
-import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
-import { installApiRetries, type ApiRetryOptions } from './api-retry';
+import axios, { type AxiosInstance, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import { carryRetryOverrides, installApiRetries, type ApiRetryOptions } from './api-retry';
 import { attachResolved, type ServiceTitanAuth } from './attach';
 import { checkAxiosVersion } from './axios-version';
 import { environments } from './environments';
@@ -80,8 +80,8 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
   const timeout = msOption(axiosDefaults?.timeout, 'axios.timeout', DEFAULT_CLIENT_TIMEOUT_MS);
   const instance = axios.create({ ...axiosDefaults, timeout, ...(baseURL === undefined ? {} : { baseURL }) });
   // Order matters: retries see errors before the auth interceptor redacts them, and axios runs
-  // request interceptors in reverse, so the request's start is noted first, then {tenant} is
-  // filled, and the token added before retries.
+  // request interceptors in reverse, so the request's start is noted first (startRequest, added
+  // last), then {tenant} is filled and the token added (the auth interceptor).
   const resolved = resolveOptions(authOptions);
   checkAxiosVersion(instance, resolved.logger);
   const maxRetryAfterMs = installApiRetries(instance, retry);
@@ -93,6 +93,17 @@ export function createServiceTitanClient(options: ServiceTitanClientOptions): Se
     telemetry: resolved.telemetry,
   });
   const auth = attachResolved(instance, resolved, tenant);
-  instance.interceptors.request.use(markRequestStart, undefined, { synchronous: true });
+  instance.interceptors.request.use(startRequest, undefined, { synchronous: true });
   return Object.assign(instance, { auth });
+}
+
+/**
+ * The client's first request interceptor: the request's clock starts (its deadline) and its
+ * per-request retry count reaches axios-retry. One interceptor for both: each is a step of
+ * axios's promise chain for every request (issue 18 item 6).
+ */
+function startRequest(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
+  markRequestStart(config);
+  carryRetryOverrides(config);
+  return config;
 }

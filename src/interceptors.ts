@@ -11,6 +11,7 @@ import type { ResolvedOptions } from './options';
 import type { OriginPolicy } from './origin-policy';
 import { bindAdapterToDeadline, markRequestStart, untilDeadline } from './rate-limit/deadline';
 import { redactAxiosError } from './redaction';
+import { fillTenant } from './tenant-placeholder';
 import type { TokenProvider } from './token/token-provider';
 import { WithheldCredentialsNotice } from './withheld-credentials';
 
@@ -19,17 +20,21 @@ interface InterceptorContext {
   options: ResolvedOptions;
   provider: TokenProvider;
   policy: OriginPolicy;
+  /** Fills `{tenant}` in request URLs (src/tenant-placeholder.ts). */
+  tenant: string | undefined;
 }
 
 type RedirectOptions = { href?: string; headers?: Record<string, unknown> };
 type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void;
 
 /**
- * The request interceptor: adds `Authorization: Bearer …` and `ST-App-Key` to requests bound for
- * an allowed origin. With a cached token it stays synchronous (no await on the hot path); only a
- * missing or expired token makes the request wait, and its `timeout` or an abort ends that wait.
+ * The request interceptor: fills `{tenant}` in the URL (every request), then adds
+ * `Authorization: Bearer …` and `ST-App-Key` to requests bound for an allowed origin. With a
+ * cached token it stays synchronous (no await on the hot path); only a missing or expired token
+ * makes the request wait, and its `timeout` or an abort ends that wait. One interceptor, not one
+ * per step: each adds a promise step to axios's chain for every request (issue 18 item 6).
  */
-export function createRequestInterceptor({ options, provider, policy }: InterceptorContext) {
+export function createRequestInterceptor({ options, provider, policy, tenant }: InterceptorContext) {
   const stripOnForeignRedirect = createRedirectGuard(policy);
   const withheld = new WithheldCredentialsNotice(options);
   const inject = (config: InternalAxiosRequestConfig, token: string): InternalAxiosRequestConfig => {
@@ -43,6 +48,7 @@ export function createRequestInterceptor({ options, provider, policy }: Intercep
   };
 
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
+    fillTenant(config, tenant);
     if (config.serviceTitanAuth?.skip === true) return config;
     if (!policy.allowsRequest(config)) {
       withheld.withheld(config);

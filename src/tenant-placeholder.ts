@@ -1,4 +1,4 @@
-import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
+import type { InternalAxiosRequestConfig } from 'axios';
 import { ServiceTitanAuthError } from './errors';
 
 /** The option that names the tenant, on a client and on an attached instance alike. */
@@ -15,16 +15,13 @@ export interface TenantOption {
 const TENANT_PLACEHOLDER = '{tenant}';
 
 /**
- * Installs the request interceptor that fills `{tenant}` in request URLs with `tenant`, or, when
- * no tenant is known, fails such a request with `invalid_config` before it is sent (ServiceTitan
- * would answer 403 to a literal `{tenant}`). One implementation for `createServiceTitanClient` and
- * `attachServiceTitanAuth`. Returns the interceptor's id, for `eject`.
+ * Fills `{tenant}` in the request's URL with `tenant`, or, when no tenant is known, fails such a
+ * request with `invalid_config` before it is sent (ServiceTitan would answer 403 to a literal
+ * `{tenant}`). One implementation for `createServiceTitanClient` and `attachServiceTitanAuth`:
+ * the first step of the auth request interceptor (src/interceptors.ts), for every request of
+ * the instance, whatever its origin or `skip`.
  */
-export function installTenantFilling(instance: AxiosInstance, tenant: string | undefined): number {
-  return instance.interceptors.request.use((config) => fillTenant(config, tenant), undefined, { synchronous: true });
-}
-
-function fillTenant(config: InternalAxiosRequestConfig, tenant: string | undefined): InternalAxiosRequestConfig {
+export function fillTenant(config: InternalAxiosRequestConfig, tenant: string | undefined): InternalAxiosRequestConfig {
   const url = config.url;
   if (url === undefined || !url.includes(TENANT_PLACEHOLDER)) return config;
   if (tenant === undefined) {

@@ -298,3 +298,84 @@ describe('G13: an attached instance with the user’s own axios-retry', () => {
     expect(sandbox().api.count).toBe(2);
   });
 });
+
+/** Counts `new AbortController()` until the returned function is called (then restores the global). */
+function countAbortControllers(): () => number {
+  const Original = globalThis.AbortController;
+  let created = 0;
+  globalThis.AbortController = class extends Original {
+    constructor() {
+      super();
+      created += 1;
+    }
+  };
+  return () => {
+    globalThis.AbortController = Original;
+    return created;
+  };
+}
+
+describe('deadlines share one signal per 10 ms tick, not one per request (issue 18 item 6)', () => {
+  const sandbox = useSandbox();
+
+  test.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
+    '%s: 40 requests made together that never get an answer each end at their deadline, not before, on a few shared signals',
+    async (way) => {
+      const { api, auth } = makeApi(way, sandbox());
+      await auth.getToken();
+      const hold = sandbox().api.hold();
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning);
+      process.on('warning', onWarning);
+      const stopCounting = countAbortControllers();
+      let created: number;
+      try {
+        // 1 s: time enough for all 40 to reach the server on new connections, on a loaded machine.
+        const requests = Array.from({ length: 40 }, () => timed(api.get(customersPath(sandbox()), { timeout: 1000 })));
+        const results = await Promise.all(requests);
+        created = stopCounting();
+        for (const { error, elapsed } of results) {
+          expectAxiosTimeout(error, 1000);
+          expect(elapsed).toBeGreaterThanOrEqual(999);
+          expect(elapsed).toBeLessThan(SETTLED_BY_MS);
+        }
+      } finally {
+        stopCounting();
+        process.off('warning', onWarning);
+        hold.release();
+      }
+      expect(sandbox().api.count).toBe(40);
+      // One per tick the 40 deadlines fall in: made within a few ms, they span one or two ticks
+      // (a slow machine may spread them further); one per request before.
+      expect(created).toBeLessThanOrEqual(8);
+      // 40 requests listen on one signal: no MaxListenersExceededWarning.
+      expect(warnings.map((warning) => warning.name)).toEqual([]);
+    },
+    10_000,
+  );
+
+  test('a streamed response is read past its deadline, as before: its tick firing for other requests never reaches its body', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    await client.auth.getToken();
+    const isCompanion = (request: { query: Record<string, string> }) => request.query['companion'] !== undefined;
+    const hold = sandbox().api.hold(isCompanion);
+    const body = { streamed: 'a body that takes longer than the timeout' };
+    // ~55 bytes, one every 20 ms: about 1.1 s of body after the headers.
+    sandbox().api.enqueue({ trickleMs: 20, body, match: (request) => !isCompanion(request) });
+    // Made just before and just after, unanswered: one of them shares the stream's tick, which
+    // then fires at ~300 ms while the body is being read.
+    const path = customersPath(sandbox());
+    const before = failure(client.get(path, { timeout: 300, params: { companion: 1 } }));
+    const streamed = client.get<NodeJS.ReadableStream>(path, { timeout: 300, responseType: 'stream' });
+    const after = failure(client.get(path, { timeout: 300, params: { companion: 2 } }));
+    const started = performance.now();
+    const response = await streamed;
+    let text = '';
+    for await (const chunk of response.data) text += String(chunk);
+    expect(performance.now() - started).toBeGreaterThan(600);
+    expect(JSON.parse(text)).toEqual(body);
+    expectAxiosTimeout(await before, 300);
+    expectAxiosTimeout(await after, 300);
+    hold.release();
+  }, 10_000);
+});

@@ -6,6 +6,7 @@ import axios, {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
+import { joinTick, leaveTick, type DeadlineTick } from './deadline-ticks';
 
 /**
  * The default `timeout` of a `createServiceTitanClient` client: ServiceTitan's servers give up
@@ -28,91 +29,157 @@ export function markRequestStart(config: InternalAxiosRequestConfig): InternalAx
   if (config.serviceTitanAuth?.startedAt !== undefined) return config;
   const startedAt = performance.now();
   const timeoutMs = config.timeout ?? 0;
-  config.serviceTitanAuth = {
-    ...config.serviceTitanAuth,
-    startedAt,
-    ...(timeoutMs > 0 ? { deadlineAt: startedAt + timeoutMs } : {}),
-  };
+  const perRequest = config.serviceTitanAuth;
+  config.serviceTitanAuth =
+    timeoutMs > 0 ? { ...perRequest, startedAt, deadlineAt: startedAt + timeoutMs } : { ...perRequest, startedAt };
   return config;
 }
 
 /** Milliseconds left of the request's `timeout` (Infinity without one, or before {@link markRequestStart}). */
-export function timeLeftMs(config: InternalAxiosRequestConfig): number {
+export function timeLeftMs(config: InternalAxiosRequestConfig, now = performance.now()): number {
   const { startedAt, deadlineAt } = config.serviceTitanAuth ?? {};
   if (startedAt === undefined) return Number.POSITIVE_INFINITY;
-  if (deadlineAt !== undefined) return deadlineAt - performance.now();
+  if (deadlineAt !== undefined) return deadlineAt - now;
   // No timeout when it was made; one set later (by an interceptor) counts from the start too.
   const timeoutMs = config.timeout ?? 0;
-  return timeoutMs > 0 ? timeoutMs - (performance.now() - startedAt) : Number.POSITIVE_INFINITY;
+  return timeoutMs > 0 ? timeoutMs - (now - startedAt) : Number.POSITIVE_INFINITY;
+}
+
+/** One request's stay within its deadline: see {@link startDeadline} and {@link startExchangeDeadline}. */
+export interface DeadlineScope {
+  /** Aborts when the deadline passes or the caller's signal aborts; may be shared: remove what you add to it. */
+  readonly signal: AbortSignal;
+  /**
+   * What the caller gets for `error`: axios's timeout error once the deadline passed
+   * (`ECONNABORTED`, or `ETIMEDOUT` with `transitional.clarifyTimeoutError`), axios's
+   * `CanceledError` when the caller's signal aborted, anything else as it is.
+   */
+  failure(error: unknown): unknown;
+  /** Done waiting: the deadline no longer applies (and an exchange's config is restored). */
+  end(): void;
 }
 
 /**
- * Waits for `run` within what is left of the request's `timeout`, and its `signal`: `run` gets a
- * signal that aborts on either (pass it on to what you wait for; what is shared, such as the
- * token fetch, goes on for the others). A timeout rejects exactly like axios's own
- * (`ECONNABORTED`, or `ETIMEDOUT` with `transitional.clarifyTimeoutError`), an abort with axios's
- * `CanceledError`, so retry conditions and callers' checks keep working; any other error of
- * `run` passes through.
+ * The signal is the tick's own when the caller gave no signal (nothing allocated but this
+ * object); otherwise, and without a deadline, an AbortController of its own follows the caller's
+ * signal and the tick.
+ */
+class Scope implements DeadlineScope {
+  readonly signal: AbortSignal;
+  readonly #config: InternalAxiosRequestConfig;
+  readonly #timeoutMs: number;
+  readonly #userSignal: AbortSignal | undefined;
+  readonly #tick: DeadlineTick | undefined;
+  readonly #onAbort: (() => void) | undefined;
+  /** An exchange's: the config's `signal` and `timeout` are swapped while it runs. */
+  readonly #exchange: boolean;
+
+  constructor(config: InternalAxiosRequestConfig, exchange: boolean) {
+    const userSignal = config.signal as AbortSignal | undefined;
+    const timeoutMs = config.timeout ?? 0;
+    const now = performance.now();
+    const remaining =
+      config.serviceTitanAuth?.startedAt === undefined && timeoutMs > 0 ? timeoutMs : timeLeftMs(config, now);
+    if (remaining <= 0) throw timeoutError(config);
+    if (userSignal?.aborted) throw new CanceledError(undefined, config);
+    this.#config = config;
+    this.#timeoutMs = timeoutMs;
+    this.#userSignal = userSignal;
+    this.#exchange = exchange;
+    const tick = Number.isFinite(remaining) ? joinTick(now + remaining, now) : undefined;
+    this.#tick = tick;
+    // A streamed body is read after the adapter returns, with the adapter still listening on the
+    // signal until it ends: it gets a signal of its own, which nothing aborts once the scope ends.
+    if (tick !== undefined && userSignal === undefined && !(exchange && config.responseType === 'stream')) {
+      this.signal = tick.controller.signal;
+    } else {
+      const own = new AbortController();
+      const onAbort = () =>
+        own.abort(tick?.controller.signal.aborted === true ? tick.controller.signal.reason : userSignal?.reason);
+      userSignal?.addEventListener('abort', onAbort, { once: true });
+      tick?.controller.signal.addEventListener('abort', onAbort, { once: true });
+      this.#onAbort = onAbort;
+      this.signal = own.signal;
+    }
+    if (exchange) {
+      config.signal = this.signal;
+      config.timeout = 0;
+    }
+  }
+
+  failure(error: unknown): unknown {
+    if (this.#tick?.controller.signal.aborted === true) return timeoutError(this.#config, this.#timeoutMs);
+    if (this.#userSignal?.aborted && !(isAxiosError(error) && error.code === AxiosError.ERR_CANCELED)) {
+      return new CanceledError(undefined, this.#config);
+    }
+    return error;
+  }
+
+  end(): void {
+    if (this.#exchange) {
+      if (this.#userSignal === undefined) delete this.#config.signal;
+      else this.#config.signal = this.#userSignal;
+      this.#config.timeout = this.#timeoutMs;
+    }
+    if (this.#onAbort !== undefined) {
+      this.#userSignal?.removeEventListener('abort', this.#onAbort);
+      this.#tick?.controller.signal.removeEventListener('abort', this.#onAbort);
+    }
+    if (this.#tick !== undefined) leaveTick(this.#tick);
+  }
+}
+
+/**
+ * Starts waiting within what is left of the request's `timeout`, and its `signal` (pass the
+ * scope's signal on to what you wait for; what is shared, such as the token fetch, goes on for
+ * the others). Throws axios's timeout error when no time is left, its `CanceledError` when the
+ * signal already aborted. End the scope exactly once.
+ */
+export function startDeadline(config: InternalAxiosRequestConfig): DeadlineScope {
+  return new Scope(config, false);
+}
+
+/**
+ * {@link startDeadline} for one attempt's waits and HTTP exchange: until the scope ends, axios's
+ * own timeout is off (the deadline covers the whole exchange, a trickling body included) and the
+ * config's `signal` is the scope's; ending it restores both, so a retry sees the caller's settings.
+ */
+export function startExchangeDeadline(config: InternalAxiosRequestConfig): DeadlineScope {
+  return new Scope(config, true);
+}
+
+/**
+ * Waits for `run` {@link startDeadline within the request's deadline}: a timeout rejects exactly
+ * like axios's own, an abort with axios's `CanceledError`, so retry conditions and callers'
+ * checks keep working; any other error of `run` passes through.
  */
 export async function untilDeadline<T>(
   config: InternalAxiosRequestConfig,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const userSignal = config.signal as AbortSignal | undefined;
-  const timeoutMs = config.timeout ?? 0;
-  const remaining = config.serviceTitanAuth?.startedAt === undefined && timeoutMs > 0 ? timeoutMs : timeLeftMs(config);
-  if (remaining <= 0) throw timeoutError(config);
-  if (userSignal?.aborted) throw new CanceledError(undefined, config);
-
-  const controller = new AbortController();
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  if (Number.isFinite(remaining)) {
-    timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(timeoutError(config, timeoutMs));
-    }, Math.ceil(remaining));
-    timer.unref();
-  }
-  const onUserAbort = () => controller.abort(userSignal?.reason);
-  userSignal?.addEventListener('abort', onUserAbort, { once: true });
+  const deadline = startDeadline(config);
   try {
-    return await run(controller.signal);
+    return await run(deadline.signal);
   } catch (error) {
-    if (timedOut) throw timeoutError(config, timeoutMs);
-    if (userSignal?.aborted && !(isAxiosError(error) && error.code === AxiosError.ERR_CANCELED)) {
-      throw new CanceledError(undefined, config);
-    }
-    throw error;
+    throw deadline.failure(error);
   } finally {
-    clearTimeout(timer);
-    userSignal?.removeEventListener('abort', onUserAbort);
+    deadline.end();
   }
 }
 
-/**
- * Runs the waits and the HTTP exchange of one attempt {@link untilDeadline}. Axios's own timeout
- * is off while it runs (the deadline covers the whole exchange, a trickling body included) and
- * the config's `signal` is the deadline's; both are restored afterwards, so a retry sees the
- * caller's settings.
- */
+/** Runs the waits and the HTTP exchange of one attempt {@link startExchangeDeadline within its deadline}. */
 export async function withinDeadline<T>(
   config: InternalAxiosRequestConfig,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const userSignal = config.signal;
-  const timeoutMs = config.timeout ?? 0;
-  return untilDeadline(config, async (signal) => {
-    config.signal = signal;
-    config.timeout = 0;
-    try {
-      return await run(signal);
-    } finally {
-      if (userSignal === undefined) delete config.signal;
-      else config.signal = userSignal;
-      config.timeout = timeoutMs;
-    }
-  });
+  const deadline = startExchangeDeadline(config);
+  try {
+    return await run(deadline.signal);
+  } catch (error) {
+    throw deadline.failure(error);
+  } finally {
+    deadline.end();
+  }
 }
 
 const DEADLINE_BOUND = Symbol('servicetitan-deadline-bound');

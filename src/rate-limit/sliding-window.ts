@@ -102,22 +102,20 @@ export class SendTimeWindow {
 
   #take(): WindowSlot {
     this.#reserved += 1;
-    let settled = false;
-    return {
-      commit: () => {
-        if (settled) return;
-        settled = true;
-        this.#reserved -= 1;
-        this.#sent.push(this.#clock());
-        this.#schedule();
-      },
-      cancel: () => {
-        if (settled) return;
-        settled = true;
-        this.#reserved -= 1;
-        this.#drain();
-      },
-    };
+    return new ReservedSlot(this);
+  }
+
+  /** For {@link ReservedSlot} only, once per slot: the reserved place counts from now. */
+  commitReserved(): void {
+    this.#reserved -= 1;
+    this.#sent.push(this.#clock());
+    this.#schedule();
+  }
+
+  /** For {@link ReservedSlot} only, once per slot: the reserved place is free again. */
+  cancelReserved(): void {
+    this.#reserved -= 1;
+    this.#drain();
   }
 
   #hasRoom(now: number): boolean {
@@ -198,5 +196,27 @@ export class SendTimeWindow {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+}
+
+/** A place reserved in a {@link SendTimeWindow}; settled once (a class: one object per request, no closures). */
+class ReservedSlot implements WindowSlot {
+  readonly #window: SendTimeWindow;
+  #settled = false;
+
+  constructor(window: SendTimeWindow) {
+    this.#window = window;
+  }
+
+  commit(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#window.commitReserved();
+  }
+
+  cancel(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#window.cancelReserved();
   }
 }

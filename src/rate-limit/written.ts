@@ -1,4 +1,4 @@
-import http, { type Agent, type ClientRequest } from 'node:http';
+import http, { type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { InternalAxiosRequestConfig } from 'axios';
 
@@ -66,48 +66,52 @@ const wrappers = new WeakMap<Agent, Agent>();
 const wrapped = new WeakSet<Agent>();
 
 /**
- * Calls `send` (the adapter) with the config's agents wrapped, and `places.written` when its
- * request has been written or, for a request it cannot see, on the next turn of the event loop;
- * each redirect hop takes places through `places.reserveHop` before it is sent. The config's
- * agents are restored once `send` returns (axios reads them synchronously), so a retry, an error's
- * `config` and the caller see their own.
+ * Calls `adapter` with the config's agents wrapped, and `places.written` when its request has
+ * been written or, for a request it cannot see, on the next turn of the event loop; each redirect
+ * hop takes places through `places.reserveHop` before it is sent. The config's agents are restored
+ * once the adapter returns (axios reads them synchronously), so a retry, an error's `config` and
+ * the caller see their own.
  */
 export function sendAndWhenWritten<T>(
   config: InternalAxiosRequestConfig,
-  send: () => Promise<T>,
+  adapter: (config: InternalAxiosRequestConfig) => Promise<T>,
   places: ExchangePlaces,
 ): Promise<T> {
-  const restore = [
-    wrapAgent(config, 'httpAgent', http.globalAgent),
-    wrapAgent(config, 'httpsAgent', https.globalAgent),
-  ];
+  // Inline rather than a restore closure per agent: this runs for every request.
+  const hadHttpAgent = Object.prototype.hasOwnProperty.call(config, 'httpAgent');
+  const hadHttpsAgent = Object.prototype.hasOwnProperty.call(config, 'httpsAgent');
+  const httpAgent = config.httpAgent as Agent | false | undefined;
+  const httpsAgent = config.httpsAgent as Agent | false | undefined;
+  const httpWrapper = wrapperOf(httpAgent, http.globalAgent);
+  const httpsWrapper = wrapperOf(httpsAgent, https.globalAgent);
+  if (httpWrapper !== undefined) config.httpAgent = httpWrapper;
+  if (httpsWrapper !== undefined) config.httpsAgent = httpsWrapper;
   sending = places;
   try {
-    return send();
+    return adapter(config);
   } finally {
     // Never nested (an adapter does not start another exchange synchronously); cleared, so a
     // request created later, out of sight, is never taken for this one's.
     sending = undefined;
-    for (const undo of restore) undo();
-    if (!started.has(places)) setImmediate(() => places.written());
+    if (httpWrapper !== undefined) restoreAgent(config, 'httpAgent', hadHttpAgent, httpAgent);
+    if (httpsWrapper !== undefined) restoreAgent(config, 'httpsAgent', hadHttpsAgent, httpsAgent);
+    if (!started.has(places)) setImmediate(writtenUnseen, places);
   }
 }
 
-function wrapAgent(
+/** The wrapper to put in place of the config's agent (or of the global one it falls back to). */
+function wrapperOf(own: Agent | false | undefined, globalAgent: Agent): Agent | undefined {
+  return own === false ? undefined : wrapperFor(own ?? globalAgent);
+}
+
+function restoreAgent(
   config: InternalAxiosRequestConfig,
   key: 'httpAgent' | 'httpsAgent',
-  globalAgent: Agent,
-): () => void {
-  const given = Object.prototype.hasOwnProperty.call(config, key);
-  const own = config[key] as Agent | false | undefined;
-  const agent = own ?? globalAgent;
-  const wrapper = agent === false ? undefined : wrapperFor(agent);
-  if (wrapper === undefined) return () => undefined;
-  config[key] = wrapper;
-  return () => {
-    if (given) config[key] = own;
-    else delete config[key];
-  };
+  given: boolean,
+  own: Agent | false | undefined,
+): void {
+  if (given) config[key] = own;
+  else delete config[key];
 }
 
 function wrapperFor(agent: Agent): Agent | undefined {
@@ -133,26 +137,25 @@ function wrapperFor(agent: Agent): Agent | undefined {
 function addRequest(agent: RequestAgent, request: ClientRequest, options: unknown): void {
   const places = sending;
   sending = undefined;
-  const handOn = () => agent.addRequest(request, options);
   // Unseen creation (after an await in axios: a form-data body whose length is read first): the
   // exchange counted it from the hand-over already.
-  if (places === undefined) return handOn();
+  if (places === undefined) return agent.addRequest(request, options);
   if (!started.has(places)) {
     started.add(places);
     whenWritten(request, places, () => places.written());
-    return handOn();
+    return agent.addRequest(request, options);
   }
   places.reserveHop().then(
     (place) => {
       if (request.destroyed) place.cancel();
       else whenWritten(request, places, () => place.commit());
-      handOn();
+      agent.addRequest(request, options);
     },
     (reason: unknown) => {
       // Aborted while waiting: Node ends a destroyed request once the agent hands it a socket,
       // without writing anything, and emits its `close` as for any request.
       if (!request.destroyed) request.destroy(reason instanceof Error ? reason : undefined);
-      handOn();
+      agent.addRequest(request, options);
     },
   );
 }
@@ -163,11 +166,21 @@ function whenWritten(request: ClientRequest, places: ExchangePlaces, written: ()
   request.on('finish', written);
   request.on('close', written);
   // follow-redirects sends the next hop from its own `response` listener, which Node registered
-  // when the request was created, before this: the hop is created between these two.
-  request.prependListener('response', () => {
+  // when the request was created, before this one runs, and only for a 3xx: the hop is created
+  // synchronously in that listener, and takes `sending` at once. A 3xx it does not follow leaves
+  // `sending` set until the microtasks that run once this event's listeners have returned,
+  // before any reaction to the response (axios settles through promises, queued after this).
+  request.prependListener('response', (response: IncomingMessage) => {
+    const status = response.statusCode ?? 0;
+    if (status < 300 || status >= 400) return;
     sending = places;
+    queueMicrotask(() => {
+      if (sending === places) sending = undefined;
+    });
   });
-  request.on('response', () => {
-    if (sending === places) sending = undefined;
-  });
+}
+
+/** A request that was never seen (see above) counts from the turn after its hand-over. */
+function writtenUnseen(places: ExchangePlaces): void {
+  places.written();
 }

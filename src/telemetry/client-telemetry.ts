@@ -79,6 +79,8 @@ export function createClientTelemetry(enabled: unknown, identity: ClientIdentity
   // Every call into the SDK goes through observe(): an SDK that throws costs one warning per
   // process and no request (DESIGN guarantee 15). traceTokenRequest guards itself, around the request.
   const record = (call: () => unknown): void => void observe('telemetry', call);
+  // Made once: rateLimitWait runs for every request of a client.
+  const startRateLimitWait = () => recordRateLimitWait(api, attributes);
 
   return {
     tokenFetchStarting: (reason) => record(() => tokenTracer.starting(reason)),
@@ -88,7 +90,7 @@ export function createClientTelemetry(enabled: unknown, identity: ClientIdentity
     renewalHeldBack: () => record(() => currentInstruments(api)?.renewalsHeldBack.add(1, attributes)),
     storeFallback: (store) =>
       record(() => currentInstruments(api)?.storeFallbacks.add(1, { ...attributes, [ATTRIBUTE.store]: store })),
-    rateLimitWait: () => observe('telemetry', () => recordRateLimitWait(api, attributes)) ?? NOOP_WAIT,
+    rateLimitWait: () => observe('telemetry', startRateLimitWait) ?? NOOP_WAIT,
   };
 }
 
