@@ -87,6 +87,12 @@ export interface Condition {
   name: string;
   /** Needs `redis-server` (skipped with a notice without it, an error on CI). */
   needsRedis?: boolean;
+  /**
+   * Why the rate limit cannot see its requests' writes under this condition (src/rate-limit/written.ts:
+   * such a request counts from its hand-over, its connection set-up taken for network delay):
+   * the matrix skips its {@link ArrivalScenario} cells, naming this. @default seen
+   */
+  unseenWrites?: string;
   /** Sandbox options the condition needs (more tenants); merged over the scenario's. Both kinds of sandbox take them. */
   sandbox?(): Promise<Pick<SandboxOptions, 'clients' | 'authPort'>>;
   setup(context: ConditionContext): Promise<ConditionInPlay>;
