@@ -1,7 +1,6 @@
 import { inspect } from 'node:util';
 import { AxiosError, type AxiosResponse } from 'axios';
 import { problemDetails } from '../../src';
-import { DEFAULT_WINDOW_MARGIN_MS } from '../../src/rate-limit/options';
 import type { SandboxRequestRecord } from '../../src/testing';
 import { reachableStrings } from '../helpers/reachable-text';
 import type { ArrivalScenario, Scenario } from './cell';
@@ -309,19 +308,17 @@ const rateLimitCount: ArrivalScenario = {
     // The default margin (40 ms): the sandbox runs in its own process (see ArrivalScenario).
     const client = await cell.client({ rateLimit: { requestsPerSecond: BUDGET } });
     await client.auth.getToken();
-    const started = performance.now();
     const responses = await Promise.all(Array.from({ length: OVER_BUDGET }, () => client.get(cell.path, page)));
-    const elapsed = performance.now() - started;
 
     expect(statuses(responses)).toEqual(Array<number>(OVER_BUDGET).fill(200));
     const api = await cell.apiRequests();
     const refused = api.filter((record) => record.status === 429).map(({ at, status }) => ({ at, status }));
     expect(refused).toEqual([]);
     expect(api.length).toBe(OVER_BUDGET);
-    expect(maxInWindow(api, 1_000)).toBeLessThanOrEqual(BUDGET);
-    // The burst needs one window's wait. Places taken by anything but these requests (other
-    // traffic counted) would make it wait windows more: twice, plus the slack, is a generous bound.
-    expect(elapsed).toBeLessThan(2 * (1_000 + DEFAULT_WINDOW_MARGIN_MS) + SETTLE_SLACK_MS);
+    // The whole budget and no more: places taken by anything but these requests (other traffic
+    // counted) would leave fewer of them in the first second. Counted at the server, not by the
+    // burst's wall time, which two busy cores stretched past any bound tuned to a quiet machine.
+    expect(maxInWindow(api, 1_000)).toBe(BUDGET);
   },
 };
 
