@@ -1,22 +1,13 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { runFixture } from './helpers/fixture-process';
 
 // Degraded operation (a shared store down, falling back to per-process) must be visible without
 // configuring anything: one process.emitWarning per cause, unless a logger is given. Node prints
 // warnings to stderr; a child process shows exactly what a user sees.
-function runFixture(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const script = join(__dirname, 'fixtures', 'degraded-store.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const runStoreFixture = (...args: string[]) => runFixture('degraded-store.ts', args);
 
 describe('a token store outage is visible without a logger', () => {
   test('without a logger: one ServiceTitanAuthWarning on stderr for three clients and six failures', async () => {
-    const { code, stdout, stderr } = await runFixture();
+    const { code, stdout, stderr } = await runStoreFixture();
     expect(code).toBe(0);
     // Per-process fetching: every request got its token and its 200 although Redis was down.
     expect(stdout.trim()).toBe('6 3 0');
@@ -28,7 +19,7 @@ describe('a token store outage is visible without a logger', () => {
   }, 30_000);
 
   test('with a logger: its warn gets every outage, and nothing is printed', async () => {
-    const { code, stdout, stderr } = await runFixture('logger');
+    const { code, stdout, stderr } = await runStoreFixture('logger');
     expect(code).toBe(0);
     expect(stdout.trim()).toBe('6 3 3');
     expect(stderr).not.toContain('ServiceTitanAuthWarning');

@@ -1,20 +1,11 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { DEPRECATED_OPTION_NAMES } from '../src/deprecated-options';
+import { runFixture } from './helpers/fixture-process';
 
 // Issue 19 item 8 as a user sees it: three rounds of clients, tenant clients, sandboxes and
 // faults given every deprecated name cost exactly one DeprecationWarning per name for the whole
 // process, naming the old and the new name and never a value; the new names cost none. A child
 // process shows Node's own warning output (and keeps other test files' warnings out).
-function runFixture(mode: 'old' | 'new'): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const script = join(__dirname, 'fixtures', 'deprecated-options.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const runOptionsFixture = (mode: 'old' | 'new') => runFixture('deprecated-options.ts', [mode]);
 
 const EXPECTED: [code: string, oldName: string, newName: string][] = [
   ...Object.entries(DEPRECATED_OPTION_NAMES).map(([oldName, newName]): [string, string, string] => [
@@ -34,7 +25,7 @@ const deprecationLines = (stderr: string) => stderr.split('\n').filter((line) =>
 
 describe('deprecated option names: one DeprecationWarning per name per process', () => {
   test('three rounds of every old name: one warning per name, naming old and new, no value', async () => {
-    const { code, stdout, stderr } = await runFixture('old');
+    const { code, stdout, stderr } = await runOptionsFixture('old');
     expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'old 6' });
     const lines = deprecationLines(stderr);
     const codes = lines.map((line) => /\[(ST_AUTH_DEP_[A-Z_]+)\] DeprecationWarning: /.exec(line)?.[1]);
@@ -47,7 +38,7 @@ describe('deprecated option names: one DeprecationWarning per name per process',
   }, 30_000);
 
   test('the same with the new names: no DeprecationWarning at all', async () => {
-    const { code, stdout, stderr } = await runFixture('new');
+    const { code, stdout, stderr } = await runOptionsFixture('new');
     expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'new 6' });
     expect(deprecationLines(stderr)).toEqual([]);
   }, 30_000);

@@ -1,19 +1,9 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { runFixture } from './helpers/fixture-process';
 
 // Guarantee 15 as a user sees it: a faulty observer shared by three clients costs exactly one
 // ServiceTitanAuthWarning on stderr for the whole process, and every request still succeeds. A
 // child process shows Node's own behaviour: its warning output, and that it ends a process on an
 // unhandled rejection (what an async logger whose writes fail used to cause).
-function runFixture(mode: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const script = join(__dirname, 'fixtures', 'faulty-observers.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 // Per client: 1 cold token, 5 requests; a revocation: its 401, 1 renewal, 1 replay; 1 forced
 // refresh. Three clients: 9 token requests, 21 API requests, 18 answered 200.
@@ -31,7 +21,7 @@ describe('a faulty observer costs one warning per process and no request', () =>
   ])(
     '%s: every request of three clients succeeds, one %s warning on stderr',
     async (mode, code, text) => {
-      const { code: exitCode, stdout, stderr } = await runFixture(mode);
+      const { code: exitCode, stdout, stderr } = await runFixture('faulty-observers.ts', [mode]);
       expect({ exitCode, stdout: stdout.trim() }).toEqual({ exitCode: 0, stdout: EXPECTED });
       const warnings = stderr.split('\n').filter((line) => line.includes('ServiceTitanAuthWarning'));
       expect(warnings).toHaveLength(1);

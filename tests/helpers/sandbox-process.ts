@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { SandboxClientOptions } from '../../src/testing';
+import type { SandboxClientOptions, SandboxCredentials, SandboxRequestRecord } from '../../src/testing';
 
 // From the project root, where Jest and the npm scripts run: this module is loaded as CommonJS
 // by Jest and as ESM by the bench, so neither __dirname nor import.meta exists in both.
@@ -33,6 +33,16 @@ export interface SandboxProcessSettings {
    * every handshake is the server's work, not the measuring process's. @default none
    */
   tls?: { key: string; cert: string; handshakeDelayMs?: number };
+  /** The clients the token endpoint accepts (the first is `options`'). @default one, generated */
+  clients?: SandboxCredentials[];
+  /** The token endpoint's port on 127.0.0.1. @default a free one */
+  authPort?: number;
+}
+
+/** What the sandbox process logged (the sandbox's own records, as `Sandbox.token.requests` and `.api.requests`). */
+export interface SandboxProcessRecords {
+  token: SandboxRequestRecord[];
+  api: SandboxRequestRecord[];
 }
 
 /**
@@ -79,6 +89,31 @@ export class SandboxProcess {
     return this.#call('stats');
   }
 
+  /** Every request each endpoint received since the start or the last reset. */
+  records(): Promise<SandboxProcessRecords> {
+    return this.#call('records');
+  }
+
+  /** A TLS terminator in this process in front of `targetPort` on 127.0.0.1 (one of the sandbox's); resolves with its port. */
+  async tlsFront(targetPort: number, certificate: { key: Buffer; cert: Buffer }): Promise<number> {
+    const { port } = await this.#call<{ port: number }>('tlsFront', {
+      targetPort,
+      key: certificate.key.toString(),
+      cert: certificate.cert.toString(),
+    });
+    return port;
+  }
+
+  /** A recording HTTP proxy in this process (tests/helpers/recording-proxy.ts); resolves with its URL. */
+  async proxy(): Promise<string> {
+    return (await this.#call<{ url: string }>('proxy')).url;
+  }
+
+  /** What the proxy saw: the targets of its CONNECTs and its plain requests' request lines. */
+  proxySeen(): Promise<{ connects: string[]; plainRequests: string[] }> {
+    return this.#call('proxySeen');
+  }
+
   /** Zeroes the counts and the arrival log. */
   reset(): Promise<void> {
     return this.#call('reset');
@@ -95,7 +130,10 @@ export class SandboxProcess {
     }
   }
 
-  #call<T>(cmd: 'stats' | 'reset' | 'close'): Promise<T> {
+  #call<T>(
+    cmd: 'stats' | 'records' | 'reset' | 'tlsFront' | 'proxy' | 'proxySeen' | 'close',
+    args: Record<string, unknown> = {},
+  ): Promise<T> {
     const id = this.#nextId++;
     let onMessage: (reply: { id: number; result: T }) => void = () => undefined;
     const answered = new Promise<T>((resolve) => {
@@ -103,7 +141,7 @@ export class SandboxProcess {
         if (reply.id === id) resolve(reply.result);
       };
       this.#child.on('message', onMessage);
-      this.#child.send({ id, cmd });
+      this.#child.send({ ...args, id, cmd });
     });
     return withTimeout(answered, cmd).finally(() => this.#child.off('message', onMessage));
   }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceTitanClientOptions } from '../../src';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/testing';
+import { startSandbox, type Sandbox, type SandboxClientOptions, type SandboxOptions } from '../../src/testing';
 
 /**
  * Starts a fresh sandbox before each test of the enclosing describe and closes it after, and
@@ -29,7 +29,7 @@ export function useSandbox(options: SandboxOptions = {}): () => Sandbox {
  * or its deprecated name, gets that one).
  */
 export function authOptions(
-  sandbox: Sandbox,
+  sandbox: Omit<SandboxClientOptions, 'tenantId'>,
   overrides: Partial<ServiceTitanClientOptions> = {},
 ): ServiceTitanClientOptions {
   const fastRetries = overrides.tokenRetryDelayMs === undefined ? { retryDelayMs: 5 } : {};

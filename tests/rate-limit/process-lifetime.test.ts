@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { runFixture } from '../helpers/fixture-process';
 import { useSandbox } from '../helpers/sandbox';
 
 // A request waiting in the rate limit is pending work: it keeps the process alive until it is
@@ -8,18 +7,11 @@ describe('a program with requests queued in the rate limit', () => {
   const sandbox = useSandbox();
 
   test('finishes them, then exits on its own', async () => {
-    const script = path.join(__dirname, '..', 'fixtures', 'queued-requests.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
-      env: { ...process.env, QUEUED_CLIENT_OPTIONS: JSON.stringify(sandbox().clientOptions) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stdout, stderr } = await runFixture('queued-requests.ts', [], {
+      env: { QUEUED_CLIENT_OPTIONS: JSON.stringify(sandbox().clientOptions) },
+      killAfterMs: 25_000,
     });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    clearTimeout(killer);
-    expect({ code, output: output.trim() }).toEqual({ code: 0, output: 'work done 5' });
+    expect({ code, stdout: stdout.trim(), stderr }).toEqual({ code: 0, stdout: 'work done 5', stderr: '' });
     expect(sandbox().api.count).toBe(5);
   }, 30_000);
 });

@@ -2,12 +2,15 @@ import { createServiceTitanClient, type ServiceTitanClient, type ServiceTitanCli
 import {
   startSandbox,
   type Sandbox,
+  type SandboxClientOptions,
   type SandboxCredentials,
   type SandboxOptions,
   type SandboxRequestRecord,
 } from '../../src/testing';
 import { authOptions } from '../helpers/sandbox';
-import { createTestCertificate, type TestCertificate } from '../helpers/tls';
+import { SandboxProcess, type SandboxProcessSettings } from '../helpers/sandbox-process';
+import { startRecordingProxy } from '../helpers/recording-proxy';
+import { createTestCertificate, startTlsTerminator, type TestCertificate } from '../helpers/tls';
 
 /**
  * The seams matrix (issue 17 item 9): every core scenario (a DESIGN guarantee, counted at the
@@ -16,10 +19,51 @@ import { createTestCertificate, type TestCertificate } from '../helpers/tls';
  * condition to `conditions.ts` or one scenario to `scenarios.ts`, never a file of its own.
  */
 
+/** A front (TLS terminator, proxy) where the cell's sandbox runs. */
+export interface Front {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A recording HTTP proxy (tests/helpers/recording-proxy.ts) where the cell's sandbox runs. */
+export interface ProxyFront extends Front {
+  /** The targets of its CONNECTs (`host:port`) and its plain requests' request lines. */
+  seen(): Promise<{ connects: string[]; plainRequests: string[] }>;
+}
+
+/**
+ * What a condition sees of the cell's sandbox, the same whether it runs in this process or in its
+ * own. The hops a condition puts between client and sandbox run where the sandbox runs: they are
+ * the network, and in the measuring process a stall would delay what they forward.
+ */
+export interface CellSandbox {
+  readonly authUrl: string;
+  readonly apiUrl: string;
+  /** The first client's working options. */
+  readonly clientOptions: SandboxClientOptions;
+  /** Every token request the sandbox received, all clients. */
+  tokenRequests(): Promise<readonly SandboxRequestRecord[]>;
+  /** `https://localhost:<port>` + the path of one of its URLs, through a TLS terminator. */
+  tlsFront(url: string, certificate: TestCertificate): Promise<Front>;
+  /** A recording HTTP proxy (one per cell). */
+  proxy(): Promise<ProxyFront>;
+}
+
+/** `https://localhost:<port>` in front of a sandbox URL, keeping its path. */
+function tlsUrl(url: string, port: number): string {
+  const tls = new URL(url);
+  tls.protocol = 'https:';
+  tls.hostname = 'localhost';
+  tls.port = String(port);
+  return tls.href.replace(/\/$/, '');
+}
+
+const targetPort = (url: string) => Number(new URL(url).port);
+
 /** What a condition sets up before a scenario runs. */
 export interface ConditionContext {
   /** The cell's sandbox (fresh per cell, started with the scenario's and condition's options). */
-  sandbox: Sandbox;
+  sandbox: CellSandbox;
   /** A throw-away certificate for `localhost`, made once per test file. */
   certificate(): TestCertificate;
 }
@@ -43,20 +87,30 @@ export interface Condition {
   name: string;
   /** Needs `redis-server` (skipped with a notice without it, an error on CI). */
   needsRedis?: boolean;
-  /** Sandbox options the condition needs (e.g. more tenants); merged over the scenario's. */
-  sandbox?(): Promise<SandboxOptions>;
+  /**
+   * Why the rate limit cannot see its requests' writes under this condition (src/rate-limit/written.ts:
+   * such a request counts from its hand-over, its connection set-up taken for network delay):
+   * the matrix skips its {@link ArrivalScenario} cells, naming this. @default seen
+   */
+  unseenWrites?: string;
+  /** Sandbox options the condition needs (more tenants); merged over the scenario's. Both kinds of sandbox take them. */
+  sandbox?(): Promise<Pick<SandboxOptions, 'clients' | 'authPort'>>;
   setup(context: ConditionContext): Promise<ConditionInPlay>;
 }
 
-/** What a scenario gets: the sandbox, the client factory of the condition, and server-side views of its own traffic. */
-export interface Cell {
-  sandbox: Sandbox;
+/** What every scenario gets: its tenant and the client factory of the condition. */
+export interface CellClients {
   /** The tenant the scenario's clients work for (the sandbox's first client). */
   tenant: SandboxCredentials;
   /** A customers path with `{tenant}` for the scenario's clients. */
   path: string;
   /** A client for the scenario's tenant under the condition, with `overrides` over working options. */
   client(overrides?: Partial<ServiceTitanClientOptions>): Promise<ServiceTitanClient>;
+}
+
+/** What a scenario gets: the sandbox, the client factory of the condition, and server-side views of its own traffic. */
+export interface Cell extends CellClients {
+  sandbox: Sandbox;
   /** Matches the token requests of the scenario's tenant (for holds and faults). */
   isTenantToken(record: SandboxRequestRecord): boolean;
   /** Matches the API requests of the scenario's tenant (for holds and faults). */
@@ -70,9 +124,31 @@ export interface Cell {
 export interface Scenario {
   /** Shown in the test name, with the guarantee it proves. */
   name: string;
-  /** Sandbox options the scenario needs (e.g. its rate limit). */
+  /** Sandbox options the scenario needs. */
   sandbox?: SandboxOptions;
   run(cell: Cell): Promise<void>;
+}
+
+/** What an {@link ArrivalScenario} gets: no holds or faults (they do not cross processes), the arrivals. */
+export interface ArrivalCell extends CellClients {
+  /** API requests of the scenario's tenant the sandbox received (other traffic left out), in arrival order. */
+  apiRequests(): Promise<SandboxRequestRecord[]>;
+}
+
+/**
+ * A scenario that counts arrivals per rolling second at the server (guarantee 17). Its sandbox
+ * runs in a process of its own, at the highest CPU priority (tests/helpers/sandbox-process.ts),
+ * as ServiceTitan's servers are not starved by the client's machine. In this process, a starved
+ * event loop read a burst's requests up to seconds after they were written (client `finish` at
+ * 118 ms, server arrivals at 565-821 ms) and the next window's burst at once, so the server
+ * counted two windows in one second: 429s that no client could avoid.
+ */
+export interface ArrivalScenario {
+  /** Shown in the test name, with the guarantee it proves. */
+  name: string;
+  /** The sandbox process's settings (its rate limit). */
+  sandboxProcess: Pick<SandboxProcessSettings, 'requestsPerSecond'>;
+  run(cell: ArrivalCell): Promise<void>;
 }
 
 let certificate: TestCertificate | undefined;
@@ -89,7 +165,11 @@ export function removeCertificate(): void {
 }
 
 /** Runs one scenario under one condition: fresh sandbox, condition set up, scenario, verify, teardown. */
-export async function runCell(condition: Condition, scenario: Scenario): Promise<void> {
+export async function runCell(condition: Condition, scenario: Scenario | ArrivalScenario): Promise<void> {
+  if ('sandboxProcess' in scenario) {
+    await runWithSandboxProcess(condition, scenario);
+    return;
+  }
   const sandbox = await startSandbox({
     rateLimit: false,
     reportRateLimit: false,
@@ -97,31 +177,86 @@ export async function runCell(condition: Condition, scenario: Scenario): Promise
     ...(await condition.sandbox?.()),
   });
   try {
-    const inPlay = await condition.setup({ sandbox, certificate: fileCertificate });
-    try {
-      await scenario.run(cellFor(sandbox, inPlay));
-      await inPlay.verify?.();
-    } finally {
-      await inPlay.teardown();
-    }
+    const seen: CellSandbox = {
+      authUrl: sandbox.authUrl,
+      apiUrl: sandbox.apiUrl,
+      clientOptions: sandbox.clientOptions,
+      tokenRequests: async () => sandbox.token.requests,
+      async tlsFront(url, certificate) {
+        const terminator = await startTlsTerminator(targetPort(url), certificate);
+        return { url: tlsUrl(url, terminator.port), close: () => terminator.close() };
+      },
+      async proxy() {
+        const proxy = await startRecordingProxy();
+        return {
+          url: proxy.url,
+          seen: async () => ({ connects: proxy.connects, plainRequests: proxy.plainRequests }),
+          close: () => proxy.close(),
+        };
+      },
+    };
+    await underCondition(condition, seen, (inPlay) => scenario.run(cellFor(sandbox, inPlay)));
   } finally {
     await sandbox.close();
   }
 }
 
-function cellFor(sandbox: Sandbox, inPlay: ConditionInPlay): Cell {
-  const tenant = sandbox.clients[0] as SandboxCredentials;
-  const tenantPrefix = `/tenant/${tenant.tenantId}/`;
-  const isTenantToken = (record: SandboxRequestRecord) => record.clientId === tenant.clientId;
-  const isTenantApi = (record: SandboxRequestRecord) => record.path.includes(tenantPrefix);
+async function runWithSandboxProcess(condition: Condition, scenario: ArrivalScenario): Promise<void> {
+  const sandbox = await SandboxProcess.start({ ...scenario.sandboxProcess, ...(await condition.sandbox?.()) });
+  try {
+    const { environment } = sandbox.options;
+    const seen: CellSandbox = {
+      authUrl: environment.authUrl,
+      apiUrl: environment.apiUrl,
+      clientOptions: sandbox.options,
+      tokenRequests: async () => (await sandbox.records()).token,
+      // Fronts end with the sandbox's process.
+      tlsFront: async (url, certificate) => ({
+        url: tlsUrl(url, await sandbox.tlsFront(targetPort(url), certificate)),
+        close: async () => undefined,
+      }),
+      proxy: async () => ({
+        url: await sandbox.proxy(),
+        seen: () => sandbox.proxySeen(),
+        close: async () => undefined,
+      }),
+    };
+    await underCondition(condition, seen, async (inPlay) => {
+      const clients = cellClients(sandbox.options, inPlay);
+      const tenantPrefix = `/tenant/${clients.tenant.tenantId}/`;
+      await scenario.run({
+        ...clients,
+        apiRequests: async () => (await sandbox.records()).api.filter((record) => record.path.includes(tenantPrefix)),
+      });
+    });
+  } finally {
+    await sandbox.close();
+  }
+}
+
+async function underCondition(
+  condition: Condition,
+  sandbox: CellSandbox,
+  run: (inPlay: ConditionInPlay) => Promise<void>,
+): Promise<void> {
+  const inPlay = await condition.setup({ sandbox, certificate: fileCertificate });
+  try {
+    await run(inPlay);
+    await inPlay.verify?.();
+  } finally {
+    await inPlay.teardown();
+  }
+}
+
+function cellClients(sandbox: SandboxClientOptions, inPlay: ConditionInPlay): CellClients {
+  const tenant: SandboxCredentials = {
+    clientId: sandbox.clientId,
+    clientSecret: sandbox.clientSecret,
+    tenantId: sandbox.tenantId,
+  };
   return {
-    sandbox,
     tenant,
     path: '/crm/v2/tenant/{tenant}/customers',
-    isTenantToken,
-    isTenantApi,
-    tokenRequests: () => sandbox.token.requests.filter(isTenantToken),
-    apiRequests: () => sandbox.api.requests.filter(isTenantApi),
     async client(overrides = {}) {
       const base: ServiceTitanClientOptions = authOptions(sandbox, {
         clientId: tenant.clientId,
@@ -133,5 +268,20 @@ function cellFor(sandbox: Sandbox, inPlay: ConditionInPlay): Cell {
       const options = inPlay.options?.(base) ?? base;
       return (await inPlay.createClient?.(options)) ?? createServiceTitanClient(options);
     },
+  };
+}
+
+function cellFor(sandbox: Sandbox, inPlay: ConditionInPlay): Cell {
+  const clients = cellClients(sandbox.clientOptions, inPlay);
+  const tenantPrefix = `/tenant/${clients.tenant.tenantId}/`;
+  const isTenantToken = (record: SandboxRequestRecord) => record.clientId === clients.tenant.clientId;
+  const isTenantApi = (record: SandboxRequestRecord) => record.path.includes(tenantPrefix);
+  return {
+    ...clients,
+    sandbox,
+    isTenantToken,
+    isTenantApi,
+    tokenRequests: () => sandbox.token.requests.filter(isTenantToken),
+    apiRequests: () => sandbox.api.requests.filter(isTenantApi),
   };
 }

@@ -7,11 +7,9 @@ import pLimit from 'p-limit';
 import { createServiceTitanClient, MemoryTokenStore, type ServiceTitanClientOptions } from '../../src';
 import { RedisRateLimitStore, RedisTokenStore } from '../../src/redis';
 import type { SandboxCredentials } from '../../src/testing';
-import { startRecordingProxy } from '../helpers/recording-proxy';
 import { freePort, startRedisServer } from '../helpers/redis-server';
 import { authOptions } from '../helpers/sandbox';
 import { registerOpenTelemetry } from '../telemetry/otel-sdk';
-import { startTlsTerminator, type TestCertificate } from '../helpers/tls';
 import type { Condition, ConditionInPlay } from './cell';
 
 /**
@@ -65,20 +63,6 @@ function keepAliveAgent<A extends http.Agent>(agent: A): { agent: A; freed: () =
   let freed = 0;
   agent.on('free', () => (freed += 1));
   return { agent, freed: () => freed };
-}
-
-/** `https://localhost:<port>` in front of a sandbox URL, keeping its path. */
-function tlsUrl(url: string, port: number): string {
-  const tls = new URL(url);
-  tls.protocol = 'https:';
-  tls.hostname = 'localhost';
-  tls.port = String(port);
-  return tls.href.replace(/\/$/, '');
-}
-
-async function tlsFront(url: string, certificate: TestCertificate) {
-  const terminator = await startTlsTerminator(Number(new URL(url).port), certificate);
-  return { terminator, url: tlsUrl(url, terminator.port) };
 }
 
 const none: Condition = {
@@ -152,7 +136,7 @@ const keepAliveHttp: Condition = {
 const keepAliveHttps: Condition = {
   name: 'a keep-alive https agent (TLS to the API)',
   async setup({ sandbox, certificate }) {
-    const api = await tlsFront(sandbox.apiUrl, certificate());
+    const api = await sandbox.tlsFront(sandbox.apiUrl, certificate());
     const { agent, freed } = keepAliveAgent(new https.Agent({ keepAlive: true, ca: certificate().cert }));
     return {
       environment: { authUrl: sandbox.authUrl, apiUrl: api.url },
@@ -160,7 +144,7 @@ const keepAliveHttps: Condition = {
       verify: () => expect(freed()).toBeGreaterThan(0),
       async teardown() {
         agent.destroy();
-        await api.terminator.close();
+        await api.close();
       },
     };
   },
@@ -222,9 +206,18 @@ const otherTraffic: Condition = {
 
 const httpsProxy: Condition = {
   name: 'an HTTPS proxy (HTTPS_PROXY, CONNECT tunnels to TLS endpoints)',
+  // A known gap, not a measurement artefact: axios sends https through a proxy with a tunnel
+  // agent of its own (axios 1.21: HttpsProxyAgent, a new CONNECT per request), whose requests the
+  // limiter cannot see, so each counts from its hand-over and its tunnel's CONNECT and TLS
+  // handshake are taken for network delay. On two busy cores those took up to seconds in the
+  // client's process: 429s at the sandbox with the default 40 ms margin (2 of 45 cells) and with
+  // 250 ms (3 of 11 runs of this cell, load 7-8).
+  unseenWrites: 'https through a proxy goes by axios’s own tunnel agent (counted from the hand-over)',
   async setup({ sandbox, certificate }) {
-    const [auth, api] = await Promise.all([sandbox.authUrl, sandbox.apiUrl].map((url) => tlsFront(url, certificate())));
-    const proxy = await startRecordingProxy();
+    const [auth, api] = await Promise.all(
+      [sandbox.authUrl, sandbox.apiUrl].map((url) => sandbox.tlsFront(url, certificate())),
+    );
+    const proxy = await sandbox.proxy();
     // As a service configured by its environment: axios reads the proxy variables per request,
     // and both the API and the token request trust the certificate through the global agent.
     const saved = {
@@ -240,10 +233,11 @@ const httpsProxy: Condition = {
     const [authFront, apiFront] = [auth, api] as [NonNullable<typeof auth>, NonNullable<typeof api>];
     return {
       environment: { authUrl: authFront.url, apiUrl: apiFront.url },
-      verify() {
-        expect(proxy.plainRequests).toEqual([]);
-        expect(proxy.connects).toEqual(
-          expect.arrayContaining([`localhost:${authFront.terminator.port}`, `localhost:${apiFront.terminator.port}`]),
+      async verify() {
+        const seen = await proxy.seen();
+        expect(seen.plainRequests).toEqual([]);
+        expect(seen.connects).toEqual(
+          expect.arrayContaining([new URL(authFront.url).host, new URL(apiFront.url).host]),
         );
       },
       async teardown() {
@@ -253,7 +247,7 @@ const httpsProxy: Condition = {
         }
         https.globalAgent.options.ca = savedCa;
         await proxy.close();
-        await Promise.all([authFront, apiFront].map((front) => front.terminator.close()));
+        await Promise.all([authFront, apiFront].map((front) => front.close()));
       },
     };
   },
@@ -319,7 +313,7 @@ const manyTenants: Condition = {
     const store = new MemoryTokenStore();
     const crowd = tenantCredentials.slice(1).map((credentials) =>
       createServiceTitanClient({
-        ...authOptions(sandbox),
+        ...authOptions(sandbox.clientOptions),
         clientId: credentials.clientId,
         clientSecret: credentials.clientSecret,
         tenantId: credentials.tenantId,
@@ -340,7 +334,7 @@ const manyTenants: Condition = {
         const started = await coldStart;
         expect(started.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
         for (const { counts } of loops) expect(counts.failed).toEqual([]);
-        expect(new Set(sandbox.token.requests.map((record) => record.clientId)).size).toBe(TENANTS);
+        expect(new Set((await sandbox.tokenRequests()).map((record) => record.clientId)).size).toBe(TENANTS);
       },
       async teardown() {
         await Promise.all(loops.map((loop) => loop.stop()));

@@ -19,12 +19,11 @@ const CELL_TIMEOUT_MS = 30_000;
 for (const condition of conditions) {
   const describeCondition = condition.needsRedis ? describeWithRedis : describe;
   describeCondition(`under ${condition.name}`, () => {
-    test.each(scenarios.map((scenario) => [scenario.name, scenario] as const))(
-      '%s',
-      async (_name, scenario) => {
-        await runCell(condition, scenario);
-      },
-      CELL_TIMEOUT_MS,
-    );
+    for (const scenario of scenarios) {
+      // A count of arrivals where the limiter cannot see the writes (see Condition.unseenWrites).
+      const unseen = 'sandboxProcess' in scenario ? condition.unseenWrites : undefined;
+      if (unseen !== undefined) test.skip(`${scenario.name} (skipped: ${unseen})`, () => undefined);
+      else test(scenario.name, () => runCell(condition, scenario), CELL_TIMEOUT_MS);
+    }
   });
 }

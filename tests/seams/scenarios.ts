@@ -3,7 +3,7 @@ import { AxiosError, type AxiosResponse } from 'axios';
 import { problemDetails } from '../../src';
 import type { SandboxRequestRecord } from '../../src/testing';
 import { reachableStrings } from '../helpers/reachable-text';
-import type { Scenario } from './cell';
+import type { ArrivalScenario, Scenario } from './cell';
 
 /**
  * The core scenarios of the seams matrix: each proves one DESIGN guarantee by counting at the
@@ -29,14 +29,6 @@ const TIMEOUT_MS = 250;
 const SETTLE_SLACK_MS = 2_000;
 /** Budget of the rate-limit scenario, client and sandbox alike (guarantee 17). */
 const BUDGET = 10;
-/**
- * The rate limit's `windowMarginMs` in that scenario. The sandbox runs in this process: a
- * request reaches it when the event loop gets round to it, and with both cores busy that lag
- * varies by more than the default 40 ms between two requests (in the matrix's first runs, 429s
- * came and went from one run to the next in cells with no defect in play). The option exists
- * for networks whose delays vary so; a place counted hundreds of ms early still shows.
- */
-const WINDOW_MARGIN_MS = 250;
 /** Requests of the rate-limit burst: over the budget, so it spans a second window. */
 const OVER_BUDGET = 15;
 
@@ -309,30 +301,29 @@ const redaction: Scenario = {
  * Guarantee 17: a burst over the budget reaches the server within the budget in every rolling
  * second. The sandbox enforces the same budget, so a violation also shows as a 429.
  */
-const rateLimitCount: Scenario = {
+const rateLimitCount: ArrivalScenario = {
   name: 'rate-limit count: a burst over the budget stays within it at the server, no 429 (G17)',
-  sandbox: { rateLimit: { requestsPerSecond: BUDGET } },
+  sandboxProcess: { requestsPerSecond: BUDGET },
   async run(cell) {
-    const client = await cell.client({ rateLimit: { requestsPerSecond: BUDGET, windowMarginMs: WINDOW_MARGIN_MS } });
+    // The default margin (40 ms): the sandbox runs in its own process (see ArrivalScenario).
+    const client = await cell.client({ rateLimit: { requestsPerSecond: BUDGET } });
     await client.auth.getToken();
-    const started = performance.now();
     const responses = await Promise.all(Array.from({ length: OVER_BUDGET }, () => client.get(cell.path, page)));
-    const elapsed = performance.now() - started;
 
     expect(statuses(responses)).toEqual(Array<number>(OVER_BUDGET).fill(200));
-    const api = cell.apiRequests();
+    const api = await cell.apiRequests();
     const refused = api.filter((record) => record.status === 429).map(({ at, status }) => ({ at, status }));
     expect(refused).toEqual([]);
     expect(api.length).toBe(OVER_BUDGET);
-    expect(maxInWindow(api, 1_000)).toBeLessThanOrEqual(BUDGET);
-    // The burst needs one window's wait. Places taken by anything but these requests (other
-    // traffic counted) would make it wait windows more: twice, plus the slack, is a generous bound.
-    expect(elapsed).toBeLessThan(2 * (1_000 + WINDOW_MARGIN_MS) + SETTLE_SLACK_MS);
+    // The whole budget and no more: places taken by anything but these requests (other traffic
+    // counted) would leave fewer of them in the first second. Counted at the server, not by the
+    // burst's wall time, which two busy cores stretched past any bound tuned to a quiet machine.
+    expect(maxInWindow(api, 1_000)).toBe(BUDGET);
   },
 };
 
 /** Every scenario of the matrix. A new guarantee worth proving at every seam: one entry here. */
-export const scenarios: readonly Scenario[] = [
+export const scenarios: ReadonlyArray<Scenario | ArrivalScenario> = [
   coldBurst,
   revocationStorm,
   timeoutOnToken,
