@@ -12,7 +12,7 @@
  * Throughout, a probe times an `fs.stat` every 50 ms: its delay is the wait for a libuv thread
  * (what key derivation or other thread-pool work costs the rest of the process).
  */
-import { stat } from 'node:fs';
+import { readFileSync, stat } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
@@ -91,7 +91,11 @@ function describe(error: unknown): string {
 }
 
 async function main(): Promise<void> {
-  const config = JSON.parse(process.env.FLEET_BENCH_WORKER ?? '') as FleetWorkerConfig;
+  // `@path`: the configuration is in that file (thousands of tenants overflow an environment variable).
+  const passed = process.env.FLEET_BENCH_WORKER ?? '';
+  const config = JSON.parse(
+    passed.startsWith('@') ? readFileSync(passed.slice(1), 'utf8') : passed,
+  ) as FleetWorkerConfig;
   const probe = threadPoolProbe();
   const redis =
     'url' in config.redis ? new Redis(config.redis.url) : new Cluster(config.redis.nodes, { scaleReads: 'master' });

@@ -16,8 +16,9 @@
  * master, over the steady phase. Prints a markdown table; writes bench/results/fleet-latest.json.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startRedisCluster, type RedisCluster } from '../tests/helpers/redis-cluster';
@@ -183,6 +184,7 @@ async function runTopology(
     redis = { nodes: [...cluster.nodes] };
   }
   const workers: WorkerProcess[] = [];
+  const scratch = mkdtempSync(path.join(tmpdir(), 'fleet-bench-'));
   try {
     await server.resetCounters();
     const busyTenants = tenants.slice(0, config.busy).map((t) => t.tenantId);
@@ -197,8 +199,12 @@ async function runTopology(
       seconds: config.seconds,
       redis,
     };
+    // Through a file: 5,000 tenants' credentials exceed what one environment variable may hold
+    // (spawn E2BIG).
+    const configFile = path.join(scratch, `worker-${topology}.json`);
+    writeFileSync(configFile, JSON.stringify(workerConfig));
     for (let index = 0; index < config.workers; index += 1) {
-      workers.push(startWorkerProcess(WORKER, { FLEET_BENCH_WORKER: JSON.stringify(workerConfig) }));
+      workers.push(startWorkerProcess(WORKER, { FLEET_BENCH_WORKER: `@${configFile}` }));
     }
     const colds = await Promise.all(
       workers.map(async (worker) => JSON.parse((await worker.next('cold ')).slice(5)) as FleetWorkerCold),
@@ -255,6 +261,7 @@ async function runTopology(
     await Promise.all(workers.map((worker) => worker.exited));
     await single?.stop();
     await cluster?.stop();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
