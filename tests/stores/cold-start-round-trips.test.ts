@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createTenantClients } from '../../src';
+import { createTenantClients, type TenantCredentials } from '../../src';
 import { RedisTokenStore } from '../../src/redis';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { credentialsByTenant, manyTenants } from '../helpers/tenants';
 
 const TENANTS = 40;
 /**
@@ -60,17 +61,13 @@ describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant
   let sandbox: Sandbox;
   let redis: Redis;
   let store: RedisTokenStore;
-  let credentials: Map<string, { clientId: string; clientSecret: string }>;
+  let credentials: Map<string, TenantCredentials>;
   /** What the clients warned of: a fallback to per-process fetching says so here. */
   let warnings: string[];
 
   beforeEach(async () => {
-    const clients = Array.from({ length: TENANTS }, (_, index) => ({
-      clientId: `cid.rt${index}`,
-      clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
-      tenantId: String(30_000 + index),
-    }));
-    credentials = new Map(clients.map(({ tenantId, ...rest }) => [tenantId, rest]));
+    const clients = manyTenants(TENANTS, 'cid.rt', 30_000);
+    credentials = credentialsByTenant(clients);
     sandbox = await startSandbox({ clients, rateLimit: false, reportRateLimit: false });
     redis = new Redis(server().port, '127.0.0.1');
     await redis.flushall();

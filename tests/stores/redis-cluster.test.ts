@@ -6,6 +6,7 @@ import { startSandbox, type Sandbox } from '../../src/testing';
 import { tokenStoreKey } from '../../src/token/store-key';
 import { describeWithRedisCluster, useRedisCluster } from '../helpers/redis-cluster';
 import { startSlowConnectProxy, type SlowConnectProxy } from '../helpers/slow-connect-proxy';
+import { manyTenants } from '../helpers/tenants';
 import { tokenStoreContract } from './contract';
 
 const encryptionKey = randomBytes(32);
@@ -102,11 +103,7 @@ describeWithRedisCluster('RedisTokenStore and RedisRateLimitStore on a 3-master 
     beforeEach(async () => {
       proxies = await Promise.all(cluster().nodes.map(({ port }) => startSlowConnectProxy(port, 700)));
       sandbox = await startSandbox({
-        clients: Array.from({ length: TENANTS }, (_, index) => ({
-          clientId: `cid.tenant${index}`,
-          clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
-          tenantId: String(20_000 + index),
-        })),
+        clients: manyTenants(TENANTS, 'cid.tenant', 20_000),
         rateLimit: false,
         reportRateLimit: false,
       });
