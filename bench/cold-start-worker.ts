@@ -17,7 +17,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import axios from 'axios';
 import { Redis } from 'ioredis';
 import pLimit from 'p-limit';
+import type { SandboxCredentials } from '../src/testing';
 import { startPoolProbe } from '../tests/helpers/pool-probe';
+import { credentialsByTenant } from '../tests/helpers/tenants';
+import { describeError } from './describe-error';
 
 /** What the harness hands the worker (COLD_START_WORKER, JSON). */
 export interface ColdStartWorkerConfig {
@@ -109,23 +112,12 @@ function mainThreadProbe(): { stop(): { fsMs: number; dnsMs: number } } {
   };
 }
 
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const status = (error as { response?: { status?: number } }).response?.status;
-  const code = (error as { code?: string }).code;
-  return [error.name, code, status, error.message.slice(0, 200)].filter((part) => part !== undefined).join(' ');
-}
-
 async function main(): Promise<void> {
   const config = JSON.parse(process.env.COLD_START_WORKER ?? '') as ColdStartWorkerConfig;
-  const tenants = JSON.parse(readFileSync(config.tenantsFile, 'utf8')) as {
-    clientId: string;
-    clientSecret: string;
-    tenantId: string;
-  }[];
+  const tenants = JSON.parse(readFileSync(config.tenantsFile, 'utf8')) as SandboxCredentials[];
   const library = (await import(pathToFileURL(`${config.srcDir}/index.ts`).href)) as Library;
   const redisEntry = (await import(pathToFileURL(`${config.srcDir}/redis.ts`).href)) as RedisEntry;
-  const credentials = new Map(tenants.map(({ tenantId, ...rest }) => [tenantId, rest]));
+  const credentials = credentialsByTenant(tenants);
 
   const redis = new Redis(config.redisUrl);
   await redis.ping();

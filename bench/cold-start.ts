@@ -18,13 +18,13 @@
  * data is flushed and its command counts reset before each round. Prints a markdown table and
  * the medians; writes bench/results/cold-start-latest.json.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../tests/helpers/redis-server';
+import { manyTenants } from '../tests/helpers/tenants';
 import { startWorkerProcess } from '../tests/helpers/worker-process';
 import type { ColdStartRound, ColdStartWorkerConfig } from './cold-start-worker';
 import { BenchServer } from './server-control';
@@ -204,11 +204,7 @@ export function coldStartSection(config: ColdStartConfig, results: ColdStartResu
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
-  const tenants = Array.from({ length: config.tenants }, (_, index) => ({
-    clientId: `cid.cold${index}`,
-    clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
-    tenantId: String(200_000 + index),
-  }));
+  const tenants = manyTenants(config.tenants, 'cid.cold', 200_000);
   const scratch = mkdtempSync(path.join(tmpdir(), 'cold-start-'));
   const tenantsFile = path.join(scratch, 'tenants.json');
   writeFileSync(tenantsFile, JSON.stringify(tenants));

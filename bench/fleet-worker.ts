@@ -18,13 +18,15 @@ import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { createServiceTitanClient, type ServiceTitanClient } from '../src';
 import { RedisRateLimitStore, RedisTokenStore } from '../src/redis';
+import type { SandboxCredentials } from '../src/testing';
+import { describeError } from './describe-error';
 
 /** What the parent hands each worker (FLEET_BENCH_WORKER, JSON). */
 export interface FleetWorkerConfig {
   appKey: string;
   authUrl: string;
   apiUrl: string;
-  tenants: { clientId: string; clientSecret: string; tenantId: string }[];
+  tenants: SandboxCredentials[];
   /** Tenant ids driven over their budget. */
   busyTenants: string[];
   /** Concurrent request loops per busy tenant in this worker. */
@@ -83,13 +85,6 @@ function threadPoolProbe(): { take(): number; stop(): void } {
   };
 }
 
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const status = (error as { response?: { status?: number } }).response?.status;
-  const code = (error as { code?: string }).code;
-  return [error.name, code, status, error.message.slice(0, 200)].filter((part) => part !== undefined).join(' ');
-}
-
 async function main(): Promise<void> {
   // `@path`: the configuration is in that file (thousands of tenants overflow an environment variable).
   const passed = process.env.FLEET_BENCH_WORKER ?? '';
@@ -107,7 +102,7 @@ async function main(): Promise<void> {
   redis.on('error', () => (redisErrors += 1));
   process.on('unhandledRejection', (reason) => {
     unhandled += 1;
-    process.stderr.write(`unhandled rejection: ${describe(reason)}\n`);
+    process.stderr.write(`unhandled rejection: ${describeError(reason)}\n`);
   });
   const tokenStore = new RedisTokenStore(connection);
   const rateLimitStore = new RedisRateLimitStore(connection);
@@ -152,7 +147,7 @@ async function main(): Promise<void> {
       () => void (ok += 1),
       (error: unknown) => {
         failed += 1;
-        firstError ??= describe(error);
+        firstError ??= describeError(error);
       },
     );
     const tracked = request.finally(() => {

@@ -15,7 +15,6 @@
  * worker). Redis figures are deltas of `INFO commandstats` and `INFO cpu` summed over every
  * master, over the steady phase. Prints a markdown table; writes bench/results/fleet-latest.json.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startRedisCluster, type RedisCluster } from '../tests/helpers/redis-cluster';
 import { startRedisServer, type RedisServer } from '../tests/helpers/redis-server';
+import { manyTenants } from '../tests/helpers/tenants';
 import { startWorkerProcess, type WorkerProcess } from '../tests/helpers/worker-process';
 import type { FleetWorkerCold, FleetWorkerConfig, FleetWorkerDone } from './fleet-worker';
 import type { TenantCounters } from './protocol';
@@ -306,11 +306,7 @@ export function fleetBenchSection(config: FleetConfig, results: FleetTopologyRes
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
-  const tenants = Array.from({ length: config.tenants }, (_, index) => ({
-    clientId: `cid.fleet${index}`,
-    clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
-    tenantId: String(100_000 + index),
-  }));
+  const tenants = manyTenants(config.tenants, 'cid.fleet', 100_000);
   const expectedRequests = (config.tenants * config.rate + config.busy * 60) * config.seconds;
   const server = await BenchServer.start({
     clients: tenants,

@@ -83,7 +83,11 @@ export function explainProblem(error: AxiosError): void {
   const trace = details.traceId === undefined || details.traceId === '' ? '' : ` (traceId ${details.traceId})`;
   const suffix = `${named}${title}${trace}`;
   if (suffix === '' || error.message.endsWith(suffix)) return;
-  // Read before the message changes: V8 formats a stack's first line on first access.
+  // Read before the message changes: V8 formats a stack's first line on first access, so a stack
+  // something formatted already (a logger, an interceptor) keeps the old message unless patched.
+  // The read adds no work: axios's request() reads the stack of every error it rejects with (to
+  // append the caller's frames), so this only formats it sooner (counted: two formats per failing
+  // request with the read and without it, on the built package and under Jest).
   const stack = error.stack;
   const header = `${error.name}: ${error.message}`;
   error.message = `${error.message}${suffix}`;

@@ -22,6 +22,14 @@ export interface DeadlineTick {
 /** Live ticks by key (their end divided by {@link DEADLINE_TICK_MS}); a tick leaves once it fired or has no member. */
 const ticks = new Map<number, DeadlineTick>();
 
+/**
+ * The ticks alive now (internal, not exported by the package): what tests inspect to see that a
+ * tick ends with no listener and is dropped once its last request leaves.
+ */
+export function liveTicks(): DeadlineTick[] {
+  return [...ticks.values()];
+}
+
 /** Joins the tick `deadlineAt` falls in (on the `performance.now()` clock), creating it if need be. */
 export function joinTick(deadlineAt: number, now: number): DeadlineTick {
   const key = Math.ceil(deadlineAt / DEADLINE_TICK_MS);

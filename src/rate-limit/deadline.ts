@@ -148,16 +148,8 @@ export function startExchangeDeadline(config: InternalAxiosRequestConfig): Deadl
   return new Scope(config, true);
 }
 
-/**
- * Waits for `run` {@link startDeadline within the request's deadline}: a timeout rejects exactly
- * like axios's own, an abort with axios's `CanceledError`, so retry conditions and callers'
- * checks keep working; any other error of `run` passes through.
- */
-export async function untilDeadline<T>(
-  config: InternalAxiosRequestConfig,
-  run: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const deadline = startDeadline(config);
+/** Runs `run` with the scope's signal, maps its failure to axios's errors, and ends the scope. (Callers stay `async`: `startDeadline` throws when no time is left, and that must be a rejection.) */
+async function runInScope<T>(deadline: DeadlineScope, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   try {
     return await run(deadline.signal);
   } catch (error) {
@@ -167,19 +159,24 @@ export async function untilDeadline<T>(
   }
 }
 
+/**
+ * Waits for `run` {@link startDeadline within the request's deadline}: a timeout rejects exactly
+ * like axios's own, an abort with axios's `CanceledError`, so retry conditions and callers'
+ * checks keep working; any other error of `run` passes through.
+ */
+export async function untilDeadline<T>(
+  config: InternalAxiosRequestConfig,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return runInScope(startDeadline(config), run);
+}
+
 /** Runs the waits and the HTTP exchange of one attempt {@link startExchangeDeadline within its deadline}. */
 export async function withinDeadline<T>(
   config: InternalAxiosRequestConfig,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const deadline = startExchangeDeadline(config);
-  try {
-    return await run(deadline.signal);
-  } catch (error) {
-    throw deadline.failure(error);
-  } finally {
-    deadline.end();
-  }
+  return runInScope(startExchangeDeadline(config), run);
 }
 
 const DEADLINE_BOUND = Symbol('servicetitan-deadline-bound');

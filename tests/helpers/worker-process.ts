@@ -13,6 +13,15 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * The `warn …` lines the fleet fixtures print for their logger's warnings (a fallback to
+ * per-process fetching among them): asserted empty before counting tokens, so a fallback fails
+ * with its cause rather than as one token too many.
+ */
+export function warningsOf(workers: readonly WorkerProcess[]): string[] {
+  return workers.flatMap(({ output }) => output.filter((line) => line.startsWith('warn ')));
+}
+
 /** Starts `node --import tsx <script>` with `env` added to this process's environment. */
 export function startWorkerProcess(script: string, env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {

@@ -1,11 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createTenantClients } from '../../src';
+import { createTenantClients, type TenantCredentials } from '../../src';
 import { RedisTokenStore } from '../../src/redis';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { credentialsByTenant, manyTenants } from '../helpers/tenants';
 
 const TENANTS = 40;
+/**
+ * The store's command timeout, and this file's test timeout. The counts below hold only while
+ * every command gets its answer: a command that times out falls back to a fetch of its own (one
+ * token more, and the lock it took in Redis held until its TTL). At the default 500 ms that
+ * happened under CI load: the client set-up, request and in-process sandbox answer of every
+ * tenant run on this one event loop between a command's sending and the reading of its reply
+ * (the loop stalled 60-200 ms on a quiet machine, 580 ms at load average 15: two timeouts, 42
+ * tokens for 40). No command starts before its test, so a stall that could reach this fails the
+ * test by its own timeout first: never a fallback, at worst a slow test reported as such. (A
+ * cold start of 40 tenants took 5 s at load average 15.)
+ */
+const LIVE_REDIS_TIMEOUT_MS = 60_000;
+jest.setTimeout(LIVE_REDIS_TIMEOUT_MS);
 /** What a connection sends while it sets itself up (ready check, client name…): not the store's work. */
 const CONNECTION_SETUP = new Set(['info', 'hello', 'ping', 'client', 'select', 'auth', 'monitor']);
 
@@ -47,19 +61,18 @@ describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant
   let sandbox: Sandbox;
   let redis: Redis;
   let store: RedisTokenStore;
-  let credentials: Map<string, { clientId: string; clientSecret: string }>;
+  let credentials: Map<string, TenantCredentials>;
+  /** What the clients warned of: a fallback to per-process fetching says so here. */
+  let warnings: string[];
 
   beforeEach(async () => {
-    const clients = Array.from({ length: TENANTS }, (_, index) => ({
-      clientId: `cid.rt${index}`,
-      clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
-      tenantId: String(30_000 + index),
-    }));
-    credentials = new Map(clients.map(({ tenantId, ...rest }) => [tenantId, rest]));
+    const clients = manyTenants(TENANTS, 'cid.rt', 30_000);
+    credentials = credentialsByTenant(clients);
     sandbox = await startSandbox({ clients, rateLimit: false, reportRateLimit: false });
     redis = new Redis(server().port, '127.0.0.1');
     await redis.flushall();
-    store = new RedisTokenStore(redis);
+    store = new RedisTokenStore(redis, { commandTimeoutMs: LIVE_REDIS_TIMEOUT_MS });
+    warnings = [];
   });
   afterEach(async () => {
     await store.close();
@@ -74,6 +87,7 @@ describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant
       credentials: (tenantId) => credentials.get(tenantId)!,
       store,
       rateLimit: false,
+      logger: { warn: (message, details) => warnings.push(`${message} ${JSON.stringify(details)}`) },
     });
     return Promise.all(
       [...credentials.keys()].map(async (tenantId) => {
@@ -92,6 +106,8 @@ describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant
       await recorder.stop();
     }
     expect(statuses.every((status) => status === 200)).toBe(true);
+    // No fallback (which would show as one token too many, not as its cause).
+    expect(warnings).toEqual([]);
     expect(sandbox.token.count).toBe(TENANTS);
     // Each script once as EVAL (its first use on the connection), then as EVALSHA.
     expect(recorder.names.filter((name) => name !== 'eval' && name !== 'evalsha')).toEqual([]);
@@ -102,13 +118,14 @@ describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant
   test('a second process finds every token: one round trip per tenant, no token request', async () => {
     await coldStart();
     await store.close();
-    store = new RedisTokenStore(redis);
+    store = new RedisTokenStore(redis, { commandTimeoutMs: LIVE_REDIS_TIMEOUT_MS });
     const recorder = await recordCommands(redis);
     try {
       await coldStart();
     } finally {
       await recorder.stop();
     }
+    expect(warnings).toEqual([]);
     expect(sandbox.token.count).toBe(TENANTS);
     expect(recorder.names).toHaveLength(TENANTS);
   });

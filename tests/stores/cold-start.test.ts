@@ -1,11 +1,11 @@
 import { createHook } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createTenantClients } from '../../src';
+import { createTenantClients, type TenantCredentials } from '../../src';
 import { RedisRateLimitStore, RedisTokenStore } from '../../src/redis';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { startPoolProbe, type PoolProbeFigures } from '../helpers/pool-probe';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { credentialsByTenant, manyTenants } from '../helpers/tenants';
 
 const TENANTS = 2_000;
 /**
@@ -48,18 +48,14 @@ function countThreadPoolWork(): { stop(): Map<string, number> } {
 describeWithRedis('cold start: 2,000 tenants in one process, both Redis stores', () => {
   const server = useRedisServer();
   let sandbox: Sandbox;
-  let credentials: Map<string, { clientId: string; clientSecret: string }>;
+  let credentials: Map<string, TenantCredentials>;
   let redis: Redis;
   let tokenStore: RedisTokenStore;
   let rateLimitStore: RedisRateLimitStore;
 
   beforeEach(async () => {
-    const clients = Array.from({ length: TENANTS }, (_, index) => ({
-      clientId: `cid.tenant${index}`,
-      clientSecret: `cs1.${randomBytes(24).toString('hex')}`,
-      tenantId: String(10_000 + index),
-    }));
-    credentials = new Map(clients.map(({ tenantId, ...rest }) => [tenantId, rest]));
+    const clients = manyTenants(TENANTS, 'cid.tenant', 10_000);
+    credentials = credentialsByTenant(clients);
     sandbox = await startSandbox({ clients, rateLimit: false, reportRateLimit: false });
     redis = new Redis(server().port, '127.0.0.1');
     tokenStore = new RedisTokenStore(redis);

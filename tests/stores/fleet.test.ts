@@ -2,7 +2,7 @@ import path from 'node:path';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedisCluster, useRedisCluster } from '../helpers/redis-cluster';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
-import { fleetEnv, startWorkerProcess, type WorkerProcess as Worker } from '../helpers/worker-process';
+import { fleetEnv, startWorkerProcess, warningsOf, type WorkerProcess as Worker } from '../helpers/worker-process';
 
 const WORKERS = 4;
 const REQUESTS_PER_WORKER = 25;
@@ -49,11 +49,13 @@ function fleetSuite(redis: () => RedisTarget): void {
 
     const cold = await round(sandbox, workers);
     expect(cold).toEqual(Array(WORKERS).fill(`done ${REQUESTS_PER_WORKER} 0`));
+    expect(warningsOf(workers)).toEqual([]);
     expect(sandbox.token.count).toBe(1);
 
     sandbox.revokeAllTokens();
     const renewed = await round(sandbox, workers);
     expect(renewed).toEqual(Array(WORKERS).fill(`done ${REQUESTS_PER_WORKER} 0`));
+    expect(warningsOf(workers)).toEqual([]);
     expect(sandbox.token.count).toBe(2);
     expect(sandbox.tokensSeen).toEqual(['tok-1', 'tok-2']);
 

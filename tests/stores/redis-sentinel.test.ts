@@ -5,7 +5,7 @@ import { RedisTokenStore } from '../../src/redis';
 import { run } from '../helpers/redis-cluster';
 import { describeWithRedisSentinel, useRedisSentinel } from '../helpers/redis-sentinel';
 import { useSandbox } from '../helpers/sandbox';
-import { clientEnv, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { clientEnv, startWorkerProcess, warningsOf, type WorkerProcess } from '../helpers/worker-process';
 import { tokenStoreContract } from './contract';
 
 const workerScript = path.join(__dirname, '..', 'fixtures', 'fleet-worker.ts');
@@ -111,6 +111,7 @@ describeWithRedisSentinel('RedisTokenStore and RedisRateLimitStore with Redis Se
     test('the fleet shares one token before and after; the new master holds it; no request fails; every process exits after close', async () => {
       const [a, b] = await Promise.all([join(), join()]);
       expect(await round([a, b], 10)).toEqual(Array(2).fill('done 10 0'));
+      expect(warningsOf([a, b])).toEqual([]);
       expect(sandbox().token.count).toBe(1);
       const before = await sentinel().masterPort();
       // The replica has the entry before it is promoted (replication is asynchronous, in order:
@@ -133,12 +134,14 @@ describeWithRedisSentinel('RedisTokenStore and RedisRateLimitStore with Redis Se
       // A newcomer finds the token on the new master; the others go on with theirs.
       const c = await join();
       expect(await round([a, b, c], 10)).toEqual(Array(3).fill('done 10 0'));
+      expect(warningsOf([a, b, c])).toEqual([]);
       expect(sandbox().token.count).toBe(1);
 
       // A revocation hitting the whole fleet after the failover: one renewal, the waiters told
       // through pub/sub on the new master.
       sandbox().revokeAllTokens();
       expect(await round([a, b, c], 10)).toEqual(Array(3).fill('done 10 0'));
+      expect(warningsOf([a, b, c])).toEqual([]);
       expect(sandbox().token.count).toBe(2);
 
       // Closing the stores and the client as the docs say is all it takes for a process to exit,
