@@ -1,5 +1,12 @@
 import pLimit from 'p-limit';
-import { MemoryTokenStore, ServiceTitanAuthError, createTenantClients, type StoredToken, type TokenLock } from '../src';
+import {
+  MemoryTokenStore,
+  ServiceTitanAuthError,
+  createTenantClients,
+  type StoredToken,
+  type TokenLock,
+  type TokenStore,
+} from '../src';
 import type { SandboxCredentials } from '../src/testing';
 import { useSandbox } from './helpers/sandbox';
 
@@ -162,6 +169,50 @@ describe('createTenantClients: many tenants, one app', () => {
     expect(store.size).toBe(2);
     expect(sandbox().token.count).toBe(2);
     expect(sandbox().token.maxInFlight).toBe(1);
+  });
+
+  // With the place freed before the write, a store without storeAndRelease must still release
+  // the fleet lock after the token is written: a waiter woken by the release reads the store.
+  test('a store without storeAndRelease: the fleet lock is released after the token is written', async () => {
+    const steps: [key: string, step: string][] = [];
+    const memory = new MemoryTokenStore();
+    /** A fleet store of the TokenStore contract without getOrLock and storeAndRelease. */
+    const store: TokenStore = {
+      get: (key) => memory.get(key),
+      delete: (key) => memory.delete(key),
+      waitForToken: (key, options) => memory.waitForToken(key, options),
+      async set(key, token) {
+        await new Promise((resolve) => setImmediate(resolve)); // a write that takes a turn of the loop
+        steps.push([key, 'set']);
+        return memory.set(key, token);
+      },
+      async acquireLock(key, ttlMs) {
+        const lock = await memory.acquireLock(key, ttlMs);
+        if (lock === undefined) return undefined;
+        steps.push([key, 'lock']);
+        return {
+          release: async () => {
+            steps.push([key, 'release']);
+            return lock.release();
+          },
+        };
+      },
+    };
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      appKey: sandbox().appKey,
+      credentials,
+      store,
+      tokenConcurrency: 1,
+    });
+    const [a, b] = clients as [SandboxCredentials, SandboxCredentials];
+    await Promise.all([a, b].map(async ({ tenantId }) => (await tenants.forTenant(tenantId)).auth.getToken()));
+    const keys = [...new Set(steps.map(([key]) => key))];
+    expect(keys).toHaveLength(2);
+    for (const key of keys) {
+      expect(steps.filter(([k]) => k === key).map(([, step]) => step)).toEqual(['lock', 'set', 'release']);
+    }
+    expect(sandbox().token.count).toBe(2);
   });
 
   test('bad options fail at creation, naming the option', () => {
