@@ -1,5 +1,12 @@
 import pLimit from 'p-limit';
-import { MemoryTokenStore, ServiceTitanAuthError, createTenantClients } from '../src';
+import {
+  MemoryTokenStore,
+  ServiceTitanAuthError,
+  createTenantClients,
+  type StoredToken,
+  type TokenLock,
+  type TokenStore,
+} from '../src';
 import type { SandboxCredentials } from '../src/testing';
 import { useSandbox } from './helpers/sandbox';
 
@@ -108,6 +115,104 @@ describe('createTenantClients: many tenants, one app', () => {
     );
     expect(sandbox().token.count).toBe(14);
     expect(sandbox().token.maxInFlight).toBe(1);
+  });
+
+  // Issue 18 item 3: the slot bounds token requests at the endpoint; writing the token to the
+  // store is not one. Held, the write kept the slot: at tokenConcurrency 4 over 2,000 tenants
+  // each slot's store round trip lengthened the cold start's critical path by a third.
+  test('the token slot goes to the next tenant while a token is written to the store; the request waits for the write', async () => {
+    const [a, b] = clients as [SandboxCredentials, SandboxCredentials];
+    let releaseWrite!: () => void;
+    const writeHeld = new Promise<void>((resolve) => (releaseWrite = resolve));
+    const writesStarted: string[] = [];
+    /** A MemoryTokenStore whose writes wait for the test (one round trip to a slow Redis, held). */
+    class HeldWriteStore extends MemoryTokenStore {
+      override async set(key: string, token: StoredToken): Promise<void> {
+        writesStarted.push(key);
+        await writeHeld;
+        return super.set(key, token);
+      }
+      override async acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
+        const lock = await super.acquireLock(key, ttlMs);
+        if (lock === undefined) return undefined;
+        return {
+          release: () => lock.release(),
+          storeAndRelease: async (token) => {
+            writesStarted.push(key);
+            await writeHeld;
+            return lock.storeAndRelease!(token);
+          },
+        };
+      }
+    }
+    const store = new HeldWriteStore();
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      appKey: sandbox().appKey,
+      credentials,
+      store,
+      tokenConcurrency: 1,
+    });
+    const [clientA, clientB] = await Promise.all([tenants.forTenant(a.tenantId), tenants.forTenant(b.tenantId)]);
+    const bAtEndpoint = sandbox().token.hold((r) => r.clientId === b.clientId);
+    let aSettled = false;
+    const tokenA = clientA.auth.getToken().finally(() => (aSettled = true));
+    const tokenB = clientB.auth.getToken();
+    // A's token is being written (held) when B's token request reaches the endpoint.
+    await bAtEndpoint.untilWaiting(1, { timeoutMs: 10_000 });
+    expect(writesStarted).toHaveLength(1);
+    expect(store.size).toBe(0);
+    expect(aSettled).toBe(false); // a caller gets its token once it is in the store
+    bAtEndpoint.release();
+    releaseWrite();
+    await Promise.all([tokenA, tokenB]);
+    expect(store.size).toBe(2);
+    expect(sandbox().token.count).toBe(2);
+    expect(sandbox().token.maxInFlight).toBe(1);
+  });
+
+  // With the place freed before the write, a store without storeAndRelease must still release
+  // the fleet lock after the token is written: a waiter woken by the release reads the store.
+  test('a store without storeAndRelease: the fleet lock is released after the token is written', async () => {
+    const steps: [key: string, step: string][] = [];
+    const memory = new MemoryTokenStore();
+    /** A fleet store of the TokenStore contract without getOrLock and storeAndRelease. */
+    const store: TokenStore = {
+      get: (key) => memory.get(key),
+      delete: (key) => memory.delete(key),
+      waitForToken: (key, options) => memory.waitForToken(key, options),
+      async set(key, token) {
+        await new Promise((resolve) => setImmediate(resolve)); // a write that takes a turn of the loop
+        steps.push([key, 'set']);
+        return memory.set(key, token);
+      },
+      async acquireLock(key, ttlMs) {
+        const lock = await memory.acquireLock(key, ttlMs);
+        if (lock === undefined) return undefined;
+        steps.push([key, 'lock']);
+        return {
+          release: async () => {
+            steps.push([key, 'release']);
+            return lock.release();
+          },
+        };
+      },
+    };
+    const tenants = createTenantClients({
+      environment: sandbox().environment,
+      appKey: sandbox().appKey,
+      credentials,
+      store,
+      tokenConcurrency: 1,
+    });
+    const [a, b] = clients as [SandboxCredentials, SandboxCredentials];
+    await Promise.all([a, b].map(async ({ tenantId }) => (await tenants.forTenant(tenantId)).auth.getToken()));
+    const keys = [...new Set(steps.map(([key]) => key))];
+    expect(keys).toHaveLength(2);
+    for (const key of keys) {
+      expect(steps.filter(([k]) => k === key).map(([, step]) => step)).toEqual(['lock', 'set', 'release']);
+    }
+    expect(sandbox().token.count).toBe(2);
   });
 
   test('bad options fail at creation, naming the option', () => {

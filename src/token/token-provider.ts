@@ -132,22 +132,33 @@ export class TokenProvider {
   /** Single flight: joins the fetch in progress, or starts one through the shared limiter. */
   #obtain(force: boolean, reason: TokenRequestReason): Promise<StoredToken> {
     if (this.#inflight === undefined) this.#options.telemetry.tokenFetchStarting(reason);
-    this.#inflight ??= this.#options
-      .tokenLimiter(() => this.#obtainHoldingSlot(force))
-      .finally(() => {
-        this.#inflight = undefined;
-      });
+    this.#inflight ??= this.#obtainThroughLimiter(force).finally(() => {
+      this.#inflight = undefined;
+    });
     return this.#inflight;
   }
 
-  async #obtainHoldingSlot(force: boolean): Promise<StoredToken> {
+  /**
+   * The limiter bounds token requests at the endpoint; writing a new token to the store is not
+   * one, so the slot goes to the next fetch while the token is written. With tokenConcurrency 4
+   * over 2,000 tenants, each slot's store round trip was a quarter of the cold start's critical
+   * path (issue 18 item 3). Callers still get the token once it is written (or the store failed),
+   * as before: a request that completed left its token in the store.
+   */
+  async #obtainThroughLimiter(force: boolean): Promise<StoredToken> {
+    const { token, storing } = await this.#options.tokenLimiter(() => this.#obtainHoldingSlot(force));
+    await storing;
+    return token;
+  }
+
+  async #obtainHoldingSlot(force: boolean): Promise<Obtained> {
     const cooling = this.#cooldown.error;
     if (cooling !== undefined) throw cooling;
     const { store } = this.#options;
     if (store.acquireLock === undefined || store.waitForToken === undefined) {
       if (!force) {
         const reusable = await this.#adoptFromStore();
-        if (reusable !== undefined) return reusable;
+        if (reusable !== undefined) return { token: reusable };
       }
       return this.#fetch();
     }
@@ -159,22 +170,24 @@ export class TokenProvider {
    * it to publish. A waiter fetches itself after `fleetWaitMs` (the holder may have died) or when
    * the store fails, so nobody hangs and a store outage never fails a request.
    */
-  async #fetchAsFleet(force: boolean): Promise<StoredToken> {
+  async #fetchAsFleet(force: boolean): Promise<Obtained> {
     const { store, fleetWaitMs } = this.#options;
     const deadline = Date.now() + fleetWaitMs;
     for (let first = true; ; first = false) {
       const found = await this.#adoptOrLock(force, first);
       if (this.#storeFailing) return this.#fetch();
-      if (found.adopted !== undefined) return found.adopted;
+      if (found.adopted !== undefined) return { token: found.adopted };
       const { lock } = found;
       if (lock !== undefined) {
         let handedOver = false;
         try {
           const stored = found.recheck ? await this.#adoptFromStore() : undefined;
-          if (stored !== undefined) return stored;
-          const token = await this.#fetch(lock);
-          handedOver = lock.storeAndRelease !== undefined;
-          return token;
+          if (stored !== undefined) return { token: stored };
+          const fetched = await this.#fetch(lock);
+          handedOver = true;
+          if (lock.storeAndRelease !== undefined) return fetched;
+          // Released once the token is written: a waiter woken by the release must find it.
+          return { token: fetched.token, storing: fetched.storing.then(() => this.#storeCall(() => lock.release())) };
         } finally {
           if (!handedOver) await this.#storeCall(() => lock.release());
         }
@@ -189,7 +202,7 @@ export class TokenProvider {
         }),
       );
       if (this.#storeFailing) return this.#fetch();
-      if (published !== undefined && this.#isAdoptable(published)) return this.#adopt(published);
+      if (published !== undefined && this.#isAdoptable(published)) return { token: this.#adopt(published) };
     }
   }
 
@@ -237,10 +250,11 @@ export class TokenProvider {
   }
 
   /**
-   * Fetches a token and stores it: through `lock.storeAndRelease` when the store can (one round
-   * trip that also releases the lock, which the caller then leaves alone), else with `set`.
+   * Fetches a token and starts storing it: through `lock.storeAndRelease` when the store can (one
+   * round trip that also releases the lock, which the caller then leaves alone), else with `set`.
+   * `storing` settles when the write is done or has failed (it never rejects).
    */
-  async #fetch(lock?: TokenLock): Promise<StoredToken> {
+  async #fetch(lock?: TokenLock): Promise<Obtained & { storing: Promise<unknown> }> {
     // Every path to the endpoint passes here, the fleet path's fallbacks included: none may
     // bypass a cooldown.
     const cooling = this.#cooldown.error;
@@ -262,11 +276,11 @@ export class TokenProvider {
       expiresInSeconds: Math.round((token.expiresAt - Date.now()) / 1000),
     });
     const { store } = this.#options;
-    await this.#storeCall(async () => {
+    const storing = this.#storeCall(async () => {
       const key = await this.#storeKey;
       await (lock?.storeAndRelease === undefined ? store.set(key, token) : lock.storeAndRelease(token));
     });
-    return token;
+    return { token, storing };
   }
 
   /**
@@ -293,6 +307,12 @@ export class TokenProvider {
       return undefined;
     }
   }
+}
+
+/** A token obtained while holding a limiter slot, and its write to the store if one is under way. */
+interface Obtained {
+  token: StoredToken;
+  storing?: Promise<unknown>;
 }
 
 /** The key in a store that only this handle uses (the default `MemoryTokenStore`). */
