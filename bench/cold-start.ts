@@ -49,11 +49,6 @@ export interface ColdStartResult extends ColdStartRound {
   /** Every Redis command during the round (INFO commandstats), the harness's own left out. */
   redisCommands: number;
   redisByCommand: Record<string, number>;
-  /**
-   * Socket reads the server processed (INFO stats `total_reads_processed`): about one per write
-   * of the client, however many commands it carried; the harness's own few included.
-   */
-  redisReads: number;
   /** Pub/sub channels with a subscriber once every tenant is served. */
   redisChannels: number;
   loadAverage: number[];
@@ -125,7 +120,6 @@ async function runRound(
   try {
     const round = JSON.parse((await worker.next('result ')).slice(7)) as ColdStartRound;
     const byCommand = await commandStats(redis);
-    const reads = Number(/total_reads_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
     const channels = ((await redis.call('PUBSUB', 'CHANNELS')) as string[]).length;
     const counters = await server.counters();
     worker.send('close');
@@ -137,7 +131,6 @@ async function runRound(
       apiRequests: counters.api,
       redisCommands: Object.values(byCommand).reduce((sum, n) => sum + n, 0),
       redisByCommand: byCommand,
-      redisReads: reads,
       redisChannels: channels,
       loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
     };
@@ -176,7 +169,6 @@ export function coldStartSection(config: ColdStartConfig, results: ColdStartResu
     ['fs.readFile max ms (main / pool)', (r) => `${ms(r.mainFsMaxMs)} / ${ms(r.poolFsMaxMs)}`],
     ['dns.lookup max ms (main / pool)', (r) => `${ms(r.mainDnsMaxMs)} / ${ms(r.poolDnsMaxMs)}`],
     ['Redis commands per tenant', (r) => fixed(r.redisCommands / r.tenants, 2)],
-    ['Redis socket reads per tenant', (r) => fixed(r.redisReads / r.tenants, 2)],
     ['pub/sub channels', (r) => String(r.redisChannels)],
     ['load avg (1 min)', (r) => fixed(r.loadAverage[0] ?? Number.NaN, 2)],
   ];

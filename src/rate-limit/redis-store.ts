@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
 import { withCommandTimeout } from '../stores/command-timeout';
-import { gatherWritesOfThisTick } from '../stores/write-coalescing';
 import { msOption } from '../timer-limits';
 import { clusterSlot } from './cluster-slot';
 import { PendingReports, type PendingBudget } from './pending-reports';
@@ -266,7 +265,6 @@ export class RedisRateLimitStore implements RateLimitStore {
     // If it fails, the reports it carried are lost with it, as any failed report: each request
     // then counts from when it was recorded, a little early. Not sent again: on an overloaded
     // worker whose takes time out, every take would carry more and load it further.
-    gatherWritesOfThisTick(this.#redis);
     const answer = await withCommandTimeout(
       'take',
       this.#timeoutMs,
@@ -355,7 +353,6 @@ export class RedisRateLimitStore implements RateLimitStore {
   /** `resend`: false for a budget's own call after a refusal (it is not sent a third time). */
   async #markSentNow(carried: PendingBudget[], resend = true): Promise<void> {
     const routedBy = carried[0]!.logKey;
-    gatherWritesOfThisTick(this.#redis);
     const failed = await withCommandTimeout(
       'markSent',
       this.#timeoutMs,

@@ -4,7 +4,6 @@ import type { ServiceTitanLogger } from '../logging/logger';
 import { guardLogger } from '../observers';
 import { withCommandTimeout } from './command-timeout';
 import { RedisSubscriber, type RedisConnection } from './redis-subscriber';
-import { gatherWritesOfThisTick } from './write-coalescing';
 import { MIN_SECRET_BYTES, TokenCipher } from './token-cipher';
 import type { StoredToken, TokenLock, TokenOrLock, TokenStore, WaitForTokenOptions } from './types';
 
@@ -193,7 +192,6 @@ export class RedisTokenStore implements TokenStore {
 
   async acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
     const owner = newOwner();
-    gatherWritesOfThisTick(this.#redis);
     const attempt = this.#redis.set(this.#lockKey(key), owner, 'PX', lockTtl(ttlMs), 'NX');
     const acquired = await this.#lockAttempt(key, owner, 'SET NX', attempt, (reply) => reply === 'OK');
     return acquired ? this.#heldLock(key, owner) : undefined;
@@ -204,7 +202,6 @@ export class RedisTokenStore implements TokenStore {
     const redisKey = this.#tokenKey(key);
     const owner = newOwner();
     // A string: the sealed entry (no lock taken); 1: the lock is ours; 0: another holder has it.
-    gatherWritesOfThisTick(this.#redis);
     const attempt = this.#scripts[GET_OR_LOCK_COMMAND](redisKey, this.#lockKey(key), owner, lockTtl(ttlMs));
     const reply = await this.#lockAttempt(key, owner, 'GET or SET NX', attempt, (late) => late === 1);
     if (typeof reply !== 'string') return { lock: reply === 1 ? this.#heldLock(key, owner) : undefined };
@@ -353,7 +350,6 @@ export class RedisTokenStore implements TokenStore {
   }
 
   #command<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    gatherWritesOfThisTick(this.#redis);
     return withCommandTimeout(operation, this.#timeoutMs, command);
   }
 }

@@ -22,28 +22,3 @@ export async function scriptCalls(redis: Redis | Cluster): Promise<number> {
   }
   return calls;
 }
-
-/**
- * Socket reads a Redis server has processed since it started or since `CONFIG RESETSTAT` (`INFO
- * stats` `total_reads_processed`, every connection, this call's own included): one per arrival
- * of data, however many commands it carried. Commands a client writes together cost one.
- */
-export async function serverReads(redis: Redis): Promise<number> {
-  return Number(/^total_reads_processed:(\d+)/m.exec(await redis.info('stats'))?.[1]);
-}
-
-/**
- * {@link serverReads} once no connection sends anything (two readings 50 ms apart differ by the
- * reading itself alone), so a count taken after it is the test's own. Gives up after `boundMs`.
- */
-export async function settledServerReads(redis: Redis, boundMs = 10_000): Promise<number> {
-  const end = performance.now() + boundMs;
-  let last = await serverReads(redis);
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const now = await serverReads(redis);
-    if (now - last === 1) return now;
-    if (performance.now() > end) throw new Error(`Redis connections still busy after ${boundMs} ms`);
-    last = now;
-  }
-}
