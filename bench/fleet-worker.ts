@@ -13,10 +13,11 @@
  * (what key derivation or other thread-pool work costs the rest of the process).
  */
 import { readFileSync, stat } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
-import { createServiceTitanClient, type ServiceTitanClient } from '../src';
+import { createServiceTitanClient, type ServiceTitanClient, type ServiceTitanLogger } from '../src';
 import { RedisRateLimitStore, RedisTokenStore } from '../src/redis';
 import type { SandboxCredentials } from '../src/testing';
 import { describeError } from './describe-error';
@@ -41,6 +42,16 @@ export interface FleetWorkerCold {
   ms: number;
   failed: number;
   poolDelayMaxMs: number;
+  fallbacks: Fallbacks;
+  eventLoopDelayMaxMs: number;
+}
+
+/** Warnings that a store failed and a client went on without it (each is a degraded moment). */
+export interface Fallbacks {
+  /** The rate-limit store failed: the client limited itself alone (not the fleet's budget). */
+  rateLimitStore: number;
+  /** The token store failed: the client fetched or cached its token alone. */
+  tokenStore: number;
 }
 
 export interface FleetWorkerDone {
@@ -50,6 +61,8 @@ export interface FleetWorkerDone {
   skipped: number;
   firstError?: string;
   poolDelayMaxMs: number;
+  fallbacks: Fallbacks;
+  eventLoopDelayMaxMs: number;
   cpuMicros: number;
   /** ioredis `error` events and unhandled rejections in this worker (both should be 0). */
   redisErrors: number;
@@ -85,6 +98,37 @@ function threadPoolProbe(): { take(): number; stop(): void } {
   };
 }
 
+/** A logger that counts the store fallbacks (one warning per client per outage) and says nothing. */
+function fallbackCounter(): { logger: ServiceTitanLogger; take(): Fallbacks } {
+  let counts: Fallbacks = { rateLimitStore: 0, tokenStore: 0 };
+  return {
+    logger: {
+      warn: (message) => {
+        if (message.startsWith('rate-limit store failed')) counts.rateLimitStore += 1;
+        else if (message.startsWith('token store failed')) counts.tokenStore += 1;
+      },
+    },
+    take: () => {
+      const seen = counts;
+      counts = { rateLimitStore: 0, tokenStore: 0 };
+      return seen;
+    },
+  };
+}
+
+/** The event loop's longest delay since the last `take()` (a starved worker shows here). */
+function eventLoopDelay(): { take(): number } {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return {
+    take: () => {
+      const max = histogram.max / 1e6;
+      histogram.reset();
+      return max;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   // `@path`: the configuration is in that file (thousands of tenants overflow an environment variable).
   const passed = process.env.FLEET_BENCH_WORKER ?? '';
@@ -92,6 +136,8 @@ async function main(): Promise<void> {
     passed.startsWith('@') ? readFileSync(passed.slice(1), 'utf8') : passed,
   ) as FleetWorkerConfig;
   const probe = threadPoolProbe();
+  const fallbacks = fallbackCounter();
+  const loopDelay = eventLoopDelay();
   const redis =
     'url' in config.redis ? new Redis(config.redis.url) : new Cluster(config.redis.nodes, { scaleReads: 'master' });
   // The stores are typed for an ioredis `Redis` at this commit; a `Cluster` answers the same
@@ -120,6 +166,7 @@ async function main(): Promise<void> {
         tenantId: tenant.tenantId,
         store: tokenStore,
         rateLimit: { store: rateLimitStore },
+        logger: fallbacks.logger,
       }),
     );
   }
@@ -127,12 +174,20 @@ async function main(): Promise<void> {
     client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } });
   let coldFailed = 0;
   await Promise.all([...clients.values()].map((client) => get(client).catch(() => (coldFailed += 1))));
-  const cold: FleetWorkerCold = { ms: performance.now() - started, failed: coldFailed, poolDelayMaxMs: probe.take() };
+  const cold: FleetWorkerCold = {
+    ms: performance.now() - started,
+    failed: coldFailed,
+    poolDelayMaxMs: probe.take(),
+    fallbacks: fallbacks.take(),
+    eventLoopDelayMaxMs: loopDelay.take(),
+  };
   process.stdout.write(`cold ${JSON.stringify(cold)}\n`);
 
   const input = createInterface({ input: process.stdin });
   await new Promise((resolve) => input.once('line', resolve));
   input.close();
+  fallbacks.take();
+  loopDelay.take();
 
   const cpuBefore = process.cpuUsage();
   let ok = 0;
@@ -197,12 +252,15 @@ async function main(): Promise<void> {
     skipped,
     ...(firstError === undefined ? {} : { firstError }),
     poolDelayMaxMs: probe.take(),
+    fallbacks: fallbacks.take(),
+    eventLoopDelayMaxMs: loopDelay.take(),
     cpuMicros: cpu.user + cpu.system,
     redisErrors,
     unhandledRejections: unhandled,
   };
   probe.stop();
   await tokenStore.close();
+  await rateLimitStore.close();
   await redis.quit();
   process.stdout.write(`done ${JSON.stringify(done)}\n`);
 }

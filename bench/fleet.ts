@@ -24,7 +24,7 @@ import { startRedisCluster, type RedisCluster } from '../tests/helpers/redis-clu
 import { startRedisServer, type RedisServer } from '../tests/helpers/redis-server';
 import { manyTenants } from '../tests/helpers/tenants';
 import { startWorkerProcess, type WorkerProcess } from '../tests/helpers/worker-process';
-import type { FleetWorkerCold, FleetWorkerConfig, FleetWorkerDone } from './fleet-worker';
+import type { Fallbacks, FleetWorkerCold, FleetWorkerConfig, FleetWorkerDone } from './fleet-worker';
 import type { TenantCounters } from './protocol';
 import { BenchServer } from './server-control';
 import { fixed, median, table, thousands } from './stats';
@@ -59,6 +59,10 @@ export interface FleetTopologyResult {
   coldStartMs: number;
   coldFailed: number;
   coldPoolDelayMaxMs: number;
+  coldFallbacks: Fallbacks;
+  coldEventLoopDelayMaxMs: number;
+  fallbacks: Fallbacks;
+  eventLoopDelayMaxMs: number;
   coldTokenRequests: number;
   requests: number;
   failed: number;
@@ -233,6 +237,10 @@ async function runTopology(
       coldStartMs: Math.max(...colds.map((c) => c.ms)),
       coldFailed: colds.reduce((sum, c) => sum + c.failed, 0),
       coldPoolDelayMaxMs: Math.max(...colds.map((c) => c.poolDelayMaxMs)),
+      coldFallbacks: sumFallbacks(colds.map((c) => c.fallbacks)),
+      coldEventLoopDelayMaxMs: Math.max(...colds.map((c) => c.eventLoopDelayMaxMs)),
+      fallbacks: sumFallbacks(done.map((d) => d.fallbacks)),
+      eventLoopDelayMaxMs: Math.max(...done.map((d) => d.eventLoopDelayMaxMs)),
       coldTokenRequests: coldTokens,
       requests,
       failed: done.reduce((sum, d) => sum + d.failed, 0),
@@ -265,6 +273,13 @@ async function runTopology(
   }
 }
 
+function sumFallbacks(all: Fallbacks[]): Fallbacks {
+  return {
+    rateLimitStore: all.reduce((sum, f) => sum + f.rateLimitStore, 0),
+    tokenStore: all.reduce((sum, f) => sum + f.tokenStore, 0),
+  };
+}
+
 export function fleetBenchSection(config: FleetConfig, results: FleetTopologyResult[]): string {
   const label = (r: FleetTopologyResult) =>
     r.topology === 'single' ? 'one redis-server' : `Redis Cluster, ${r.masters} masters`;
@@ -288,6 +303,18 @@ export function fleetBenchSection(config: FleetConfig, results: FleetTopologyRes
     ['thread-pool delay max, cold start (fs.stat every 50 ms)', (r) => `${thousands(r.coldPoolDelayMaxMs)} ms`],
     ['thread-pool delay max, steady phase', (r) => `${thousands(r.steadyPoolDelayMaxMs)} ms`],
     ['worker CPU µs per request (all workers)', (r) => fixed(r.workerCpuMicrosPerRequest, 0)],
+    [
+      'store fallbacks, cold start: rate-limit / token (warnings: a client went on alone)',
+      (r) => `${r.coldFallbacks.rateLimitStore} / ${r.coldFallbacks.tokenStore}`,
+    ],
+    [
+      'store fallbacks, steady phase: rate-limit / token',
+      (r) => `${r.fallbacks.rateLimitStore} / ${r.fallbacks.tokenStore}`,
+    ],
+    [
+      "workers' event-loop delay max, cold start / steady phase",
+      (r) => `${thousands(r.coldEventLoopDelayMaxMs)} / ${thousands(r.eventLoopDelayMaxMs)} ms`,
+    ],
     ['ioredis errors / unhandled rejections in workers', (r) => `${r.redisErrors} / ${r.unhandledRejections}`],
   ];
   const errors = results.filter((r) => r.firstError !== undefined).map((r) => `${r.topology}: ${r.firstError}`);

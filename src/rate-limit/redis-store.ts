@@ -40,6 +40,8 @@ export interface RedisRateLimitStoreOptions {
 // now: it outlives the newest send time it holds by a window (ttl is two). A budget this server
 // cannot write (its slot moved to another master, or a proxy refuses keys it was not told of) is
 // answered by its position, and the store sends it again on a call of its own, named in KEYS.
+// A negative "ms ago" is a time to come, at most a window ahead (a request still unwritten,
+// re-recorded with its client's lead: see SharedBudget); the TTL of two windows outlives it.
 // Answers the index after the reports and the positions of the budgets that failed.
 const RECORD_WRITTEN = `
 local function recordWritten(now, from)
@@ -49,7 +51,7 @@ local function recordWritten(now, from)
     local key, ttl, count = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
     local args = {}
     for j = 1, count do
-      args[2 * j - 1] = now - tonumber(ARGV[i + 2 + 2 * j]) * 1000
+      args[2 * j - 1] = now - math.max(tonumber(ARGV[i + 2 + 2 * j]), -ttl / 2) * 1000
       args[2 * j] = ARGV[i + 1 + 2 * j]
     end
     local added = redis.pcall('ZADD', key, unpack(args))
@@ -68,6 +70,7 @@ end
 // do not matter). KEYS[1] holds the send times (a sorted set), KEYS[2] the clients waiting for a
 // place (a sorted set: member a client, score when it joined the line); both carry the budget's
 // hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client,
+// its lead (ms, at most a window: places are recorded that far ahead of now, see SharedBudget),
 // the written requests to report (see RECORD_WRITTEN: this budget's and other budgets'), then the
 // ids of its waiting requests, oldest first.
 //
@@ -85,7 +88,8 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local ttl = tonumber(ARGV[3])
 local client = ARGV[4]
-local first, failed = recordWritten(now, 5)
+local lead = math.max(0, math.min(tonumber(ARGV[5]), tonumber(ARGV[2]))) * 1000
+local first, failed = recordWritten(now, 6)
 local function answer(taken, waitMs) return {taken, waitMs, unpack(failed)} end
 local wanted = #ARGV - first + 1
 if wanted == 0 then return answer(0, 0) end
@@ -96,7 +100,7 @@ if count < limit then
   taken = math.min(limit - count, wanted)
   local args = {}
   for i = 1, taken do
-    args[2 * i - 1] = now
+    args[2 * i - 1] = now + lead
     args[2 * i] = ARGV[first + i - 1]
   end
   redis.call('ZADD', KEYS[1], unpack(args))
@@ -251,6 +255,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     ids: readonly string[],
     client: string,
     written: readonly WrittenRequest[] = [],
+    leadMs = 0,
   ): Promise<RateLimitTakeAnswer> {
     if (ids.length === 0) {
       await this.markSentMany(key, written, windowMs);
@@ -276,6 +281,7 @@ export class RedisRateLimitStore implements RateLimitStore {
           windowMs,
           ttlMs(windowMs),
           client,
+          Number.isFinite(leadMs) ? Math.max(0, Math.ceil(leadMs)) : 0,
           ...this.#reportArguments(carried),
           ...ids,
         ),
@@ -386,8 +392,9 @@ export class RedisRateLimitStore implements RateLimitStore {
     const args: (string | number)[] = [budgets.length];
     for (const { logKey, ttlMs: ttl, written } of budgets) {
       args.push(this.#clientPrefix + logKey, ttl, written.size);
-      // Rounded down: a request never counts from before it was written.
-      for (const [id, at] of written) args.push(id, Math.max(0, Math.floor(now - at)));
+      // Rounded down: a request never counts from before it was written (negative: a time to
+      // come, for a request still unwritten re-recorded with its client's lead).
+      for (const [id, at] of written) args.push(id, Math.floor(now - at));
     }
     return args;
   }

@@ -3,6 +3,7 @@ import type { ServiceTitanLogger } from '../logging/logger';
 import { abortReason } from '../abort';
 import { withCommandTimeout } from '../stores/command-timeout';
 import type { RateLimitStore, RateLimitTakeAnswer, WrittenRequest } from './store';
+import { recentTakeDelayMs, recordTakeDelay } from './take-delays';
 
 /** While the store is failing, it is tried again at most this often (each try may take its command timeout). */
 const STORE_RETRY_INTERVAL_MS = 1000;
@@ -28,6 +29,12 @@ const SKIP_MARK_MAX_MS = 1;
 const HOLD_FRACTION = 0.5;
 /** A request unwritten for this long is no longer held (no request waits that long to be written). */
 const MAX_HOLD_MS = 120_000;
+/**
+ * A take delay below this needs no lead: the window's margin (40 ms by default) absorbs it, as it
+ * absorbs the network's jitter; a lead costs a report for each request (its place would otherwise
+ * count that much longer than needed).
+ */
+const LEAD_MIN_MS = 10;
 
 /** A place in the fleet's budget, recorded by the store. */
 export interface SharedPlace {
@@ -38,7 +45,10 @@ export interface SharedPlace {
 }
 
 interface Waiter {
+  /** The id its place is recorded under (a new one when its first place came too late to use). */
   id: string;
+  /** Its first place was answered too late to use (see #ask): the next one is used however late. */
+  retaken: boolean;
   signal: AbortSignal;
   resolve(place: SharedPlace): void;
   reject(reason: unknown): void;
@@ -93,8 +103,11 @@ export class SharedBudget {
   #asking = false;
   /** Ends the current sleep early (the line emptied). */
   #wakeEarly: (() => void) | undefined;
-  /** Recorded, not yet written: id → when the call that last set its time was made. */
-  readonly #unwritten = new Map<string, { at: number; since: number }>();
+  /**
+   * Recorded, not yet written: id → when its record counts from (this process's clock: when the
+   * call that last set it was made, plus the lead it asked for) and since when it is held.
+   */
+  readonly #unwritten = new Map<string, { countsFrom: number; since: number }>();
   #holdTimer: NodeJS.Timeout | undefined;
   /** Written requests not yet reported to the store: id → when written. */
   #written = new Map<string, number>();
@@ -133,7 +146,8 @@ export class SharedBudget {
     if (signal.aborted) return Promise.reject(abortReason(signal));
     return new Promise<SharedPlace>((resolve, reject) => {
       const waiter: Waiter = {
-        id: `${this.#idPrefix}:${(this.#counter += 1)}`,
+        id: this.#newId(),
+        retaken: false,
         signal,
         resolve,
         reject,
@@ -170,6 +184,7 @@ export class SharedBudget {
         }
         const batch = this.#line.slice(0, this.#batchSize);
         const askedAt = performance.now();
+        const leadMs = this.#leadMs(askedAt);
         let answer: RateLimitTakeAnswer;
         try {
           answer = await withCommandTimeout(
@@ -179,6 +194,7 @@ export class SharedBudget {
               this.#takeFromStore(
                 batch.map((waiter) => waiter.id),
                 this.#reportWritten(),
+                leadMs,
               ),
             'rate-limit store',
           );
@@ -186,35 +202,72 @@ export class SharedBudget {
           this.#fail(error);
           continue;
         }
+        const answeredAt = performance.now();
+        recordTakeDelay(askedAt, answeredAt);
+        // Answered later than its places' write times are due at the store (the process was not
+        // running, or Redis was that slow, before any lateness was seen: no lead): a place may
+        // leave the window before its write time can reach Redis, and another process take it.
+        // Such places are left recorded (counted for nothing: the safe side) and taken again,
+        // with the lead this lateness now sets; once per request, so that a process always late
+        // still sends (each request then costs two places, never a loop).
+        const late = answeredAt - askedAt - leadMs > this.#windowMs * HOLD_FRACTION;
         if (this.#degraded) {
           this.#degraded = false;
           this.#logger.info?.('rate-limit store answers again: the fleet shares its budget again');
         }
+        let retaking = false;
         for (const waiter of batch.slice(0, answer.taken)) {
           // Aborted after the store recorded it: it counts from then (the safe side), unheld.
           if (!this.#line.includes(waiter)) continue;
+          if (late && !waiter.retaken) {
+            waiter.retaken = true;
+            waiter.id = this.#newId();
+            retaking = true;
+            continue;
+          }
           this.#leave(waiter);
-          this.#hold(waiter.id, askedAt);
+          this.#hold(waiter.id, askedAt + leadMs);
           waiter.resolve({ sent: () => this.#sent(waiter.id), cancel: () => this.#unhold(waiter.id) });
         }
-        if (answer.taken < batch.length) await this.#sleep(Math.min(Math.ceil(answer.waitMs), 2 * this.#windowMs));
+        if (retaking) {
+          this.#logger.debug?.('rate-limit store answered too late to use its places: taking them again', {
+            lateMs: Math.round(answeredAt - askedAt),
+          });
+        } else if (answer.taken < batch.length) {
+          await this.#sleep(Math.min(Math.ceil(answer.waitMs), 2 * this.#windowMs));
+        }
       }
     } finally {
       this.#asking = false;
     }
   }
 
-  async #takeFromStore(ids: string[], written: WrittenRequest[]): Promise<RateLimitTakeAnswer> {
+  /**
+   * How far ahead of the store's now a take records its places: as late as this process has
+   * lately been (see take-delays.ts), at most a window (a key lives two). 0 on a process that
+   * runs when it should: its places count from the take, as exact as before.
+   */
+  #leadMs(now: number): number {
+    const lead = recentTakeDelayMs(now);
+    return lead < LEAD_MIN_MS ? 0 : Math.min(Math.ceil(lead), this.#windowMs);
+  }
+
+  async #takeFromStore(ids: string[], written: WrittenRequest[], leadMs: number): Promise<RateLimitTakeAnswer> {
     if (this.#store.takeMany !== undefined) {
-      return this.#store.takeMany(this.#key, this.#limit, this.#windowMs, ids, this.#idPrefix, written);
+      return this.#store.takeMany(this.#key, this.#limit, this.#windowMs, ids, this.#idPrefix, written, leadMs);
     }
     this.#markSent(written);
     const waitMs = await this.#store.take(this.#key, this.#limit, this.#windowMs, ids[0]);
     return waitMs > 0 ? { taken: 0, waitMs } : { taken: 1, waitMs: 0 };
   }
 
-  #hold(id: string, at: number): void {
-    this.#unwritten.set(id, { at, since: at });
+  /** Unique across the fleet: the process's random name, this client's number, a counter. */
+  #newId(): string {
+    return `${this.#idPrefix}:${(this.#counter += 1)}`;
+  }
+
+  #hold(id: string, countsFrom: number): void {
+    this.#unwritten.set(id, { countsFrom, since: performance.now() });
     if (this.#holdTimer === undefined) {
       this.#holdTimer = setInterval(() => this.#renewHolds(), this.#windowMs / 4);
       // Not pending work of its own: the request it holds is (its socket, its caller).
@@ -234,9 +287,10 @@ export class SharedBudget {
     const now = performance.now();
     for (const [id, hold] of this.#unwritten) {
       if (now - hold.since > MAX_HOLD_MS) this.#unhold(id);
-      else if (now - hold.at > this.#windowMs * HOLD_FRACTION) {
-        hold.at = now;
-        this.#queueWritten(id, now, now);
+      else if (now - hold.countsFrom > this.#windowMs * HOLD_FRACTION) {
+        // Re-recorded as if written as late as this process has lately been (the lead).
+        hold.countsFrom = now + this.#leadMs(now);
+        this.#queueWritten(id, hold.countsFrom, now);
       }
     }
   }
@@ -246,7 +300,11 @@ export class SharedBudget {
     if (hold === undefined) return;
     this.#unhold(id);
     const now = performance.now();
-    if (now - hold.at > this.#skipMarkWithinMs) this.#queueWritten(id, now, hold.at + this.#windowMs * HOLD_FRACTION);
+    // Reported when written later than its record counts from (it must count from its write), or
+    // earlier (a lead: its place frees sooner once the store knows).
+    if (Math.abs(now - hold.countsFrom) > this.#skipMarkWithinMs) {
+      this.#queueWritten(id, now, hold.countsFrom + this.#windowMs * HOLD_FRACTION);
+    }
   }
 
   /**
