@@ -334,10 +334,13 @@ describe('deadlines share one signal per 10 ms tick, not one per request (issue 
         const requests = Array.from({ length: 40 }, () => timed(api.get(customersPath(sandbox()), { timeout: 1000 })));
         const results = await Promise.all(requests);
         created = stopCounting();
+        // Held by the server until after: only their deadline can end them, and each ends with
+        // it (the timeout error), not before. No upper bound on wall time here: 40 timers and 40
+        // exchanges in the Jest process with the sandbox settled 5.2 s after the start at load 19,
+        // which measures the machine, not the deadline (the cases above bound that, one request each).
         for (const { error, elapsed } of results) {
           expectAxiosTimeout(error, 1000);
           expect(elapsed).toBeGreaterThanOrEqual(999);
-          expect(elapsed).toBeLessThan(SETTLED_BY_MS);
         }
       } finally {
         stopCounting();
@@ -360,22 +363,23 @@ describe('deadlines share one signal per 10 ms tick, not one per request (issue 
     const isCompanion = (request: { query: Record<string, string> }) => request.query['companion'] !== undefined;
     const hold = sandbox().api.hold(isCompanion);
     const body = { streamed: 'a body that takes longer than the timeout' };
-    // ~55 bytes, one every 20 ms: about 1.1 s of body after the headers.
-    sandbox().api.enqueue({ trickleMs: 20, body, match: (request) => !isCompanion(request) });
+    // ~55 bytes, one every 50 ms: about 2.7 s of body after the headers.
+    sandbox().api.enqueue({ trickleMs: 50, body, match: (request) => !isCompanion(request) });
     // Made just before and just after, unanswered: one of them shares the stream's tick, which
-    // then fires at ~300 ms while the body is being read.
+    // then fires at ~1 s while the body is being read. 1 s, not less: the headers must come
+    // before it (300 ms was not always enough at load 19, with the sandbox in this process).
     const path = customersPath(sandbox());
-    const before = failure(client.get(path, { timeout: 300, params: { companion: 1 } }));
-    const streamed = client.get<NodeJS.ReadableStream>(path, { timeout: 300, responseType: 'stream' });
-    const after = failure(client.get(path, { timeout: 300, params: { companion: 2 } }));
+    const before = failure(client.get(path, { timeout: 1000, params: { companion: 1 } }));
+    const streamed = client.get<NodeJS.ReadableStream>(path, { timeout: 1000, responseType: 'stream' });
+    const after = failure(client.get(path, { timeout: 1000, params: { companion: 2 } }));
     const started = performance.now();
     const response = await streamed;
     let text = '';
     for await (const chunk of response.data) text += String(chunk);
-    expect(performance.now() - started).toBeGreaterThan(600);
+    expect(performance.now() - started).toBeGreaterThan(2000);
     expect(JSON.parse(text)).toEqual(body);
-    expectAxiosTimeout(await before, 300);
-    expectAxiosTimeout(await after, 300);
+    expectAxiosTimeout(await before, 1000);
+    expectAxiosTimeout(await after, 1000);
     hold.release();
-  }, 10_000);
+  }, 15_000);
 });
