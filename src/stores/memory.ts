@@ -71,9 +71,14 @@ export class MemoryTokenStore implements TokenStore {
     return token === undefined ? { lock: await this.acquireLock(key, ttlMs) } : { token };
   }
 
-  async waitForToken(key: string, { timeoutMs, except }: WaitForTokenOptions): Promise<StoredToken | undefined> {
+  async waitForToken(
+    key: string,
+    { timeoutMs, except, lockSeenHeld = false }: WaitForTokenOptions,
+  ): Promise<StoredToken | undefined> {
     const current = await this.get(key);
     if (current !== undefined && current.accessToken !== except) return current;
+    const lock = this.#locks.get(key);
+    if (lockSeenHeld && (lock === undefined || lock.expiresAt <= Date.now())) return undefined;
     return new Promise((resolve) => {
       const onChange = () => {
         cleanup();

@@ -73,4 +73,11 @@ export interface WaitForTokenOptions {
   timeoutMs: number;
   /** A token not to resolve with (the one the API just rejected). */
   except?: string;
+  /**
+   * The caller found the lock held (another process fetches): also resolve `undefined` when, by
+   * the time the store listens, no one holds it any more. A release announced before the store
+   * listened would otherwise go unseen, and the wait last its whole `timeoutMs`.
+   * @default false
+   */
+  lockSeenHeld?: boolean;
 }

@@ -198,6 +198,9 @@ export class TokenProvider {
       const published = await this.#storeCall(async () =>
         store.waitForToken!(await this.#storeKey, {
           timeoutMs: remaining,
+          // Only after losing the lock to another holder (see the loop): released since, the
+          // wait ends at once and the next turn tries the lock.
+          lockSeenHeld: true,
           ...(except === undefined ? {} : { except }),
         }),
       );

@@ -226,12 +226,37 @@ export function tokenStoreContract(name: string, makeStore: () => FleetStore): v
 
       test('resolves undefined when the lock is released without a token', async () => {
         const lock = await store.acquireLock(key, 5_000);
-        const wait = makeStore().waitForToken(key, { timeoutMs: 5_000 });
+        // lockSeenHeld, as the library waits: a release before the store listens is seen too
+        // (without it, on a loaded machine the release once came before the subscription and
+        // the wait lasted 4.9 s).
+        const wait = makeStore().waitForToken(key, { timeoutMs: 5_000, lockSeenHeld: true });
         await sleep(100);
         const started = Date.now();
         await lock!.release();
         await expect(wait).resolves.toBeUndefined();
         expect(Date.now() - started).toBeLessThan(1_000);
+      });
+
+      test('lockSeenHeld: a lock released before the wait began ends it at once (nothing left to announce)', async () => {
+        const lock = await store.acquireLock(key, 5_000);
+        await lock!.release();
+        const started = Date.now();
+        await expect(makeStore().waitForToken(key, { timeoutMs: 5_000, lockSeenHeld: true })).resolves.toBeUndefined();
+        expect(Date.now() - started).toBeLessThan(1_000);
+      });
+
+      test('lockSeenHeld: a lock still held keeps the wait until its token', async () => {
+        const lock = await store.acquireLock(key, 5_000);
+        let settled = false;
+        const wait = makeStore()
+          .waitForToken(key, { timeoutMs: 5_000, lockSeenHeld: true })
+          .finally(() => (settled = true));
+        await sleep(150);
+        expect(settled).toBe(false);
+        const stored = token('tok-a');
+        await store.set(key, stored);
+        await lock!.release();
+        await expect(wait).resolves.toEqual(stored);
       });
 
       test('resolves with the token when the holder stores one and releases', async () => {
