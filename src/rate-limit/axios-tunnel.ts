@@ -23,17 +23,19 @@ import type { ClientRequest } from 'node:http';
  * and a wrong guess sends through the proxy a request the user excluded from it. Instead, this
  * lets axios decide everything and tunnel as it does (same proxy auth, same `Proxy-Authorization`
  * on the CONNECT only, same redirect handling and tunnel reuse, the user's TLS options for both
- * connections), and has the tunnel agent's `addRequest` pass the request it is given through the
- * same code as the exchange's own agents (written.ts), once per process. It acts on a request
- * only while an exchange of this library is sending (written.ts's `sending`, set synchronously
- * around the adapter call): every other `HttpsProxyAgent` request in the process (another axios
- * instance, a user's own agent) goes on untouched, at the cost of one function call.
+ * connections), and gives the tunnel class's prototype an `addRequest` (process-wide, once) that
+ * passes each request through the same code as the exchange's own agents (written.ts), then on
+ * to the inherited one: no new dependency, and no work per request without a proxy. It acts on
+ * a request only while an exchange of this library is sending (written.ts's `sending`, set
+ * synchronously around the adapter call): every other `HttpsProxyAgent` request in the process
+ * (another axios instance, a user's own agent) goes on untouched, at the cost of one call.
  *
  * The class is the one axios itself loads: resolved from where axios is installed, so a
  * different copy of https-proxy-agent elsewhere in the application is not the one changed. If
  * it cannot be found (a future axios tunnelling otherwise, axios bundled into the application),
- * nothing changes and such requests count from their hand-over, as before; tests/proxy.test.ts
- * fails for the axios this package is tested with if it stops working.
+ * nothing changes and such requests count from their hand-over, as before;
+ * tests/rate-limit/proxy-tunnel.test.ts fails if the axios this package is tested with stops
+ * tunnelling this way.
  *
  * A proxying agent the user gives as `httpsAgent` (with `proxy: false`, or an `HttpsProxyAgent`
  * axios leaves in place) needs none of this: it is the exchange's agent, wrapped like any other.
