@@ -1,6 +1,7 @@
 import http, { type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { InternalAxiosRequestConfig } from 'axios';
+import { interceptAxiosTunnels, type AddRequest } from './axios-tunnel';
 
 /**
  * Knowing which requests an exchange sends and when each has been written, so a rate-limit place
@@ -24,18 +25,24 @@ import type { InternalAxiosRequestConfig } from 'axios';
  * the client strips credentials on a foreign redirect), while every transport, follow-redirects,
  * Node's and a user's, hands the agent each request it sends. One wrapper per agent, kept:
  * axios caches per agent (its CONNECT tunnels for an https proxy), a wrapper per request would
- * open a tunnel per request.
+ * open a tunnel per request. axios's tunnel agent (an https request through a proxy) is not
+ * ours to wrap: its requests take the same path through its `addRequest` (axios-tunnel.ts).
  *
  * Redirect hops: follow-redirects creates the next hop's request inside the previous one's
  * `response` listener, synchronously, with the same agents; each hop is an arrival at a server,
  * so the wrapper holds it (no socket, nothing written) until the limits give it a place of its
  * own, and commits that place when the hop has been written.
  *
+ * An https request through a proxy (axios `proxy`, or `HTTPS_PROXY` and `NO_PROXY` as axios
+ * reads them) is seen too: axios sends it with a CONNECT tunnel agent of its own, whose
+ * `addRequest` hands the request here first (axios-tunnel.ts), so it counts from its write, once
+ * the CONNECT and both TLS handshakes are done, and each of its redirect hops holds for a place.
+ *
  * What is not seen (no ClientRequest through the agent: the fetch adapter, HTTP/2
- * (`httpVersion: 2`), an https request through a proxy (axios's own tunnel agent), `httpAgent:
- * false`, an agent with Node's `proxyEnv`, a custom adapter or transport that ignores the agent)
- * counts from the next turn of the event loop after the hand-over, as if written then, and its
- * redirects, followed out of sight, are not counted.
+ * (`httpVersion: 2`), `httpAgent: false` for an http URL, an agent with Node's `proxyEnv`, a custom
+ * adapter or transport that ignores the agent, an axios whose https-proxy-agent cannot be found
+ * (axios-tunnel.ts)) counts from the next turn of the event loop after the hand-over, as if
+ * written then, and its redirects, followed out of sight, are not counted.
  */
 
 /** What the limiter does for one exchange. */
@@ -60,7 +67,7 @@ let sending: ExchangePlaces | undefined;
 const started = new WeakSet<ExchangePlaces>();
 
 /** Node calls it with each request made with the agent (undocumented in @types/node, stable since 0.x). */
-type RequestAgent = Agent & { addRequest(request: ClientRequest, options: unknown): void };
+type RequestAgent = Agent & { addRequest: AddRequest };
 
 const wrappers = new WeakMap<Agent, Agent>();
 const wrapped = new WeakSet<Agent>();
@@ -121,11 +128,14 @@ function wrapperFor(agent: Agent): Agent | undefined {
   if ((agent as { options?: { proxyEnv?: unknown } }).options?.proxyEnv != null) return undefined;
   let wrapper = wrappers.get(agent);
   if (wrapper === undefined) {
+    // Here, not per request: a process's first exchange makes its first wrappers.
+    interceptAxiosTunnels(addRequest);
     // Everything but addRequest is the agent's own (options, protocol, pools): Node reads them
     // through the wrapper, and the agent itself gets every request and keeps every socket.
     wrapper = Object.create(agent, {
       addRequest: {
-        value: (request: ClientRequest, options: unknown) => addRequest(agent as RequestAgent, request, options),
+        value: (request: ClientRequest, options: unknown) =>
+          addRequest(agent, (agent as RequestAgent).addRequest, request, options),
       },
     }) as Agent;
     wrappers.set(agent, wrapper);
@@ -134,30 +144,60 @@ function wrapperFor(agent: Agent): Agent | undefined {
   return wrapper;
 }
 
-function addRequest(agent: RequestAgent, request: ClientRequest, options: unknown): void {
+/**
+ * Where each request made with an exchange's agent (or axios's tunnel agent) goes first; `handOn`
+ * is the agent's own `addRequest`, called with the agent as `this`.
+ */
+function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, options: unknown): void {
   const places = sending;
+  // Another's request (through an HttpsProxyAgent of the application's, another axios instance's
+  // tunnel), or an unseen creation (after an await in axios: a form-data body whose length is
+  // read first), which its exchange counted from the hand-over already.
+  if (places === undefined) return handOn.call(agent, request, options);
   sending = undefined;
-  // Unseen creation (after an await in axios: a form-data body whose length is read first): the
-  // exchange counted it from the hand-over already.
-  if (places === undefined) return agent.addRequest(request, options);
   if (!started.has(places)) {
     started.add(places);
     whenWritten(request, places, () => places.written());
-    return agent.addRequest(request, options);
+    return handOn.call(agent, request, options);
   }
   places.reserveHop().then(
     (place) => {
       if (request.destroyed) place.cancel();
       else whenWritten(request, places, () => place.commit());
-      agent.addRequest(request, options);
+      handOnOutOfTurn(agent, handOn, request, options);
     },
     (reason: unknown) => {
       // Aborted while waiting: Node ends a destroyed request once the agent hands it a socket,
       // without writing anything, and emits its `close` as for any request.
       if (!request.destroyed) request.destroy(reason instanceof Error ? reason : undefined);
-      agent.addRequest(request, options);
+      handOnOutOfTurn(agent, handOn, request, options);
     },
   );
+}
+
+/**
+ * Hands a held hop on to its agent with no exchange sending: its agent may be a tunnel agent that
+ * passes it through `addRequest` again (axios-tunnel.ts), and another exchange's unfollowed 3xx
+ * may have left `sending` set until the end of these microtasks (see whenWritten). Says whether
+ * the hop is https: agent-base 6 (https-proxy-agent 5: axios's tunnel agent, and many users'
+ * proxy agents) tells by looking for Node's https module in the call stack unless
+ * `secureEndpoint` says so, and a hop handed on later has no such caller: it would be sent in
+ * clear text into the tunnel (the server hangs up).
+ */
+function handOnOutOfTurn(agent: object, handOn: AddRequest, request: ClientRequest, options: unknown): void {
+  const other = sending;
+  sending = undefined;
+  try {
+    handOn.call(agent, request, withSecureEndpoint(request, options));
+  } finally {
+    sending = other;
+  }
+}
+
+function withSecureEndpoint(request: ClientRequest, options: unknown): unknown {
+  if (typeof options !== 'object' || options === null) return options;
+  if (typeof (options as { secureEndpoint?: unknown }).secureEndpoint === 'boolean') return options;
+  return { ...options, secureEndpoint: request.protocol === 'https:' };
 }
 
 function whenWritten(request: ClientRequest, places: ExchangePlaces, written: () => void): void {

@@ -19,11 +19,26 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-export async function startRecordingProxy(): Promise<RecordingProxy> {
+/** A slow tunnel set-up (a distant or busy proxy) for the first `connects` CONNECT requests. */
+export interface ConnectDelay {
+  /** How long each of them is held before the proxy reads it. */
+  delayMs: number;
+  /** How many CONNECTs are held, from the first; later ones go through at once. */
+  connects: number;
+}
+
+/**
+ * With `connectDelay`, a connection that opens with a CONNECT (one of the first `connects`) is
+ * held `delayMs` before the proxy sees it: the tunnel, and so the request inside it, are set up
+ * that much later, while later tunnels are set up at once. Plain requests are never held.
+ */
+export async function startRecordingProxy(connectDelay?: ConnectDelay): Promise<RecordingProxy> {
   const connects: string[] = [];
   const plainRequests: string[] = [];
   const connections: Buffer[][] = [];
   const sockets = new Set<net.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let heldConnects = 0;
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -40,15 +55,31 @@ export async function startRecordingProxy(): Promise<RecordingProxy> {
   // The http server reads its sockets natively ('data' events are not emitted), so the bytes
   // are recorded by a TCP relay in front of it.
   const recorder = net.createServer((client) => {
-    const upstream = net.connect(proxyPort, '127.0.0.1');
     track(client);
-    track(upstream);
     const chunks: Buffer[] = [];
     connections.push(chunks);
     client.on('data', (chunk: Buffer) => chunks.push(chunk));
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    // Relayed once the first bytes say whether this connection is a tunnel to hold.
+    client.once('data', (first: Buffer) => {
+      client.pause();
+      const held =
+        connectDelay !== undefined &&
+        first.subarray(0, 8).toString('latin1') === 'CONNECT ' &&
+        heldConnects++ < connectDelay.connects;
+      const relay = () => {
+        timers.delete(timer);
+        if (client.destroyed) return;
+        const upstream = net.connect(proxyPort, '127.0.0.1');
+        track(upstream);
+        upstream.write(first);
+        client.pipe(upstream).pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+        client.resume();
+      };
+      const timer = setTimeout(relay, held ? connectDelay.delayMs : 0);
+      timers.add(timer);
+    });
   });
   await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
 
@@ -58,6 +89,7 @@ export async function startRecordingProxy(): Promise<RecordingProxy> {
     plainRequests,
     received: () => connections.map((chunks) => Buffer.concat(chunks)),
     close: async () => {
+      for (const timer of timers) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       await Promise.all(
         [recorder, proxy].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),

@@ -3,6 +3,7 @@ import { setPriority } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SandboxClientOptions, SandboxCredentials, SandboxRequestRecord } from '../../src/testing';
+import type { ConnectDelay } from './recording-proxy';
 
 // From the project root, where Jest and the npm scripts run: this module is loaded as CommonJS
 // by Jest and as ESM by the bench, so neither __dirname nor import.meta exists in both.
@@ -106,9 +107,12 @@ export class SandboxProcess {
     return port;
   }
 
-  /** A recording HTTP proxy in this process (tests/helpers/recording-proxy.ts); resolves with its URL. */
-  async proxy(): Promise<string> {
-    return (await this.#call<{ url: string }>('proxy')).url;
+  /**
+   * A recording HTTP proxy in this process (tests/helpers/recording-proxy.ts), one per process:
+   * the first call starts it (holding its first CONNECTs with `connectDelay`); resolves with its URL.
+   */
+  async proxy(connectDelay?: ConnectDelay): Promise<string> {
+    return (await this.#call<{ url: string }>('proxy', connectDelay === undefined ? {} : { connectDelay })).url;
   }
 
   /** What the proxy saw: the targets of its CONNECTs and its plain requests' request lines. */

@@ -206,13 +206,11 @@ const otherTraffic: Condition = {
 
 const httpsProxy: Condition = {
   name: 'an HTTPS proxy (HTTPS_PROXY, CONNECT tunnels to TLS endpoints)',
-  // A known gap, not a measurement artefact: axios sends https through a proxy with a tunnel
-  // agent of its own (axios 1.21: HttpsProxyAgent, a new CONNECT per request), whose requests the
-  // limiter cannot see, so each counts from its hand-over and its tunnel's CONNECT and TLS
-  // handshake are taken for network delay. On two busy cores those took up to seconds in the
-  // client's process: 429s at the sandbox with the default 40 ms margin (2 of 45 cells) and with
-  // 250 ms (3 of 11 runs of this cell, load 7-8).
-  unseenWrites: 'https through a proxy goes by axios’s own tunnel agent (counted from the hand-over)',
+  // axios sends https through a proxy with a tunnel agent of its own (axios 1.21: HttpsProxyAgent,
+  // a new CONNECT and TLS session per request). Before the limiter saw that agent's requests
+  // (src/rate-limit/axios-tunnel.ts) each counted from its hand-over, the CONNECT and handshakes
+  // taken for network delay: on two busy cores, 429s in this cell's rate-limit count (2 of 45
+  // cells at the default 40 ms margin; 3 of 11 runs at 250 ms, load 7-8).
   async setup({ sandbox, certificate }) {
     const [auth, api] = await Promise.all(
       [sandbox.authUrl, sandbox.apiUrl].map((url) => sandbox.tlsFront(url, certificate())),
