@@ -37,11 +37,11 @@ export interface RedisRateLimitStoreOptions {
 // before now it was written (rounded down: each counts from no earlier than its write). ZADD
 // without XX: a request that was written counts even if its record has gone (it cannot have, see
 // SharedBudget's holds; counting what was sent is the safe side). The key's TTL then runs from
-// now: it outlives the newest send time it holds by a window (ttl is two). A budget this server
+// now: it outlives the newest send time it holds by a window (ttl is three). A budget this server
 // cannot write (its slot moved to another master, or a proxy refuses keys it was not told of) is
 // answered by its position, and the store sends it again on a call of its own, named in KEYS.
-// A negative "ms ago" is a time to come, at most a window ahead (a request still unwritten,
-// re-recorded with its client's lead: see SharedBudget); the TTL of two windows outlives it.
+// A negative "ms ago" is a time to come, at most two windows ahead (a request still unwritten,
+// re-recorded with its client's lead: see SharedBudget); the TTL of three windows outlives it.
 // Answers the index after the reports and the positions of the budgets that failed.
 const RECORD_WRITTEN = `
 local function recordWritten(now, from)
@@ -51,7 +51,7 @@ local function recordWritten(now, from)
     local key, ttl, count = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
     local args = {}
     for j = 1, count do
-      args[2 * j - 1] = now - math.max(tonumber(ARGV[i + 2 + 2 * j]), -ttl / 2) * 1000
+      args[2 * j - 1] = now - math.max(tonumber(ARGV[i + 2 + 2 * j]), -ttl * 2 / 3) * 1000
       args[2 * j] = ARGV[i + 1 + 2 * j]
     end
     local added = redis.pcall('ZADD', key, unpack(args))
@@ -70,7 +70,7 @@ end
 // do not matter). KEYS[1] holds the send times (a sorted set), KEYS[2] the clients waiting for a
 // place (a sorted set: member a client, score when it joined the line); both carry the budget's
 // hash tag, so they live in one Cluster slot. ARGV: limit, windowMs, ttlMs, the asking client,
-// its lead (ms, at most a window: places are recorded that far ahead of now, see SharedBudget),
+// its lead (ms, at most two windows: places are recorded that far ahead of now, see SharedBudget),
 // the written requests to report (see RECORD_WRITTEN: this budget's and other budgets'), then the
 // ids of its waiting requests, oldest first.
 //
@@ -88,7 +88,7 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2]) * 1000
 local ttl = tonumber(ARGV[3])
 local client = ARGV[4]
-local lead = math.max(0, math.min(tonumber(ARGV[5]), tonumber(ARGV[2]))) * 1000
+local lead = math.max(0, math.min(tonumber(ARGV[5]), 2 * tonumber(ARGV[2]))) * 1000
 local first, failed = recordWritten(now, 6)
 local function answer(taken, waitMs) return {taken, waitMs, unpack(failed)} end
 local wanted = #ARGV - first + 1
@@ -406,10 +406,11 @@ export class RedisRateLimitStore implements RateLimitStore {
 }
 
 /**
- * How long a budget's keys outlive their last write: twice the window, so a key never expires
- * while a request it counts may still be marked sent (SharedBudget re-marks a request that is
- * still unwritten every quarter window), and an idle budget's keys go soon after.
+ * How long a budget's keys outlive their last write: three windows, so a key never expires while
+ * a request it counts may still be marked sent (SharedBudget re-marks a request that is still
+ * unwritten every quarter window, and records places up to two windows ahead on a late
+ * process), and an idle budget's keys go soon after.
  */
 function ttlMs(windowMs: number): number {
-  return Math.ceil(2 * windowMs);
+  return Math.ceil(3 * windowMs);
 }

@@ -243,13 +243,15 @@ export class SharedBudget {
   }
 
   /**
-   * How far ahead of the store's now a take records its places: as late as this process has
-   * lately been (see take-delays.ts), at most a window (a key lives two). 0 on a process that
-   * runs when it should: its places count from the take, as exact as before.
+   * How far ahead of the store's now a take records its places: twice as late as this process
+   * has lately been (see take-delays.ts), at most two windows (a key lives three). Twice: the
+   * answer can come one stop late and the report of the write another (a worker stopped 1,200 ms
+   * of every 1,500 wrote in one running phase and reported in the next: 2 429s with one lead).
+   * 0 on a process that runs when it should: its places count from the take, as exact as before.
    */
   #leadMs(now: number): number {
-    const lead = recentTakeDelayMs(now);
-    return lead < LEAD_MIN_MS ? 0 : Math.min(Math.ceil(lead), this.#windowMs);
+    const delay = recentTakeDelayMs(now);
+    return delay < LEAD_MIN_MS ? 0 : Math.min(Math.ceil(2 * delay), 2 * this.#windowMs);
   }
 
   async #takeFromStore(ids: string[], written: WrittenRequest[], leadMs: number): Promise<RateLimitTakeAnswer> {
@@ -301,9 +303,11 @@ export class SharedBudget {
     this.#unhold(id);
     const now = performance.now();
     // Reported when written later than its record counts from (it must count from its write), or
-    // earlier (a lead: its place frees sooner once the store knows).
+    // earlier (a lead: its place frees sooner once the store knows). On a late process at once:
+    // it may not run again before half a window has passed.
     if (Math.abs(now - hold.countsFrom) > this.#skipMarkWithinMs) {
-      this.#queueWritten(id, now, hold.countsFrom + this.#windowMs * HOLD_FRACTION);
+      const dueAt = this.#leadMs(now) > 0 ? now : hold.countsFrom + this.#windowMs * HOLD_FRACTION;
+      this.#queueWritten(id, now, dueAt);
     }
   }
 

@@ -29,7 +29,7 @@ export interface RateLimitStore {
    * there are free places under `key` and resolves how many (`taken`, the first ones); when some
    * are left, resolves `waitMs` > 0, when `client` (a name for the asking client) should ask
    * again: a store that knows how many clients wait can give each its own time, so they do not
-   * all come back at once. `leadMs` (0 to `windowMs`): record the ids as sent that long after
+   * all come back at once. `leadMs` (0 to 2 × `windowMs`): record the ids as sent that long after
    * now, not now: the asking process has lately been that late (starved of CPU), and its write
    * times may reach the store that late; a store that ignores it counts them from now.
    */
@@ -60,7 +60,7 @@ export interface RateLimitStore {
 
 /**
  * A request recorded by {@link RateLimitStore.take}, written `agoMs` before the call that reports
- * it; negative for one still unwritten, to count from that long after the call (at most a window).
+ * it; negative for one still unwritten, to count from that long after the call (at most two windows).
  */
 export interface WrittenRequest {
   id: string;
