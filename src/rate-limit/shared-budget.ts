@@ -303,10 +303,13 @@ export class SharedBudget {
     this.#unhold(id);
     const now = performance.now();
     // Reported when written later than its record counts from (it must count from its write), or
-    // earlier (a lead: its place frees sooner once the store knows). On a late process at once:
-    // it may not run again before half a window has passed.
+    // earlier (a lead: its place frees sooner once the store knows). Due half a window on, less
+    // as much as this process has lately been late (it may be stopped that long before it sends
+    // it): at once on a process late by half a window, not sooner on one that runs when it should
+    // (its report then rides on a take: a call of its own per report doubled the calls).
     if (Math.abs(now - hold.countsFrom) > this.#skipMarkWithinMs) {
-      const dueAt = this.#leadMs(now) > 0 ? now : hold.countsFrom + this.#windowMs * HOLD_FRACTION;
+      const halfWindow = this.#windowMs * HOLD_FRACTION;
+      const dueAt = Math.min(hold.countsFrom + halfWindow, now + Math.max(0, halfWindow - recentTakeDelayMs(now)));
       this.#queueWritten(id, now, dueAt);
     }
   }
