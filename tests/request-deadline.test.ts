@@ -8,6 +8,7 @@ import {
 } from '../src';
 import axiosRetry from 'axios-retry';
 import type { Sandbox } from '../src/testing';
+import { DEADLINE_TICK_MS } from '../src/rate-limit/deadline-ticks';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
 
 const failure = (promise: Promise<unknown>) =>
@@ -356,6 +357,50 @@ describe('deadlines share one signal per 10 ms tick, not one per request (issue 
     },
     10_000,
   );
+
+  test('requests made 11 ms apart, each in a tick of its own, arm one deadline timer between them, not one each', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    await client.auth.getToken();
+    // The deadline timers are the only ones set for about this long, up to the end of the tick
+    // (axios's own timeout is off while the client's deadline runs the exchange).
+    const timeoutMs = 7_777;
+    const setTimeoutSpy = jest.spyOn(globalThis, 'setTimeout');
+    let deadlineTimers: number;
+    try {
+      for (let k = 0; k < 20; k += 1) {
+        await client.get(customersPath(sandbox()), { timeout: timeoutMs });
+        // 11 ms apart (at least: a slow machine only spreads them further): 20 distinct ticks.
+        await new Promise((resolve) => setTimeout(resolve, 11));
+      }
+      deadlineTimers = setTimeoutSpy.mock.calls.filter(
+        ([, delay]) => typeof delay === 'number' && delay > timeoutMs - 1_000 && delay <= timeoutMs + DEADLINE_TICK_MS,
+      ).length;
+    } finally {
+      setTimeoutSpy.mockRestore();
+    }
+    expect(sandbox().api.count).toBe(20);
+    // Armed for the first tick (later ones end later); none if a tick of an earlier test still
+    // holds it. One per tick, 20 here, before.
+    expect(deadlineTimers).toBeLessThanOrEqual(1);
+  }, 10_000);
+
+  test('a short deadline made after a long one ends on time, not when the long one’s timer fires', async () => {
+    const client = createServiceTitanClient(authOptions(sandbox()));
+    await client.auth.getToken();
+    const hold = sandbox().api.hold();
+    try {
+      const long = failure(client.get(customersPath(sandbox()), { timeout: 8_000 }));
+      await hold.untilWaiting(1);
+      const { error, elapsed } = await timed(client.get(customersPath(sandbox()), { timeout: 300 }));
+      expectAxiosTimeout(error, 300);
+      expect(elapsed).toBeGreaterThanOrEqual(299);
+      expect(elapsed).toBeLessThan(SETTLED_BY_MS);
+      hold.release();
+      expect(await long).toBeUndefined();
+    } finally {
+      hold.release();
+    }
+  }, 15_000);
 
   test('a streamed response is read past its deadline, as before: its tick firing for other requests never reaches its body', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));

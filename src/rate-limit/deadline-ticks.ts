@@ -2,20 +2,25 @@ import { setMaxListeners } from 'node:events';
 
 /**
  * Deadlines in ticks: requests whose deadlines fall in the same tick of {@link DEADLINE_TICK_MS}
- * share one signal, aborted when the tick ends, and its one timer. An `AbortSignal` costs ~5 µs to
- * create on Node 20 (as much as the rest of the client's own work per request) and a timer each
- * adds to that: one per tick, not one per request (issue 18 item 6). A tick lives while a request
- * waits on it; the last to leave clears its timer.
+ * share one signal, aborted when the tick ends. An `AbortSignal` costs ~5 µs to create on Node 20
+ * (as much as the rest of the client's own work per request): one per tick, not one per request
+ * (issue 18 item 6). A tick lives while a request waits on it.
+ *
+ * One timer for all ticks, armed for the earliest tick that may still be live, not one per tick:
+ * over the network a timer set and cleared per tick cost the client ~0.1× of bare axios's CPU
+ * per request (docs/performance.md, "The client's own path"). Deadlines mostly come later than
+ * the armed one (the same `timeout`, a later start), which leaves the timer alone; a tick that
+ * ends with no member is forgotten and the timer, when it fires, finds it gone and arms for the
+ * next live tick.
  */
 
 /** A request times out at most this long after its deadline, never before. */
 export const DEADLINE_TICK_MS = 10;
 
-/** The signal of one tick's deadlines, the timer that aborts it, and how many requests wait on it. */
+/** The signal of one tick's deadlines and how many requests wait on it. */
 export interface DeadlineTick {
   readonly key: number;
   readonly controller: AbortController;
-  readonly timer: NodeJS.Timeout;
   members: number;
 }
 
@@ -30,6 +35,10 @@ export function liveTicks(): DeadlineTick[] {
   return [...ticks.values()];
 }
 
+/** The timer and the key of the tick it is armed for (Infinity: not armed). */
+let timer: NodeJS.Timeout | undefined;
+let armedKey = Number.POSITIVE_INFINITY;
+
 /** Joins the tick `deadlineAt` falls in (on the `performance.now()` clock), creating it if need be. */
 export function joinTick(deadlineAt: number, now: number): DeadlineTick {
   const key = Math.ceil(deadlineAt / DEADLINE_TICK_MS);
@@ -38,17 +47,9 @@ export function joinTick(deadlineAt: number, now: number): DeadlineTick {
     const controller = new AbortController();
     // Every request of the tick (and the adapter of each) listens: no leak warning at 11.
     setMaxListeners(0, controller.signal);
-    const timer = setTimeout(
-      () => {
-        if (ticks.get(key) === tick) ticks.delete(key);
-        controller.abort(new DOMException('The request ran out of time', 'TimeoutError'));
-      },
-      Math.ceil(key * DEADLINE_TICK_MS - now),
-    );
-    // The exchange, not its deadline, keeps the process alive (as axios's own timeout does not).
-    timer.unref();
-    tick = { key, controller, timer, members: 0 };
+    tick = { key, controller, members: 0 };
     ticks.set(key, tick);
+    if (key < armedKey) arm(key, now);
   }
   tick.members += 1;
   return tick;
@@ -58,6 +59,31 @@ export function joinTick(deadlineAt: number, now: number): DeadlineTick {
 export function leaveTick(tick: DeadlineTick): void {
   tick.members -= 1;
   if (tick.members > 0) return;
-  clearTimeout(tick.timer);
+  // The timer stays armed: clearing and setting one per tick is the cost this module avoids.
   if (ticks.get(tick.key) === tick) ticks.delete(tick.key);
+}
+
+function arm(key: number, now: number): void {
+  if (timer !== undefined) clearTimeout(timer);
+  armedKey = key;
+  timer = setTimeout(fire, Math.max(0, Math.ceil(key * DEADLINE_TICK_MS - now)));
+  // The exchange, not its deadline, keeps the process alive (as axios's own timeout does not).
+  timer.unref();
+}
+
+/** Ends every tick whose end has come (never one before it), then arms for the earliest left. */
+function fire(): void {
+  timer = undefined;
+  armedKey = Number.POSITIVE_INFINITY;
+  const now = performance.now();
+  let next = Number.POSITIVE_INFINITY;
+  for (const [key, tick] of ticks) {
+    if (key * DEADLINE_TICK_MS <= now) {
+      ticks.delete(key);
+      tick.controller.abort(new DOMException('The request ran out of time', 'TimeoutError'));
+    } else if (key < next) {
+      next = key;
+    }
+  }
+  if (next !== Number.POSITIVE_INFINITY) arm(next, now);
 }
