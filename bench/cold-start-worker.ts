@@ -31,6 +31,8 @@ export interface ColdStartWorkerConfig {
   authUrl: string;
   apiUrl: string;
   redisUrl: string;
+  /** The ioredis client's `enableAutoPipelining` (the commands of one tick in one write), as docs/fleet-sizing.md advises. */
+  autoPipelining: boolean;
   /**
    * `tenant-clients`: createTenantClients (one token limiter of 4 for all); `clients`:
    * createServiceTitanClient per tenant; `axios`: the floor, bare axios doing the same exchanges
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
   const redisEntry = (await import(pathToFileURL(`${config.srcDir}/redis.ts`).href)) as RedisEntry;
   const credentials = credentialsByTenant(tenants);
 
-  const redis = new Redis(config.redisUrl);
+  const redis = new Redis(config.redisUrl, { enableAutoPipelining: config.autoPipelining });
   await redis.ping();
   const pool = startPoolProbe(SELF, 'readFile');
   await pool.started;

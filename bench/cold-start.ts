@@ -11,6 +11,7 @@
  *   npm run bench:cold-start -- --factory=axios                 # the floor: bare axios, the same exchanges
  *   npm run bench:cold-start -- --stores=none                   # in-memory stores: what the Redis stores add
  *   npm run bench:cold-start -- --compare=.tmp/base/src         # rounds interleaved with another source tree
+ *   npm run bench:cold-start -- --auto-pipelining               # the workers' ioredis client with enableAutoPipelining
  *   npm run bench:cold-start -- --profile --rounds=1            # a .cpuprofile of the cold start per round
  *
  * With `--compare`, rounds alternate (this tree, the other, this, …) so that both see the same
@@ -39,6 +40,8 @@ interface ColdStartConfig {
   /** Another `src/` to interleave with this tree's (before/after). */
   compare?: string;
   profile: boolean;
+  /** The worker's ioredis client with `enableAutoPipelining`. */
+  autoPipelining: boolean;
 }
 
 /** A round's figures with what the harness counted at the sandbox and in Redis. */
@@ -68,10 +71,12 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
     factory: 'tenant-clients',
     stores: 'both',
     profile: false,
+    autoPipelining: false,
   };
   for (const arg of argv) {
     const [name, value] = arg.replace(/^--/, '').split('=') as [string, string | undefined];
     if (name === 'profile' && value === undefined) config.profile = true;
+    else if (name === 'auto-pipelining' && value === undefined) config.autoPipelining = true;
     else if (name === 'compare' && value !== undefined) config.compare = path.resolve(value);
     else if (name === 'factory' && (value === 'tenant-clients' || value === 'clients' || value === 'axios')) {
       config.factory = value;
@@ -84,7 +89,7 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
       config[name === 'token-delay-ms' ? 'tokenDelayMs' : name] = Number(value);
     } else {
       throw new Error(
-        `unknown or bad argument ${arg} (--tenants=N --rounds=N --token-delay-ms=N --factory=tenant-clients|clients|axios --stores=both|token|rate-limit|none --compare=<src dir> --profile)`,
+        `unknown or bad argument ${arg} (--tenants=N --rounds=N --token-delay-ms=N --factory=tenant-clients|clients|axios --stores=both|token|rate-limit|none --compare=<src dir> --profile --auto-pipelining)`,
       );
     }
   }
@@ -225,6 +230,7 @@ async function main(): Promise<void> {
       authUrl: server.info.authUrl,
       apiUrl: server.info.apiUrl,
       redisUrl: redisServer.url,
+      autoPipelining: config.autoPipelining,
       factory: config.factory,
       stores: config.stores,
     };
