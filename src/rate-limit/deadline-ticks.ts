@@ -71,19 +71,31 @@ function arm(key: number, now: number): void {
   timer.unref();
 }
 
-/** Ends every tick whose end has come (never one before it), then arms for the earliest left. */
+/**
+ * Ends every tick whose end has come (never one before it), then arms for the earliest left.
+ * The aborts wait one turn of the event loop: a process that was not running past a deadline
+ * (starved of CPU, a long GC pause) runs its due timers before it reads its sockets, and an
+ * answer that came in time would be thrown away unread (as store commands were, see
+ * src/stores/command-timeout.ts). Ref'd: an unref'd immediate waits in the poll for other I/O.
+ */
 function fire(): void {
   timer = undefined;
   armedKey = Number.POSITIVE_INFINITY;
   const now = performance.now();
   let next = Number.POSITIVE_INFINITY;
+  const ended: DeadlineTick[] = [];
   for (const [key, tick] of ticks) {
     if (key * DEADLINE_TICK_MS <= now) {
       ticks.delete(key);
-      tick.controller.abort(new DOMException('The request ran out of time', 'TimeoutError'));
+      ended.push(tick);
     } else if (key < next) {
       next = key;
     }
   }
+  if (ended.length > 0) setImmediate(abortAll, ended);
   if (next !== Number.POSITIVE_INFINITY) arm(next, now);
+}
+
+function abortAll(ended: readonly DeadlineTick[]): void {
+  for (const tick of ended) tick.controller.abort(new DOMException('The request ran out of time', 'TimeoutError'));
 }

@@ -1,0 +1,50 @@
+import { createServiceTitanClient } from '../src';
+import { SandboxProcess } from './helpers/sandbox-process';
+
+/** Holds the event loop for `ms`, as a process starved of CPU or a long GC pause does. */
+function holdEventLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // Nothing: no timer, no I/O runs meanwhile.
+  }
+}
+
+// A request's deadline ends it when the answer has not come, not when the process was not
+// running to read it. Node runs due timers before it reads sockets: a process held past a
+// deadline (starved of CPU, a long GC pause) aborted the request whose answer had arrived in
+// time, unread. The sandbox runs in its own process, so it answers while this one is held.
+const TIMEOUT_MS = 3_000;
+
+describe('a deadline that passes while the event loop is held', () => {
+  let sandbox: SandboxProcess;
+
+  beforeAll(async () => {
+    sandbox = await SandboxProcess.start({ latencyMs: 300 });
+  }, 30_000);
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  test('the answer that arrived meanwhile is read, not thrown away as a timeout', async () => {
+    const client = createServiceTitanClient({ ...sandbox.options, rateLimit: false });
+    await client.auth.getToken();
+    await sandbox.reset();
+    const started = performance.now();
+    const request = client
+      .get('/crm/v2/tenant/{tenant}/customers', { timeout: TIMEOUT_MS, params: { pageSize: 1 } })
+      .then(
+        (response) => `answered ${response.status}`,
+        (error: unknown) => `failed: ${(error as Error).message}`,
+      );
+    // Once the sandbox has the request (it answers 300 ms later), this process stops running
+    // past the deadline: both the answer and the deadline come while it is held.
+    while ((await sandbox.stats()).count === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const heldFrom = performance.now();
+    // Held until half a second past the deadline: the answer (300 ms after arrival) and the
+    // deadline both come meanwhile. The hold must begin before the deadline: 3 s leaves a loaded
+    // machine time to see the arrival.
+    expect(heldFrom - started).toBeLessThan(TIMEOUT_MS);
+    holdEventLoop(started + TIMEOUT_MS + 500 - heldFrom);
+    expect(await request).toBe('answered 200');
+  }, 30_000);
+});
