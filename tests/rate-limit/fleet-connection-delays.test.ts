@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
-import { SandboxProcess } from '../helpers/sandbox-process';
-import { fleetEnv, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { quitWorkers, useSandboxFleet } from '../helpers/sandbox-fleet';
+import { fleetEnv, type WorkerProcess } from '../helpers/worker-process';
 
 // A fleet's budget when connections are slow to set up (a distant API: DNS, TCP, TLS). A request
 // let through on a new connection is written CONNECT_DELAY_MS later and counts from then (its
@@ -38,25 +38,15 @@ async function go(worker: WorkerProcess, n: number): Promise<string> {
 
 describeWithRedis('RedisRateLimitStore with slow connection set-up and staggered starts', () => {
   const redis = useRedisServer();
-  let sandbox: SandboxProcess;
+  const fleet = useSandboxFleet({ requestsPerSecond: BUDGET });
+  const sandbox = () => fleet.sandbox();
   let workers: WorkerProcess[] = [];
 
-  beforeEach(async () => {
-    sandbox = await SandboxProcess.start({ requestsPerSecond: BUDGET });
-  }, 30_000);
-  afterEach(async () => {
-    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-    workers = [];
-    await sandbox.close();
-  });
-
   async function run(pairs: number): Promise<void> {
-    workers = Array.from({ length: 2 * pairs }, () =>
-      startWorkerProcess(workerScript, {
-        ...fleetEnv(sandbox.options, redis().port),
-        FLEET_CONNECT_DELAY_MS: String(CONNECT_DELAY_MS),
-      }),
-    );
+    workers = fleet.start(workerScript, 2 * pairs, () => ({
+      ...fleetEnv(sandbox().options, redis().port),
+      FLEET_CONNECT_DELAY_MS: String(CONNECT_DELAY_MS),
+    }));
     await Promise.all(workers.map((worker) => worker.next('ready')));
     const cold = workers.filter((_, i) => i % 2 === 0);
     const warm = workers.filter((_, i) => i % 2 === 1);
@@ -64,7 +54,7 @@ describeWithRedis('RedisRateLimitStore with slow connection set-up and staggered
     // this test), then lets the window empty.
     for (const worker of warm) await go(worker, WARM_SOCKETS);
     await sleep(1_500);
-    await sandbox.reset();
+    await sandbox().reset();
 
     const done: Promise<string>[] = [];
     for (let pair = 0; pair < pairs; pair += 1) {
@@ -76,15 +66,13 @@ describeWithRedis('RedisRateLimitStore with slow connection set-up and staggered
       // The next pair starts once this one is through: each pair is the same race.
       await Promise.all([coldDone, warmDone]);
     }
-    const stats = await sandbox.stats();
+    const stats = await sandbox().stats();
     expect(await Promise.all(done)).toEqual(Array(2 * pairs).fill(`done ${BUDGET} 0 0`));
     expect(stats.rateLimited).toBe(0);
     expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
     expect(stats.count).toBe(2 * pairs * BUDGET);
 
-    for (const worker of workers) worker.send('quit');
-    await Promise.all(workers.map((worker) => worker.exited));
-    expect(workers.flatMap((worker) => worker.output.filter((line) => !/^(ready|done|bye)/.test(line)))).toEqual([]);
+    expect(await quitWorkers(workers)).toEqual([]);
   }
 
   test(`2 processes, ${CONNECT_DELAY_MS} ms per new connection, the second ${STAGGER_MS} ms after the first: ≤ ${BUDGET} arrivals in any rolling second`, async () => {

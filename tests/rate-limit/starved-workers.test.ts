@@ -4,7 +4,8 @@ import { createServiceTitanClient, type ServiceTitanClient } from '../../src';
 import { RedisRateLimitStore } from '../../src/redis';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { SandboxProcess } from '../helpers/sandbox-process';
-import { fleetEnv, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { quitWorkers, useSandboxFleet } from '../helpers/sandbox-fleet';
+import { fleetEnv, type WorkerProcess } from '../helpers/worker-process';
 
 // A fleet's budget when its processes are starved of CPU: on an oversubscribed machine the OS
 // stops a process for hundreds of ms at a time, anywhere, between a take and its request's write,
@@ -23,17 +24,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeWithRedis('RedisRateLimitStore with workers starved of CPU', () => {
   const redis = useRedisServer();
-  let sandbox: SandboxProcess;
+  const fleet = useSandboxFleet({ requestsPerSecond: BUDGET });
+  const sandbox = () => fleet.sandbox();
   let workers: WorkerProcess[] = [];
-
-  beforeEach(async () => {
-    sandbox = await SandboxProcess.start({ requestsPerSecond: BUDGET });
-  }, 30_000);
-  afterEach(async () => {
-    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-    workers = [];
-    await sandbox.close();
-  });
 
   /** Stops and resumes each worker in turn until `done` settles; a stopped worker is always resumed. */
   async function starve(done: Promise<unknown>, stoppedMs: number, runningMs: number): Promise<void> {
@@ -61,17 +54,15 @@ describeWithRedis('RedisRateLimitStore with workers starved of CPU', () => {
   ])(
     `${WORKERS} processes stopped $stoppedMs ms, then running $runningMs ms, in turn, one saturated tenant: ≤ ${BUDGET} arrivals in any rolling second`,
     async ({ stoppedMs, runningMs }) => {
-      workers = Array.from({ length: WORKERS }, () =>
-        startWorkerProcess(workerScript, fleetEnv(sandbox.options, redis().port)),
-      );
+      workers = fleet.start(workerScript, WORKERS, () => fleetEnv(sandbox().options, redis().port));
       await Promise.all(workers.map((worker) => worker.next('ready')));
-      await sandbox.reset();
+      await sandbox().reset();
 
       for (const worker of workers) worker.send(`loop ${RUN_MS} ${LOOPS}`);
       const done = Promise.all(workers.map((worker) => worker.next('done')));
       await starve(done, stoppedMs, runningMs);
       const lines = await done;
-      const stats = await sandbox.stats();
+      const stats = await sandbox().stats();
       expect({ rateLimited: stats.rateLimited, lines }).toEqual({
         rateLimited: 0,
         lines: lines.map(() => expect.stringMatching(/^done \d+ 0 0$/)),
@@ -80,9 +71,7 @@ describeWithRedis('RedisRateLimitStore with workers starved of CPU', () => {
       // Saturated: the budget was used, not only kept (a second's worth at the least).
       expect(stats.count).toBeGreaterThan(BUDGET);
 
-      for (const worker of workers) worker.send('quit');
-      await Promise.all(workers.map((worker) => worker.exited));
-      expect(workers.flatMap((worker) => worker.output.filter((line) => !/^(ready|done|bye)/.test(line)))).toEqual([]);
+      expect(await quitWorkers(workers)).toEqual([]);
     },
     120_000,
   );
