@@ -30,6 +30,7 @@ import { startWorkerProcess } from '../tests/helpers/worker-process';
 import type { ColdStartRound, ColdStartWorkerConfig } from './cold-start-worker';
 import { BenchServer } from './server-control';
 import { fixed, median, table, thousands } from './stats';
+import { runAsScript } from './run-as-script';
 
 interface ColdStartConfig {
   tenants: number;
@@ -273,12 +274,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(2);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

@@ -28,6 +28,7 @@ import type { Fallbacks, FleetWorkerCold, FleetWorkerConfig, FleetWorkerDone } f
 import type { TenantCounters } from './protocol';
 import { BenchServer } from './server-control';
 import { fixed, median, table, thousands } from './stats';
+import { runAsScript } from './run-as-script';
 
 type Topology = 'single' | 'cluster';
 
@@ -367,12 +368,4 @@ async function main(): Promise<void> {
   process.stderr.write('wrote bench/results/fleet-latest.json\n');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(2);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

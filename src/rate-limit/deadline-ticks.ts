@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { afterArrivedIo } from '../after-arrived-io';
 
 /**
  * Deadlines in ticks: requests whose deadlines fall in the same tick of {@link DEADLINE_TICK_MS}
@@ -73,10 +74,8 @@ function arm(key: number, now: number): void {
 
 /**
  * Ends every tick whose end has come (never one before it), then arms for the earliest left.
- * The aborts wait one turn of the event loop: a process that was not running past a deadline
- * (starved of CPU, a long GC pause) runs its due timers before it reads its sockets, and an
- * answer that came in time would be thrown away unread (as store commands were, see
- * src/stores/command-timeout.ts). Ref'd: an unref'd immediate waits in the poll for other I/O.
+ * The aborts come once the I/O that arrived meanwhile is read (see after-arrived-io.ts): an
+ * answer that came in time is not thrown away because the process was not running to read it.
  */
 function fire(): void {
   timer = undefined;
@@ -92,7 +91,7 @@ function fire(): void {
       next = key;
     }
   }
-  if (ended.length > 0) setImmediate(abortAll, ended);
+  if (ended.length > 0) afterArrivedIo(abortAll, ended);
   if (next !== Number.POSITIVE_INFINITY) arm(next, now);
 }
 
