@@ -235,4 +235,118 @@ describe('createTenantClients: many tenants, one app', () => {
       ServiceTitanAuthError,
     );
   });
+  // Issue 18 item 3: a token slot is for a request to the endpoint. Reading the store and taking
+  // the fleet lock inside it put a store round trip before every token request on the cold
+  // start's critical path; they now run just ahead of the slot.
+  describe('the store gate ahead of the token slot', () => {
+    /** A MemoryTokenStore that records its getOrLock calls in order and counts the fleet locks held. */
+    class CountingStore extends MemoryTokenStore {
+      readonly checks: string[] = [];
+      locksHeld = 0;
+      maxLocksHeld = 0;
+      #checked = new Map<number, () => void>();
+      /** Resolves once `count` store checks were made. */
+      checked(count: number): Promise<void> {
+        if (this.checks.length >= count) return Promise.resolve();
+        return new Promise((resolve) => this.#checked.set(count, resolve));
+      }
+      override async getOrLock(key: string, ttlMs: number) {
+        this.checks.push(key);
+        this.#checked.get(this.checks.length)?.();
+        const found = await super.getOrLock(key, ttlMs);
+        const { lock } = found;
+        if (lock === undefined) return found;
+        this.locksHeld += 1;
+        this.maxLocksHeld = Math.max(this.maxLocksHeld, this.locksHeld);
+        let counted = true;
+        const uncount = () => {
+          if (counted) this.locksHeld -= 1;
+          counted = false;
+        };
+        return {
+          lock: {
+            release: async () => {
+              uncount();
+              return lock.release();
+            },
+            storeAndRelease: async (token: StoredToken) => {
+              uncount();
+              return lock.storeAndRelease!(token);
+            },
+          },
+        };
+      }
+    }
+
+    /** Rejects after `ms`: a bound on a wait the code under test must end on its own. */
+    const within = <T>(promise: Promise<T>, ms: number, what: string) =>
+      Promise.race([
+        promise,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms).unref(),
+        ),
+      ]);
+
+    test('the next tenants read the store and take their locks while a token request is at the endpoint; locks waiting for a slot stay within the gate', async () => {
+      const store = new CountingStore();
+      const tenants = createTenantClients({
+        environment: sandbox().environment,
+        appKey: sandbox().appKey,
+        credentials,
+        store,
+        tokenConcurrency: 1,
+      });
+      const six = clients.slice(0, 6);
+      const handles = await Promise.all(six.map(({ tenantId }) => tenants.forTenant(tenantId)));
+      const atEndpoint = sandbox().token.hold();
+      const tokens = Promise.all(handles.map((client) => client.auth.getToken()));
+      await atEndpoint.untilWaiting(1, { timeoutMs: 10_000 });
+      // The first tenant's token request is held at the endpoint, holding the only slot; the
+      // second tenant's store check is made meanwhile (on the old code, only once the slot freed).
+      await within(store.checked(2), 5_000, "the second tenant's store check");
+      expect(sandbox().token.count).toBe(1);
+      // The gate is one wide: the second tenant keeps it until the slot is its own, so no more
+      // than two locks are held (the fetch's and the one waiting for its slot), not six.
+      expect(store.checks).toHaveLength(2);
+      expect(store.locksHeld).toBe(2);
+      atEndpoint.release();
+      await tokens;
+      expect(sandbox().token.count).toBe(6);
+      expect(sandbox().token.maxInFlight).toBe(1);
+      expect(store.maxLocksHeld).toBe(2);
+      expect(store.locksHeld).toBe(0);
+      expect(store.size).toBe(6);
+    });
+
+    test("waiting for another process's token holds no token slot: the next tenant's token request goes out meanwhile", async () => {
+      const store = new CountingStore();
+      const [x, y] = clients as [SandboxCredentials, SandboxCredentials];
+      // Two processes of a fleet: one store, a token limiter of one each.
+      const processes = [1, 2].map(() =>
+        createTenantClients({
+          environment: sandbox().environment,
+          appKey: sandbox().appKey,
+          credentials,
+          store,
+          tokenConcurrency: 1,
+        }),
+      );
+      const [first, second] = processes as [(typeof processes)[0], (typeof processes)[0]];
+      const xAtEndpoint = sandbox().token.hold((r) => r.clientId === x.clientId);
+      const xByFirst = (await first.forTenant(x.tenantId)).auth.getToken();
+      await xAtEndpoint.untilWaiting(1, { timeoutMs: 10_000 });
+      // The second process finds x's lock held by the first and waits for its token…
+      const xBySecond = (await second.forTenant(x.tenantId)).auth.getToken();
+      await within(store.checked(2), 5_000, "the second process's store check for x");
+      // …while its only token slot serves y (on the old code, the wait held the slot for up to
+      // fleetWaitMs, 32 s).
+      const yBySecond = (await second.forTenant(y.tenantId)).auth.getToken();
+      await within(yBySecond, 5_000, "y's token");
+      expect(sandbox().token.requests.map((r) => r.clientId)).toEqual([x.clientId, y.clientId]);
+      xAtEndpoint.release();
+      const [tokenX1, tokenX2] = await Promise.all([xByFirst, xBySecond]);
+      expect(tokenX2).toBe(tokenX1); // one fetch of x for the fleet
+      expect(sandbox().token.count).toBe(2);
+    });
+  });
 });

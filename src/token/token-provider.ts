@@ -8,6 +8,7 @@ import { storeBinding } from './store-key';
 import type { StoredToken, TokenLock } from '../stores/types';
 import type { TokenRequestReason } from '../telemetry/attributes';
 import { createTokenRequester, type TokenRequester } from './token-request';
+import { enterSlot, storeGateFor } from './token-slots';
 
 /** Options of {@link ServiceTitanAuth.getToken}. */
 export interface GetTokenOptions {
@@ -20,7 +21,9 @@ export interface GetTokenOptions {
 /**
  * Owns one client's token: the in-process cache, the shared store, renewal ahead of expiry and
  * single flight. Concurrent callers share one fetch (`inflight`); fetches of all handles that
- * share a `tokenLimiter` queue through it and re-check the store once they hold the slot.
+ * share a `tokenLimiter` queue through it. With a fleet store, each reads the store and takes
+ * the fleet lock just ahead of its slot (see token-slots.ts); with another store, once it holds
+ * the slot.
  */
 export class TokenProvider {
   readonly #options: ResolvedOptions;
@@ -146,54 +149,47 @@ export class TokenProvider {
    * as before: a request that completed left its token in the store.
    */
   async #obtainThroughLimiter(force: boolean): Promise<StoredToken> {
-    const { token, storing } = await this.#options.tokenLimiter(() => this.#obtainHoldingSlot(force));
+    const { store, tokenLimiter } = this.#options;
+    const { token, storing } =
+      store.acquireLock === undefined || store.waitForToken === undefined
+        ? await tokenLimiter(() => this.#adoptOrFetch(force))
+        : await this.#fetchAsFleet(force);
     await storing;
     return token;
   }
 
-  async #obtainHoldingSlot(force: boolean): Promise<Obtained> {
-    const cooling = this.#cooldown.error;
-    if (cooling !== undefined) throw cooling;
-    const { store } = this.#options;
-    if (store.acquireLock === undefined || store.waitForToken === undefined) {
-      if (!force) {
-        const reusable = await this.#adoptFromStore();
-        if (reusable !== undefined) return { token: reusable };
-      }
-      return this.#fetch();
+  /**
+   * A store without a fleet lock: read it once the slot is ours, since another handle on the same
+   * store and limiter may have stored a token while this one queued.
+   */
+  async #adoptOrFetch(force: boolean): Promise<Obtained> {
+    this.#throwIfCooling();
+    if (!force) {
+      const reusable = await this.#adoptFromStore();
+      if (reusable !== undefined) return { token: reusable };
     }
-    return this.#fetchAsFleet(force);
+    return this.#fetch();
   }
 
   /**
    * Fleet-wide single flight on a shared store: one process fetches while the others wait for
    * it to publish. A waiter fetches itself after `fleetWaitMs` (the holder may have died) or when
    * the store fails, so nobody hangs and a store outage never fails a request.
+   *
+   * The store is read and the lock taken in the gate ahead of the token limiter (see
+   * token-slots.ts), and waiting for another process's token holds neither: a token slot is
+   * only ever held by a request to the endpoint.
    */
   async #fetchAsFleet(force: boolean): Promise<Obtained> {
-    const { store, fleetWaitMs } = this.#options;
+    const { store, fleetWaitMs, tokenLimiter } = this.#options;
     const deadline = Date.now() + fleetWaitMs;
+    const gate = storeGateFor(tokenLimiter);
     for (let first = true; ; first = false) {
-      const found = await this.#adoptOrLock(force, first);
-      if (this.#storeFailing) return this.#fetch();
-      if (found.adopted !== undefined) return { token: found.adopted };
-      const { lock } = found;
-      if (lock !== undefined) {
-        let handedOver = false;
-        try {
-          const stored = found.recheck ? await this.#adoptFromStore() : undefined;
-          if (stored !== undefined) return { token: stored };
-          const fetched = await this.#fetch(lock);
-          handedOver = true;
-          if (lock.storeAndRelease !== undefined) return fetched;
-          // Released once the token is written: a waiter woken by the release must find it.
-          return { token: fetched.token, storing: fetched.storing.then(() => this.#storeCall(() => lock.release())) };
-        } finally {
-          if (!handedOver) await this.#storeCall(() => lock.release());
-        }
-      }
+      const step = await gate(() => this.#checkStoreThenEnterSlot(force, first));
+      if (step.adopted !== undefined) return { token: step.adopted };
+      if (step.fetching !== undefined) return step.fetching;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) return this.#fetch();
+      if (remaining <= 0) return tokenLimiter(() => this.#fetch());
       const except = this.#rejected ?? this.#current?.accessToken;
       const published = await this.#storeCall(async () =>
         store.waitForToken!(await this.#storeKey, {
@@ -204,9 +200,55 @@ export class TokenProvider {
           ...(except === undefined ? {} : { except }),
         }),
       );
-      if (this.#storeFailing) return this.#fetch();
+      if (this.#storeFailing) return tokenLimiter(() => this.#fetch());
       if (published !== undefined && this.#isAdoptable(published)) return { token: this.#adopt(published) };
     }
+  }
+
+  /**
+   * One turn of the fleet path in the store gate: the store's token, or the lock and a place in
+   * the token limiter (the gate is kept until the fetch holds its slot), or `wait`: another
+   * process holds the lock.
+   */
+  async #checkStoreThenEnterSlot(force: boolean, first: boolean): Promise<FleetStep> {
+    this.#throwIfCooling();
+    const { tokenLimiter } = this.#options;
+    const found = await this.#adoptOrLock(force, first);
+    if (this.#storeFailing) return { fetching: tokenLimiter(() => this.#fetch()) };
+    if (found.adopted !== undefined) return { adopted: found.adopted };
+    const { lock } = found;
+    if (lock === undefined) return { wait: true };
+    const stored = found.recheck ? await this.#adoptFromStore() : undefined;
+    if (stored !== undefined) {
+      await this.#storeCall(() => lock.release());
+      return { adopted: stored };
+    }
+    const slot = enterSlot(
+      tokenLimiter,
+      () => this.#fetchHoldingLock(lock),
+      () => void this.#storeCall(() => lock.release()),
+    );
+    await slot.started;
+    return { fetching: slot.done };
+  }
+
+  /** Fetches under the fleet lock, in a token slot; the lock is released however it ends. */
+  async #fetchHoldingLock(lock: TokenLock): Promise<Obtained> {
+    let handedOver = false;
+    try {
+      const fetched = await this.#fetch(lock);
+      handedOver = true;
+      if (lock.storeAndRelease !== undefined) return fetched;
+      // Released once the token is written: a waiter woken by the release must find it.
+      return { token: fetched.token, storing: fetched.storing.then(() => this.#storeCall(() => lock.release())) };
+    } finally {
+      if (!handedOver) await this.#storeCall(() => lock.release());
+    }
+  }
+
+  #throwIfCooling(): void {
+    const cooling = this.#cooldown.error;
+    if (cooling !== undefined) throw cooling;
   }
 
   /**
@@ -260,8 +302,7 @@ export class TokenProvider {
   async #fetch(lock?: TokenLock): Promise<Obtained & { storing: Promise<unknown> }> {
     // Every path to the endpoint passes here, the fleet path's fallbacks included: none may
     // bypass a cooldown.
-    const cooling = this.#cooldown.error;
-    if (cooling !== undefined) throw cooling;
+    this.#throwIfCooling();
     const { logger } = this.#options;
     logger.debug?.('requesting a token', { authUrl: this.#options.authUrl, clientId: this.#options.clientId });
     let token: StoredToken;
@@ -316,6 +357,15 @@ export class TokenProvider {
 interface Obtained {
   token: StoredToken;
   storing?: Promise<unknown>;
+}
+
+/** What a turn of the fleet path in the store gate found (exactly one field). */
+interface FleetStep {
+  adopted?: StoredToken;
+  /** The fetch, holding its token slot (and the fleet lock, if the store answered). */
+  fetching?: Promise<Obtained>;
+  /** Another process holds the lock: wait for its token, holding no slot. */
+  wait?: true;
 }
 
 /** The key in a store that only this handle uses (the default `MemoryTokenStore`). */
