@@ -22,12 +22,12 @@ export interface PoolProbe {
 }
 
 /**
- * Starts a {@link PoolProbe} on `file` (a small file: the pool's work, not the disk's). `stat` is
+ * Starts a {@link PoolProbe} on `file`, one round every `intervalMs` (a small file: the pool's work, not the disk's). `stat` is
  * one pool task, so its wait beyond the control is the pool's queue; `readFile` is four in a row
  * (open, fstat, read, close), what an application's read waits, and on a starved machine each
  * of the four also waits for a pool thread to be scheduled.
  */
-export function startPoolProbe(file: string, fsCall: 'stat' | 'readFile' = 'stat'): PoolProbe {
+export function startPoolProbe(file: string, fsCall: 'stat' | 'readFile' = 'stat', intervalMs = 20): PoolProbe {
   const worker = new Worker(
     `
     const { parentPort, Worker, workerData } = require('node:worker_threads');
@@ -49,14 +49,14 @@ export function startPoolProbe(file: string, fsCall: 'stat' | 'readFile' = 'stat
         ]);
         fsMs = Math.max(fsMs, f - e); dnsMs = Math.max(dnsMs, d - e); samples += 1;
         if (samples === 1) parentPort.postMessage('started');
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, workerData.intervalMs));
       }
       await echo.terminate();
       parentPort.postMessage({ fsMs, dnsMs, samples });
     })();
     parentPort.on('message', () => { running = false; });
     `,
-    { eval: true, workerData: { file, fsCall } },
+    { eval: true, workerData: { file, fsCall, intervalMs } },
   );
   const messages: unknown[] = [];
   const waiting: ((message: unknown) => void)[] = [];
