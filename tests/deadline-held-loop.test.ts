@@ -48,3 +48,37 @@ describe('a deadline that passes while the event loop is held', () => {
     expect(await request).toBe('answered 200');
   }, 30_000);
 });
+
+// The same for a token request's own deadline (tokenRequest.timeoutMs, per attempt): an answer
+// that arrived while the process was held was aborted unread and asked for again (a second
+// token request at the endpoint, which ServiceTitan throttles; on a fleet's cold start, with
+// event loops held for seconds, token requests failed by the thousand).
+describe('a token request whose deadline passes while the event loop is held', () => {
+  let sandbox: SandboxProcess;
+
+  beforeAll(async () => {
+    sandbox = await SandboxProcess.start({ tokenLatencyMs: 300 });
+  }, 30_000);
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  test('the token that arrived meanwhile is used; the endpoint is asked once', async () => {
+    const client = createServiceTitanClient({
+      ...sandbox.options,
+      rateLimit: false,
+      tokenRequest: { timeoutMs: TIMEOUT_MS },
+    });
+    const started = performance.now();
+    const token = client.auth.getToken().then(
+      () => 'token',
+      (error: unknown) => `failed: ${(error as Error).message}`,
+    );
+    while ((await sandbox.records()).token.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const heldFrom = performance.now();
+    expect(heldFrom - started).toBeLessThan(TIMEOUT_MS);
+    holdEventLoop(started + TIMEOUT_MS + 500 - heldFrom);
+    expect(await token).toBe('token');
+    expect((await sandbox.records()).token).toHaveLength(1);
+  }, 30_000);
+});

@@ -1,7 +1,8 @@
 import { retryDelay } from '../backoff';
-import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import axios, { AxiosError, isAxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import axiosRetry, { isNetworkError } from 'axios-retry';
 import { ServiceTitanAuthError } from '../errors';
+import { joinTick, leaveTick, type DeadlineTick } from '../rate-limit/deadline-ticks';
 import type { ResolvedOptions } from '../options';
 import type { StoredToken } from '../stores/types';
 import { cappedRetryAfterMs, retryAfterMs } from '../retry-after';
@@ -93,20 +94,51 @@ function tokenHttpClient(): AxiosInstance {
   });
   // axios's `timeout` is an idle timer: an endpoint that trickles a byte now and then never
   // trips it. A deadline per attempt bounds it from connect to the last byte (guarantee 13).
-  // AbortSignal.timeout's timer is unref'd, so it never keeps the process alive (G11); the
-  // interceptor runs again for every retry that axios-retry sends through this instance.
+  // It is one of the shared deadline ticks (deadline-ticks.ts), not AbortSignal.timeout: a tick
+  // aborts once the I/O that arrived meanwhile is read, so a token answer that came in time
+  // while the process was held (starved of CPU, a long GC pause) is not taken for a timeout and
+  // asked for again; AbortSignal.timeout's timer ran before the socket was read. The ticks' timer
+  // is unref'd, so it never keeps the process alive (G11). The interceptor runs again for every
+  // retry that axios-retry sends through this instance; each attempt leaves its tick when it ends.
   http.interceptors.request.use(
     (config) => {
       const deadlineMs = (config as TokenRequestConfig)[ATTEMPT_DEADLINE];
-      if (deadlineMs !== undefined) config.signal = AbortSignal.timeout(deadlineMs);
+      if (deadlineMs !== undefined) {
+        const now = performance.now();
+        const tick = joinTick(now + deadlineMs, now);
+        attemptTicks.set(config, tick);
+        config.signal = tick.controller.signal;
+      }
       return config;
     },
     undefined,
     { synchronous: true },
   );
+  // Before axios-retry's (response interceptors run in the order they were added): an attempt
+  // is over before the next one starts.
+  http.interceptors.response.use(
+    (response) => {
+      leaveAttemptTick(response.config);
+      return response;
+    },
+    (error: unknown) => {
+      if (isAxiosError(error) && error.config !== undefined) leaveAttemptTick(error.config);
+      throw error;
+    },
+  );
   // Every request brings its own settings (`axios-retry` in its config); none by default.
   axiosRetry(http, { retries: 0 });
   return (sharedTokenHttpClient = http);
+}
+
+/** The deadline tick each attempt in flight joined, by its config (the same object until it ends). */
+const attemptTicks = new WeakMap<object, DeadlineTick>();
+
+function leaveAttemptTick(config: object): void {
+  const tick = attemptTicks.get(config);
+  if (tick === undefined) return;
+  attemptTicks.delete(config);
+  leaveTick(tick);
 }
 
 /** True when the attempt's own deadline (not the endpoint) ended it. */

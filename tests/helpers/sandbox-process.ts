@@ -28,6 +28,8 @@ export interface SandboxProcessStats {
 export interface SandboxProcessSettings {
   /** Every API answer is delayed this long. @default 0 */
   latencyMs?: number;
+  /** Every token answer is delayed this long. @default 0 */
+  tokenLatencyMs?: number;
   /** The API's limit per rolling second per (app key, tenant). @default 60 */
   requestsPerSecond?: number;
   /**
