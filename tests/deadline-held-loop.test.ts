@@ -1,5 +1,5 @@
 import { createServiceTitanClient } from '../src';
-import { SandboxProcess } from './helpers/sandbox-process';
+import { useSandboxProcess } from './helpers/sandbox-process';
 
 /** Holds the event loop for `ms`, as a process starved of CPU or a long GC pause does. */
 function holdEventLoop(ms: number): void {
@@ -16,19 +16,12 @@ function holdEventLoop(ms: number): void {
 const TIMEOUT_MS = 3_000;
 
 describe('a deadline that passes while the event loop is held', () => {
-  let sandbox: SandboxProcess;
-
-  beforeAll(async () => {
-    sandbox = await SandboxProcess.start({ latencyMs: 300 });
-  }, 30_000);
-  afterAll(async () => {
-    await sandbox.close();
-  });
+  const sandbox = useSandboxProcess({ latencyMs: 300 });
 
   test('the answer that arrived meanwhile is read, not thrown away as a timeout', async () => {
-    const client = createServiceTitanClient({ ...sandbox.options, rateLimit: false });
+    const client = createServiceTitanClient({ ...sandbox().options, rateLimit: false });
     await client.auth.getToken();
-    await sandbox.reset();
+    await sandbox().reset();
     const started = performance.now();
     const request = client
       .get('/crm/v2/tenant/{tenant}/customers', { timeout: TIMEOUT_MS, params: { pageSize: 1 } })
@@ -38,7 +31,7 @@ describe('a deadline that passes while the event loop is held', () => {
       );
     // Once the sandbox has the request (it answers 300 ms later), this process stops running
     // past the deadline: both the answer and the deadline come while it is held.
-    while ((await sandbox.stats()).count === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await sandbox().stats()).count === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const heldFrom = performance.now();
     // Held until half a second past the deadline: the answer (300 ms after arrival) and the
     // deadline both come meanwhile. The hold must begin before the deadline: 3 s leaves a loaded
@@ -54,18 +47,11 @@ describe('a deadline that passes while the event loop is held', () => {
 // token request at the endpoint, which ServiceTitan throttles; on a fleet's cold start, with
 // event loops held for seconds, token requests failed by the thousand).
 describe('a token request whose deadline passes while the event loop is held', () => {
-  let sandbox: SandboxProcess;
-
-  beforeAll(async () => {
-    sandbox = await SandboxProcess.start({ tokenLatencyMs: 300 });
-  }, 30_000);
-  afterAll(async () => {
-    await sandbox.close();
-  });
+  const sandbox = useSandboxProcess({ tokenLatencyMs: 300 });
 
   test('the token that arrived meanwhile is used; the endpoint is asked once', async () => {
     const client = createServiceTitanClient({
-      ...sandbox.options,
+      ...sandbox().options,
       rateLimit: false,
       tokenRequest: { timeoutMs: TIMEOUT_MS },
     });
@@ -74,11 +60,11 @@ describe('a token request whose deadline passes while the event loop is held', (
       () => 'token',
       (error: unknown) => `failed: ${(error as Error).message}`,
     );
-    while ((await sandbox.records()).token.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await sandbox().records()).token.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const heldFrom = performance.now();
     expect(heldFrom - started).toBeLessThan(TIMEOUT_MS);
     holdEventLoop(started + TIMEOUT_MS + 500 - heldFrom);
     expect(await token).toBe('token');
-    expect((await sandbox.records()).token).toHaveLength(1);
+    expect((await sandbox().records()).token).toHaveLength(1);
   }, 30_000);
 });

@@ -4,6 +4,7 @@ import {
   ServiceTitanAuthError,
   createTenantClients,
   type StoredToken,
+  type TenantClientsOptions,
   type TokenLock,
   type TokenStore,
 } from '../src';
@@ -29,12 +30,12 @@ describe('createTenantClients: many tenants, one app', () => {
   beforeEach(() => {
     lookups.length = 0;
   });
+  /** Tenant clients of the sandbox's app with the credentials above, and what a test configures. */
+  const tenantClients = (options: Partial<TenantClientsOptions> = {}) =>
+    createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials, ...options });
 
   test('50 tenants cold: token requests never exceed the shared limiter at once; each tenant uses its own token', async () => {
-    const tenants = createTenantClients({
-      environment: sandbox().environment,
-      appKey: sandbox().appKey,
-      credentials,
+    const tenants = tenantClients({
       tokenConcurrency: 4,
     });
     sandbox().token.enqueue({ delayMs: 20, times: tenantCount });
@@ -56,7 +57,7 @@ describe('createTenantClients: many tenants, one app', () => {
   });
 
   test('one client per tenant: concurrent forTenant calls share one lookup', async () => {
-    const tenants = createTenantClients({ environment: sandbox().environment, appKey: sandbox().appKey, credentials });
+    const tenants = tenantClients();
     const [a, b] = await Promise.all([tenants.forTenant(1000), tenants.forTenant('1000')]);
     expect(a).toBe(b);
     expect(lookups).toEqual(['1000']);
@@ -81,10 +82,7 @@ describe('createTenantClients: many tenants, one app', () => {
 
   test('a shared store is used by every tenant', async () => {
     const store = new MemoryTokenStore();
-    const tenants = createTenantClients({
-      environment: sandbox().environment,
-      appKey: sandbox().appKey,
-      credentials,
+    const tenants = tenantClients({
       store,
     });
     await (await tenants.forTenant(1000)).auth.getToken();
@@ -95,10 +93,7 @@ describe('createTenantClients: many tenants, one app', () => {
   // Issue 19 item 8: tokenRequest reaches every tenant's client, while the limiter stays the
   // shared one of tokenConcurrency (a limiter given anyway, untyped, is replaced as it always was).
   test('tokenRequest options reach every tenant; the token slot stays shared', async () => {
-    const tenants = createTenantClients({
-      environment: sandbox().environment,
-      appKey: sandbox().appKey,
-      credentials,
+    const tenants = tenantClients({
       tokenConcurrency: 1,
       tokenRequest: { retries: 3, retryDelayMs: 1 },
       ...({ tokenLimiter: pLimit(100) } as object),
@@ -146,10 +141,7 @@ describe('createTenantClients: many tenants, one app', () => {
       }
     }
     const store = new HeldWriteStore();
-    const tenants = createTenantClients({
-      environment: sandbox().environment,
-      appKey: sandbox().appKey,
-      credentials,
+    const tenants = tenantClients({
       store,
       tokenConcurrency: 1,
     });
@@ -198,10 +190,7 @@ describe('createTenantClients: many tenants, one app', () => {
         };
       },
     };
-    const tenants = createTenantClients({
-      environment: sandbox().environment,
-      appKey: sandbox().appKey,
-      credentials,
+    const tenants = tenantClients({
       store,
       tokenConcurrency: 1,
     });
@@ -224,10 +213,7 @@ describe('createTenantClients: many tenants, one app', () => {
       }),
     ).toThrow(/credentials must be a function/);
     expect(() =>
-      createTenantClients({
-        environment: sandbox().environment,
-        appKey: sandbox().appKey,
-        credentials,
+      tenantClients({
         tokenConcurrency: 0,
       }),
     ).toThrow(/tokenConcurrency/);
@@ -289,10 +275,7 @@ describe('createTenantClients: many tenants, one app', () => {
 
     test('the next tenants read the store and take their locks while a token request is at the endpoint; locks waiting for a slot stay within the gate', async () => {
       const store = new CountingStore();
-      const tenants = createTenantClients({
-        environment: sandbox().environment,
-        appKey: sandbox().appKey,
-        credentials,
+      const tenants = tenantClients({
         store,
         tokenConcurrency: 1,
       });
@@ -323,10 +306,7 @@ describe('createTenantClients: many tenants, one app', () => {
       const [x, y] = clients as [SandboxCredentials, SandboxCredentials];
       // Two processes of a fleet: one store, a token limiter of one each.
       const processes = [1, 2].map(() =>
-        createTenantClients({
-          environment: sandbox().environment,
-          appKey: sandbox().appKey,
-          credentials,
+        tenantClients({
           store,
           tokenConcurrency: 1,
         }),

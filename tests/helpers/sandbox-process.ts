@@ -181,3 +181,18 @@ export function raisePriority(child: ChildProcess): void {
     // Not allowed here: the counts are as exact as the machine's load lets them be.
   }
 }
+
+/** A {@link SandboxProcess} for the tests of a `describe`: started before them, closed after. */
+export function useSandboxProcess(settings: SandboxProcessSettings = {}): () => SandboxProcess {
+  let sandbox: SandboxProcess | undefined;
+  beforeAll(async () => {
+    sandbox = await SandboxProcess.start(settings);
+  }, 30_000); // starting a process with tsx takes seconds on a busy machine
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+  return () => {
+    if (sandbox === undefined) throw new Error('useSandboxProcess: the sandbox process is not started yet');
+    return sandbox;
+  };
+}
