@@ -47,6 +47,8 @@ export interface ColdStartWorkerConfig {
    * 6 s round here, which a real application does not spend.
    */
   probeIntervalMs: number;
+  /** Only each tenant's token (`auth.getToken()`), no API request: the token path alone (tenant-clients, clients). */
+  tokenOnly: boolean;
   profileFile?: string;
 }
 
@@ -59,6 +61,8 @@ export interface ColdStartRound {
   wallMs: number;
   /** CPU of the main thread alone (Linux: /proc/self/task/<pid>/stat), ms; NaN elsewhere. */
   mainThreadCpuMs: number;
+  /** Its system (kernel) part: socket writes, and the wake-ups of the processes they reach. */
+  mainThreadSystemCpuMs: number;
   /** CPU of the whole process (every thread: the main one, libuv's pool, GC helpers), ms. */
   processCpuMs: number;
   /** Time in GC pauses (PerformanceObserver 'gc'), ms. */
@@ -79,15 +83,14 @@ type RedisEntry = typeof import('../src/redis');
 
 const SELF = fileURLToPath(import.meta.url);
 
-/** CPU ms of this process's main thread, from Linux's per-thread accounting (10 ms ticks). */
-function mainThreadCpuMs(): number {
+/** CPU ms of this process's main thread, user and system (Linux: /proc/self/task/<pid>/stat, 10 ms ticks); NaN elsewhere. */
+function mainThreadCpu(): { userMs: number; systemMs: number } {
   try {
     const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces, in parentheses): utime is the 12th, stime the 13th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return { userMs: Number(fields[11]) * 10, systemMs: Number(fields[12]) * 10 };
   } catch {
-    return Number.NaN;
+    return { userMs: Number.NaN, systemMs: Number.NaN };
   }
 }
 
@@ -146,7 +149,7 @@ async function main(): Promise<void> {
   loop.enable();
   const probe = mainThreadProbe(config.probeIntervalMs);
   const cpuBefore = process.cpuUsage();
-  const mainBefore = mainThreadCpuMs();
+  const mainBefore = mainThreadCpu();
   const started = performance.now();
 
   // What is measured: creating the stores and the clients, and one request per tenant.
@@ -164,7 +167,9 @@ async function main(): Promise<void> {
   const path = '/crm/v2/tenant/{tenant}/customers';
   if (config.factory === 'tenant-clients') {
     const clients = library.createTenantClients({ ...shared, credentials: (tenantId) => credentials.get(tenantId)! });
-    get = async (tenantId) => (await clients.forTenant(tenantId)).get(path, { params: { pageSize: 1 } });
+    get = config.tokenOnly
+      ? async (tenantId) => (await clients.forTenant(tenantId)).auth.getToken()
+      : async (tenantId) => (await clients.forTenant(tenantId)).get(path, { params: { pageSize: 1 } });
   } else if (config.factory === 'axios') {
     const http = axios.create({ baseURL: config.apiUrl });
     const tokenSlots = pLimit(4);
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
         client_secret: clientSecret,
       });
       const token = await tokenSlots(() => axios.post<{ access_token: string }>(config.authUrl, form.toString()));
+      if (config.tokenOnly) return token;
       return http.get(path.replace('{tenant}', tenantId), {
         params: { pageSize: 1 },
         headers: { Authorization: `Bearer ${token.data.access_token}`, 'ST-App-Key': config.appKey },
@@ -185,7 +191,9 @@ async function main(): Promise<void> {
     const clients = new Map(
       tenants.map((tenant) => [tenant.tenantId, library.createServiceTitanClient({ ...shared, ...tenant })]),
     );
-    get = (tenantId) => clients.get(tenantId)!.get(path, { params: { pageSize: 1 } });
+    get = config.tokenOnly
+      ? (tenantId) => clients.get(tenantId)!.auth.getToken()
+      : (tenantId) => clients.get(tenantId)!.get(path, { params: { pageSize: 1 } });
   }
   let failed = 0;
   let firstError: string | undefined;
@@ -199,7 +207,7 @@ async function main(): Promise<void> {
   );
 
   const wallMs = performance.now() - started;
-  const mainCpu = mainThreadCpuMs() - mainBefore;
+  const mainAfter = mainThreadCpu();
   const cpu = process.cpuUsage(cpuBefore);
   const main = probe.stop();
   loop.disable();
@@ -215,7 +223,8 @@ async function main(): Promise<void> {
     failed,
     ...(firstError === undefined ? {} : { firstError }),
     wallMs,
-    mainThreadCpuMs: mainCpu,
+    mainThreadCpuMs: mainAfter.userMs + mainAfter.systemMs - mainBefore.userMs - mainBefore.systemMs,
+    mainThreadSystemCpuMs: mainAfter.systemMs - mainBefore.systemMs,
     processCpuMs: (cpu.user + cpu.system) / 1000,
     gcMs,
     eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
