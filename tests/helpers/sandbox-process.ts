@@ -22,6 +22,22 @@ export interface SandboxProcessStats {
   arrivals: number[];
   /** Requests without a token (a test's other traffic to the same server). */
   otherTraffic: number;
+  /** When the server answered 429 (ms since it started, as `arrivals`). */
+  rateLimitedAt: number[];
+  /** When the server's own event loop ran more than 5 ms late, and by how much: `[at, lateMs]`. */
+  lateTicks: [at: number, lateMs: number][];
+}
+
+/**
+ * The server's lateness within `withinMs` before each 429 (`[429 at, [late at, late ms]…]`): what
+ * an overrun's report shows next to it, to tell a client that sent too much from a server that
+ * stamped arrivals late (its event loop behind) and so packed them into one rolling second.
+ */
+export function latenessBefore429s(stats: SandboxProcessStats, withinMs = 1_000): [number, [number, number][]][] {
+  return stats.rateLimitedAt.map((at) => [
+    at,
+    stats.lateTicks.filter(([lateAt]) => lateAt <= at && lateAt > at - withinMs),
+  ]);
 }
 
 /** What the sandbox process emulates. */
