@@ -8,7 +8,6 @@ import { storeBinding } from './store-key';
 import type { StoredToken, TokenLock } from '../stores/types';
 import type { TokenRequestReason } from '../telemetry/attributes';
 import { createTokenRequester, type TokenRequester } from './token-request';
-import { enterSlot, storeGateFor } from './token-slots';
 
 /** Options of {@link ServiceTitanAuth.getToken}. */
 export interface GetTokenOptions {
@@ -21,9 +20,8 @@ export interface GetTokenOptions {
 /**
  * Owns one client's token: the in-process cache, the shared store, renewal ahead of expiry and
  * single flight. Concurrent callers share one fetch (`inflight`); fetches of all handles that
- * share a `tokenLimiter` queue through it. With a fleet store, each reads the store and takes
- * the fleet lock just ahead of its slot (see token-slots.ts); with another store, once it holds
- * the slot.
+ * share a `tokenLimiter` queue through it and re-check the store once they hold the slot; a
+ * wait for another process's token holds none.
  */
 export class TokenProvider {
   readonly #options: ResolvedOptions;
@@ -176,18 +174,16 @@ export class TokenProvider {
    * it to publish. A waiter fetches itself after `fleetWaitMs` (the holder may have died) or when
    * the store fails, so nobody hangs and a store outage never fails a request.
    *
-   * The store is read and the lock taken in the gate ahead of the token limiter (see
-   * token-slots.ts), and waiting for another process's token holds neither: a token slot is
-   * only ever held by a request to the endpoint.
+   * Each turn reads the store and tries the lock in a token slot (another process may have
+   * published while this one queued), but waiting for another process's token holds no slot:
+   * the turn gives it back and the next turn queues again.
    */
   async #fetchAsFleet(force: boolean): Promise<Obtained> {
     const { store, fleetWaitMs, tokenLimiter } = this.#options;
     const deadline = Date.now() + fleetWaitMs;
-    const gate = storeGateFor(tokenLimiter);
     for (let first = true; ; first = false) {
-      const step = await gate(() => this.#checkStoreThenEnterSlot(force, first));
-      if (step.adopted !== undefined) return { token: step.adopted };
-      if (step.fetching !== undefined) return step.fetching;
+      const step = await tokenLimiter(() => this.#fleetTurn(force, first));
+      if (step !== WAIT) return step;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return tokenLimiter(() => this.#fetch());
       const except = this.#rejected ?? this.#current?.accessToken;
@@ -206,30 +202,22 @@ export class TokenProvider {
   }
 
   /**
-   * One turn of the fleet path in the store gate: the store's token, or the lock and a place in
-   * the token limiter (the gate is kept until the fetch holds its slot), or `wait`: another
-   * process holds the lock.
+   * One turn of the fleet path, in a token slot: the store's token, or a fetch under the lock,
+   * or {@link WAIT}: another process holds the lock, and this slot is given back while it fetches.
    */
-  async #checkStoreThenEnterSlot(force: boolean, first: boolean): Promise<FleetStep> {
+  async #fleetTurn(force: boolean, first: boolean): Promise<Obtained | typeof WAIT> {
     this.#throwIfCooling();
-    const { tokenLimiter } = this.#options;
     const found = await this.#adoptOrLock(force, first);
-    if (this.#storeFailing) return { fetching: tokenLimiter(() => this.#fetch()) };
-    if (found.adopted !== undefined) return { adopted: found.adopted };
+    if (this.#storeFailing) return this.#fetch();
+    if (found.adopted !== undefined) return { token: found.adopted };
     const { lock } = found;
-    if (lock === undefined) return { wait: true };
+    if (lock === undefined) return WAIT;
     const stored = found.recheck ? await this.#adoptFromStore() : undefined;
     if (stored !== undefined) {
       await this.#storeCall(() => lock.release());
-      return { adopted: stored };
+      return { token: stored };
     }
-    const slot = enterSlot(
-      tokenLimiter,
-      () => this.#fetchHoldingLock(lock),
-      () => void this.#storeCall(() => lock.release()),
-    );
-    await slot.started;
-    return { fetching: slot.done };
+    return this.#fetchHoldingLock(lock);
   }
 
   /** Fetches under the fleet lock, in a token slot; the lock is released however it ends. */
@@ -359,14 +347,8 @@ interface Obtained {
   storing?: Promise<unknown>;
 }
 
-/** What a turn of the fleet path in the store gate found (exactly one field). */
-interface FleetStep {
-  adopted?: StoredToken;
-  /** The fetch, holding its token slot (and the fleet lock, if the store answered). */
-  fetching?: Promise<Obtained>;
-  /** Another process holds the lock: wait for its token, holding no slot. */
-  wait?: true;
-}
+/** A fleet turn's answer when another process holds the lock: wait for its token, holding no slot. */
+const WAIT = Symbol('wait for the holder of the fleet lock');
 
 /** The key in a store that only this handle uses (the default `MemoryTokenStore`). */
 const PRIVATE_STORE_KEY = 'servicetitan-token:private';
