@@ -33,12 +33,26 @@ export interface SandboxProcessStats {
  * an overrun's report shows next to it, to tell a client that sent too much from a server that
  * stamped arrivals late (its event loop behind) and so packed them into one rolling second.
  */
-export function latenessBefore429s(stats: SandboxProcessStats, withinMs = 1_000): [number, [number, number][]][] {
+function latenessBefore429s(stats: SandboxProcessStats, withinMs = 1_000): [number, [number, number][]][] {
   return stats.rateLimitedAt.map((at) => [
     at,
     stats.lateTicks.filter(([lateAt]) => lateAt <= at && lateAt > at - withinMs),
   ]);
 }
+
+/**
+ * A run's 429s with the server's lateness before each ({@link latenessBefore429s}), to compare
+ * with {@link NO_429S}: a failing run shows whether the server stamped late.
+ */
+export function rateLimitedWithLateness(stats: SandboxProcessStats): {
+  rateLimited: number;
+  serverLateBefore429s: [number, [number, number][]][];
+} {
+  return { rateLimited: stats.rateLimited, serverLateBefore429s: latenessBefore429s(stats) };
+}
+
+/** What {@link rateLimitedWithLateness} gives for a run within the budget. */
+export const NO_429S = { rateLimited: 0, serverLateBefore429s: [] };
 
 /** What the sandbox process emulates. */
 export interface SandboxProcessSettings {
