@@ -1,13 +1,6 @@
 import { createServiceTitanClient } from '../src';
+import { holdEventLoop } from './helpers/hold-event-loop';
 import { useSandboxProcess } from './helpers/sandbox-process';
-
-/** Holds the event loop for `ms`, as a process starved of CPU or a long GC pause does. */
-function holdEventLoop(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    // Nothing: no timer, no I/O runs meanwhile.
-  }
-}
 
 // A request's deadline ends it when the answer has not come, not when the process was not
 // running to read it. Node runs due timers before it reads sockets: a process held past a

@@ -165,8 +165,8 @@ class ClientLimits {
       slot?.cancel();
       throw error;
     }
-    if (slot === undefined) return sharedPlace === undefined ? NO_PLACE : new BothPlaces(undefined, sharedPlace);
-    return sharedPlace === undefined ? slot : new BothPlaces(slot, sharedPlace);
+    if (sharedPlace === undefined) return slot ?? NO_PLACE;
+    return new BothPlaces(slot, sharedPlace, this.#shared!);
   }
 
   async #send(
@@ -244,6 +244,10 @@ class LimitedExchange implements ExchangePlaces {
     this.#place.commit();
   }
 
+  renewStale(): Promise<void> | undefined {
+    return this.#place.renewIfStale?.(this.#signal);
+  }
+
   reserveHop(): Promise<ReservedPlace> {
     return this.#limits.reservePlace(this.#signal);
   }
@@ -252,12 +256,29 @@ class LimitedExchange implements ExchangePlaces {
 /** A place in the rolling second and the fleet's, committed and cancelled together. */
 class BothPlaces implements ReservedPlace {
   readonly #slot: WindowSlot | undefined;
-  readonly #sharedPlace: SharedPlace;
+  #sharedPlace: SharedPlace;
+  readonly #budget: SharedBudget;
   #committed = false;
 
-  constructor(slot: WindowSlot | undefined, sharedPlace: SharedPlace) {
+  constructor(slot: WindowSlot | undefined, sharedPlace: SharedPlace, budget: SharedBudget) {
     this.#slot = slot;
     this.#sharedPlace = sharedPlace;
+    this.#budget = budget;
+  }
+
+  /**
+   * Undefined while the fleet's place is counted by the store; once it is stale (the process did
+   * not run for most of a window since it was taken: SharedPlace.stale), a new one, taken before
+   * the request is written. The rolling second's slot stays: it counts from the write, and never
+   * lapses while reserved. The stale place stays recorded, counting from when it was (the safe
+   * side), and is no longer held.
+   */
+  renewIfStale(signal: AbortSignal): Promise<void> | undefined {
+    if (this.#committed || !this.#sharedPlace.stale()) return undefined;
+    return this.#budget.take(signal).then((fresh) => {
+      this.#sharedPlace.cancel();
+      this.#sharedPlace = fresh;
+    });
   }
 
   commit(): void {

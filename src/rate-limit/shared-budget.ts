@@ -35,6 +35,16 @@ const MAX_HOLD_MS = 120_000;
  * count that much longer than needed).
  */
 const LEAD_MIN_MS = 10;
+/**
+ * A place still unwritten this long (a fraction of the window) after the time its record counts
+ * from may be gone from the store by the time its request arrives: a running process renews its
+ * holds at HOLD_FRACTION, so only one that did not run meanwhile gets here (stopped by the OS, a
+ * long pause). Its request takes a new place before it is written (see {@link SharedPlace.stale}),
+ * and the old one is not renewed: the store may have dropped it and given it to another process,
+ * and recording it again would count 61 in the window. The rest of the window (a fifth, 208 ms)
+ * is for the report of a renewal or of a write to reach the store before the place leaves it.
+ */
+const STALE_FRACTION = 0.8;
 
 /** A place in the fleet's budget, recorded by the store. */
 export interface SharedPlace {
@@ -42,6 +52,13 @@ export interface SharedPlace {
   sent(): void;
   /** The request will not be sent: its place counts from when it was recorded, and no longer held. */
   cancel(): void;
+  /**
+   * The store may no longer count this place: its process did not run for most of a window since
+   * it was recorded or last renewed (STALE_FRACTION). Its request must take another before it is
+   * written: a fleet starved workers saw a request taken just before a 1.2 s SIGSTOP written
+   * after it, once another process had taken its place (61 arrivals in a rolling second).
+   */
+  stale(): boolean;
 }
 
 interface Waiter {
@@ -227,7 +244,11 @@ export class SharedBudget {
           }
           this.#leave(waiter);
           this.#hold(waiter.id, askedAt + leadMs);
-          waiter.resolve({ sent: () => this.#sent(waiter.id), cancel: () => this.#unhold(waiter.id) });
+          waiter.resolve({
+            sent: () => this.#sent(waiter.id),
+            cancel: () => this.#unhold(waiter.id),
+            stale: () => this.#isStale(waiter.id),
+          });
         }
         if (retaking) {
           this.#logger.debug?.('rate-limit store answered too late to use its places: taking them again', {
@@ -285,10 +306,18 @@ export class SharedBudget {
     }
   }
 
+  /** See STALE_FRACTION. A record with a lead (counting from a time to come) is never stale. */
+  #isStale(id: string): boolean {
+    const hold = this.#unwritten.get(id);
+    return hold !== undefined && performance.now() - hold.countsFrom > this.#windowMs * STALE_FRACTION;
+  }
+
   #renewHolds(): void {
     const now = performance.now();
     for (const [id, hold] of this.#unwritten) {
       if (now - hold.since > MAX_HOLD_MS) this.#unhold(id);
+      // Stale: not renewed (see STALE_FRACTION); its request takes a new place before it is written.
+      else if (now - hold.countsFrom > this.#windowMs * STALE_FRACTION) continue;
       else if (now - hold.countsFrom > this.#windowMs * HOLD_FRACTION) {
         // Re-recorded as if written as late as this process has lately been (the lead).
         hold.countsFrom = now + this.#leadMs(now);
@@ -382,4 +411,4 @@ export class SharedBudget {
   }
 }
 
-const NOTHING_TO_MARK: SharedPlace = { sent: () => undefined, cancel: () => undefined };
+const NOTHING_TO_MARK: SharedPlace = { sent: () => undefined, cancel: () => undefined, stale: () => false };

@@ -49,6 +49,14 @@ import { interceptAxiosTunnels, type AddRequest } from './axios-tunnel';
 export interface ExchangePlaces {
   /** The exchange's first request has been written (or will never be seen): commit its places. Idempotent. */
   written(): void;
+  /**
+   * Undefined when the first request's places still count; otherwise it settles once they have
+   * been replaced by new ones (rejects on the exchange's abort). The fleet's place of a request
+   * whose process did not run for most of a window since its take may have left the store's
+   * window meanwhile, and been taken by another process: the request is held (no socket,
+   * nothing written) until it has a new one.
+   */
+  renewStale(): Promise<void> | undefined;
   /** Places for a redirect hop: resolves once the limits have room, rejects on the exchange's abort. */
   reserveHop(): Promise<ReservedPlace>;
 }
@@ -59,6 +67,8 @@ export interface ReservedPlace {
   commit(): void;
   /** The hop will not be sent: its places are freed. */
   cancel(): void;
+  /** For the exchange's first request: see {@link ExchangePlaces.renewStale}. Places that never lapse leave it out. */
+  renewIfStale?(signal: AbortSignal): Promise<void> | undefined;
 }
 
 /** The exchange whose code runs now: its request is being created (see above). */
@@ -157,18 +167,39 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
   sending = undefined;
   if (!started.has(places)) {
     started.add(places);
-    whenWritten(request, places, () => places.written());
-    return handOn.call(agent, request, options);
+    // Checked here, the last moment before the request can have a socket (and be written): the
+    // adapter's own work before it creates the request may have been the moment the process
+    // was stopped.
+    const renewing = places.renewStale();
+    if (renewing === undefined) {
+      whenWritten(request, places, () => places.written());
+      return handOn.call(agent, request, options);
+    }
+    const renewed = renewing.then(() => whenWritten(request, places, () => places.written()));
+    return handOnOnceSettled(renewed, agent, handOn, request, options);
   }
-  places.reserveHop().then(
-    (place) => {
-      if (request.destroyed) place.cancel();
-      else whenWritten(request, places, () => place.commit());
-      handOnOutOfTurn(agent, handOn, request, options);
-    },
+  const reserved = places.reserveHop().then((place) => {
+    if (request.destroyed) place.cancel();
+    else whenWritten(request, places, () => place.commit());
+  });
+  handOnOnceSettled(reserved, agent, handOn, request, options);
+}
+
+/**
+ * Hands a held request on to its agent once `ready` (its places) settles. Rejected (the
+ * exchange's abort), it is destroyed first: Node ends a destroyed request once the agent hands
+ * it a socket, without writing anything, and emits its `close` as for any request.
+ */
+function handOnOnceSettled(
+  ready: Promise<void>,
+  agent: object,
+  handOn: AddRequest,
+  request: ClientRequest,
+  options: unknown,
+): void {
+  ready.then(
+    () => handOnOutOfTurn(agent, handOn, request, options),
     (reason: unknown) => {
-      // Aborted while waiting: Node ends a destroyed request once the agent hands it a socket,
-      // without writing anything, and emits its `close` as for any request.
       if (!request.destroyed) request.destroy(reason instanceof Error ? reason : undefined);
       handOnOutOfTurn(agent, handOn, request, options);
     },

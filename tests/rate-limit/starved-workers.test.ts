@@ -1,11 +1,13 @@
+import http from 'node:http';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { createServiceTitanClient, type ServiceTitanClient } from '../../src';
 import { RedisRateLimitStore } from '../../src/redis';
+import { holdEventLoop } from '../helpers/hold-event-loop';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { NO_429S, SandboxProcess, rateLimitedWithLateness } from '../helpers/sandbox-process';
 import { quitWorkers, useSandboxFleet } from '../helpers/sandbox-fleet';
-import { fleetEnv, type WorkerProcess } from '../helpers/worker-process';
+import { fleetEnv, warningsOf, type WorkerProcess } from '../helpers/worker-process';
 
 // A fleet's budget when its processes are starved of CPU: on an oversubscribed machine the OS
 // stops a process for hundreds of ms at a time, anywhere, between a take and its request's write,
@@ -63,9 +65,11 @@ describeWithRedis('RedisRateLimitStore with workers starved of CPU', () => {
       await starve(done, stoppedMs, runningMs);
       const lines = await done;
       const stats = await sandbox().stats();
-      expect({ ...rateLimitedWithLateness(stats), lines }).toEqual({
+      // A warning is a fallback to the worker's own limiter: the fleet's budget then no longer holds.
+      expect({ ...rateLimitedWithLateness(stats), lines, warnings: warningsOf(workers) }).toEqual({
         ...NO_429S,
         lines: lines.map(() => expect.stringMatching(/^done \d+ 0 0$/)),
+        warnings: [],
       });
       expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
       // Saturated: the budget was used, not only kept (a second's worth at the least).
@@ -154,5 +158,77 @@ describeWithRedis('a take answered later than a window, before any lateness was 
     expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
     // Its first places were answered too late to use: it took others.
     expect(lateDebug.filter((message) => message.includes('too late to use its places'))).toHaveLength(1);
+  }, 60_000);
+});
+
+// A process stopped after its take and before its request is written, for longer than a window:
+// its places leave the store's window meanwhile and another process takes them. Seen in the
+// SIGSTOP test above (1 run in 3 with both cores busy): a worker took 3 places, was stopped
+// 1,200 ms before it wrote their requests, and another worker took the places as they left the
+// window: 61 arrivals in a rolling second. Made deterministic: this process takes 4 places at t0
+// (one store call for the first request, one for the three that queued meanwhile) and its event
+// loop is held 1,200 ms where axios creates the second request (its transport), before any of
+// the three is written. A worker, sent its timeline when the first request is created, sends the
+// budget's other 56 at t0 + 400 ms, and 4 more 400 ms after those are answered: they get places
+// once this process's have left the window (t0 + 1,040 ms). Before, this process then wrote its
+// three at t0 + 1,200 ms: 63 arrivals in one rolling second, 3 429s.
+describeWithRedis('a request whose process stopped between its take and its write', () => {
+  const redisServer = useRedisServer();
+  const fleet = useSandboxFleet({ requestsPerSecond: BUDGET });
+  let redis: Redis;
+  beforeEach(() => {
+    redis = new Redis(redisServer().port, '127.0.0.1');
+  });
+  afterEach(async () => {
+    await redis.quit();
+  });
+
+  test('takes a new place before it is written: ≤ 60 arrivals in any rolling second', async () => {
+    const sandbox = fleet.sandbox();
+    const [other] = fleet.start(workerScript, 1, () => fleetEnv(sandbox.options, redisServer().port));
+    const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
+    let held = false;
+    let requestsCreated = 0;
+    const stopped = createServiceTitanClient({
+      ...sandbox.options,
+      rateLimit: { store },
+      axios: {
+        transport: {
+          request: (options: http.RequestOptions, callback: (response: http.IncomingMessage) => void) => {
+            requestsCreated += 1;
+            if (held && requestsCreated === 1) {
+              for (const line of ['sleep 400', `go ${BUDGET - 4}`, 'sleep 400', 'go 4']) other!.send(line);
+            }
+            if (held && requestsCreated === 2) holdEventLoop(1_200);
+            return http.request(options, callback);
+          },
+        },
+      },
+    });
+    const fourRequests = () =>
+      Promise.all(
+        Array.from({ length: 4 }, () => stopped.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })),
+      );
+    // Four keep-alive connections, so that every request is written as soon as it is created;
+    // then their places leave the window.
+    await Promise.all([other!.next('ready'), fourRequests()]);
+    await sleep(1_100);
+    await sandbox.reset();
+
+    [held, requestsCreated] = [true, 0];
+    const responses = await fourRequests();
+    const lines = [await other!.next('done'), await other!.next('done')];
+    await store.close();
+    const stats = await sandbox.stats();
+
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect({ ...rateLimitedWithLateness(stats), lines, count: stats.count }).toEqual({
+      ...NO_429S,
+      lines: [`done ${BUDGET - 4} 0 0`, 'done 4 0 0'],
+      count: BUDGET + 4,
+    });
+    expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
+    expect(requestsCreated).toBe(4);
+    expect(await quitWorkers([other!])).toEqual([]);
   }, 60_000);
 });
