@@ -248,6 +248,10 @@ class LimitedExchange implements ExchangePlaces {
     return this.#place.renewIfStale?.(this.#signal);
   }
 
+  mayGoStale(): boolean {
+    return this.#place.renewIfStale !== undefined;
+  }
+
   reserveHop(): Promise<ReservedPlace> {
     return this.#limits.reservePlace(this.#signal);
   }

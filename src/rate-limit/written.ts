@@ -1,4 +1,5 @@
 import http, { type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import https from 'node:https';
 import type { InternalAxiosRequestConfig } from 'axios';
 import { interceptAxiosTunnels, type AddRequest } from './axios-tunnel';
@@ -57,6 +58,8 @@ export interface ExchangePlaces {
    * nothing written) until it has a new one.
    */
   renewStale(): Promise<void> | undefined;
+  /** Whether {@link renewStale} can ever replace anything (a fleet's place): else the write is not watched. */
+  mayGoStale(): boolean;
   /** Places for a redirect hop: resolves once the limits have room, rejects on the exchange's abort. */
   reserveHop(): Promise<ReservedPlace>;
 }
@@ -167,16 +170,10 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
   sending = undefined;
   if (!started.has(places)) {
     started.add(places);
-    // Checked here, the last moment before the request can have a socket (and be written): the
-    // adapter's own work before it creates the request may have been the moment the process
-    // was stopped.
-    const renewing = places.renewStale();
-    if (renewing === undefined) {
-      whenWritten(request, places, () => places.written());
-      return handOn.call(agent, request, options);
-    }
-    const renewed = renewing.then(() => whenWritten(request, places, () => places.written()));
-    return handOnOnceSettled(renewed, agent, handOn, request, options);
+    whenWritten(request, places, () => places.written());
+    // Emitted once per request: a plain listener (see whenWritten); none for places that never lapse.
+    if (places.mayGoStale()) request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, places));
+    return handOn.call(agent, request, options);
   }
   const reserved = places.reserveHop().then((place) => {
     if (request.destroyed) place.cancel();
@@ -186,9 +183,32 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
 }
 
 /**
- * Hands a held request on to its agent once `ready` (its places) settles. Rejected (the
- * exchange's abort), it is destroyed first: Node ends a destroyed request once the agent hands
- * it a socket, without writing anything, and emits its `close` as for any request.
+ * The last look at the first request's places before its bytes go: Node writes them right after
+ * it emits `socket` (a connected socket), or once the socket connects. The process may have been
+ * stopped anywhere before (in axios, in the event loop's queues, during the connect): a place
+ * gone stale by then is replaced first (ExchangePlaces.renewStale), the socket corked meanwhile,
+ * so that what Node writes waits in it and goes at the uncork. Looked at once the socket is up,
+ * the check is the last code that runs before the write. On the exchange's abort the request is
+ * destroyed, nothing written.
+ */
+function writeOnceFresh(request: ClientRequest, socket: Socket, places: ExchangePlaces): void {
+  socket.cork();
+  const look = () => {
+    const renewing = places.renewStale();
+    if (renewing === undefined) return socket.uncork();
+    renewing.then(
+      () => socket.uncork(),
+      (reason: unknown) => request.destroy(reason instanceof Error ? reason : undefined),
+    );
+  };
+  if (socket.connecting) socket.once('connect', look);
+  else look();
+}
+
+/**
+ * Hands a held hop on to its agent once `ready` (its places) settles. Rejected (the exchange's
+ * abort), it is destroyed first: Node ends a destroyed request once the agent hands it a socket,
+ * without writing anything, and emits its `close` as for any request.
  */
 function handOnOnceSettled(
   ready: Promise<void>,

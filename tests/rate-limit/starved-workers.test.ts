@@ -165,10 +165,11 @@ describeWithRedis('a take answered later than a window, before any lateness was 
 // its places leave the store's window meanwhile and another process takes them. Seen in the
 // SIGSTOP test above (1 run in 3 with both cores busy): a worker took 3 places, was stopped
 // 1,200 ms before it wrote their requests, and another worker took the places as they left the
-// window: 61 arrivals in a rolling second. Made deterministic: this process takes 4 places at t0
-// (one store call for the first request, one for the three that queued meanwhile) and its event
-// loop is held 1,200 ms where axios creates the second request (its transport), before any of
-// the three is written. A worker, sent its timeline when the first request is created, sends the
+// window: 61 arrivals in a rolling second (in another run the stop came after the requests were
+// handed to their agent, before Node wrote them). Made deterministic: this process takes 4 places
+// at t0 (one store call for the first request, one for the three that queued meanwhile) and its
+// event loop is held 1,200 ms where axios creates the second request (its transport), or where
+// the agent is handed it, before any of the three is written. A worker, sent its timeline when the first request is created, sends the
 // budget's other 56 at t0 + 400 ms, and 4 more 400 ms after those are answered: they get places
 // once this process's have left the window (t0 + 1,040 ms). Before, this process then wrote its
 // three at t0 + 1,200 ms: 63 arrivals in one rolling second, 3 429s.
@@ -183,52 +184,75 @@ describeWithRedis('a request whose process stopped between its take and its writ
     await redis.quit();
   });
 
-  test('takes a new place before it is written: ≤ 60 arrivals in any rolling second', async () => {
-    const sandbox = fleet.sandbox();
-    const [other] = fleet.start(workerScript, 1, () => fleetEnv(sandbox.options, redisServer().port));
-    const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
-    let held = false;
-    let requestsCreated = 0;
-    const stopped = createServiceTitanClient({
-      ...sandbox.options,
-      rateLimit: { store },
-      axios: {
-        transport: {
-          request: (options: http.RequestOptions, callback: (response: http.IncomingMessage) => void) => {
-            requestsCreated += 1;
-            if (held && requestsCreated === 1) {
-              for (const line of ['sleep 400', `go ${BUDGET - 4}`, 'sleep 400', 'go 4']) other!.send(line);
-            }
-            if (held && requestsCreated === 2) holdEventLoop(1_200);
-            return http.request(options, callback);
+  test.each(['in axios, before the request is created', 'in its agent, once it is created'])(
+    'held %s: takes a new place before it is written, ≤ 60 arrivals in any rolling second',
+    async (where) => {
+      const sandbox = fleet.sandbox();
+      const [other] = fleet.start(workerScript, 1, () => fleetEnv(sandbox.options, redisServer().port));
+      const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
+      let held = false;
+      let requestsCreated = 0;
+      const created = () => {
+        requestsCreated += 1;
+        if (held && requestsCreated === 1) {
+          for (const line of ['sleep 400', `go ${BUDGET - 4}`, 'sleep 400', 'go 4']) other!.send(line);
+        }
+      };
+      const holdAtSecond = () => {
+        if (held && requestsCreated === 2) holdEventLoop(1_200);
+      };
+      // Node hands each request to its agent's addRequest (undocumented in @types/node).
+      const agent = new http.Agent({ keepAlive: true }) as http.Agent & {
+        addRequest(request: http.ClientRequest, options: unknown): void;
+      };
+      const handOn = agent.addRequest.bind(agent);
+      agent.addRequest = (request, options) => {
+        if (where.startsWith('in its agent')) holdAtSecond();
+        handOn(request, options);
+      };
+      const stopped = createServiceTitanClient({
+        ...sandbox.options,
+        rateLimit: { store },
+        axios: {
+          httpAgent: agent,
+          transport: {
+            request: (options: http.RequestOptions, callback: (response: http.IncomingMessage) => void) => {
+              created();
+              if (where.startsWith('in axios')) holdAtSecond();
+              return http.request(options, callback);
+            },
           },
         },
-      },
-    });
-    const fourRequests = () =>
-      Promise.all(
-        Array.from({ length: 4 }, () => stopped.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })),
-      );
-    // Four keep-alive connections, so that every request is written as soon as it is created;
-    // then their places leave the window.
-    await Promise.all([other!.next('ready'), fourRequests()]);
-    await sleep(1_100);
-    await sandbox.reset();
+      });
+      const fourRequests = () =>
+        Promise.all(
+          Array.from({ length: 4 }, () =>
+            stopped.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } }),
+          ),
+        );
+      // Four keep-alive connections, so that every request is written as soon as it is created;
+      // then their places leave the window.
+      await Promise.all([other!.next('ready'), fourRequests()]);
+      await sleep(1_100);
+      await sandbox.reset();
 
-    [held, requestsCreated] = [true, 0];
-    const responses = await fourRequests();
-    const lines = [await other!.next('done'), await other!.next('done')];
-    await store.close();
-    const stats = await sandbox.stats();
+      [held, requestsCreated] = [true, 0];
+      const responses = await fourRequests();
+      const lines = [await other!.next('done'), await other!.next('done')];
+      await store.close();
+      const stats = await sandbox.stats();
 
-    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
-    expect({ ...rateLimitedWithLateness(stats), lines, count: stats.count }).toEqual({
-      ...NO_429S,
-      lines: [`done ${BUDGET - 4} 0 0`, 'done 4 0 0'],
-      count: BUDGET + 4,
-    });
-    expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
-    expect(requestsCreated).toBe(4);
-    expect(await quitWorkers([other!])).toEqual([]);
-  }, 60_000);
+      expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+      expect({ ...rateLimitedWithLateness(stats), lines, count: stats.count }).toEqual({
+        ...NO_429S,
+        lines: [`done ${BUDGET - 4} 0 0`, 'done 4 0 0'],
+        count: BUDGET + 4,
+      });
+      expect(stats.maxArrivals).toBeLessThanOrEqual(BUDGET);
+      expect(requestsCreated).toBe(4);
+      expect(await quitWorkers([other!])).toEqual([]);
+      agent.destroy();
+    },
+    60_000,
+  );
 });
