@@ -52,6 +52,8 @@ export interface Fallbacks {
   rateLimitStore: number;
   /** The token store failed: the client fetched or cached its token alone. */
   tokenStore: number;
+  /** Why, by the failure's message (its numbers as `N`, so that like failures add up). */
+  causes: Record<string, number>;
 }
 
 export interface FleetWorkerDone {
@@ -100,17 +102,23 @@ function threadPoolProbe(): { take(): number; stop(): void } {
 
 /** A logger that counts the store fallbacks (one warning per client per outage) and says nothing. */
 function fallbackCounter(): { logger: ServiceTitanLogger; take(): Fallbacks } {
-  let counts: Fallbacks = { rateLimitStore: 0, tokenStore: 0 };
+  const none = (): Fallbacks => ({ rateLimitStore: 0, tokenStore: 0, causes: {} });
+  let counts = none();
   return {
     logger: {
-      warn: (message) => {
+      warn: (message, meta) => {
         if (message.startsWith('rate-limit store failed')) counts.rateLimitStore += 1;
         else if (message.startsWith('token store failed')) counts.tokenStore += 1;
+        else return;
+        // The rate-limit store's cause is in its message, the token store's in `error`.
+        const error = (meta as { error?: unknown } | undefined)?.error;
+        const cause = (typeof error === 'string' ? error : message).replace(/\d+/g, 'N');
+        counts.causes[cause] = (counts.causes[cause] ?? 0) + 1;
       },
     },
     take: () => {
       const seen = counts;
-      counts = { rateLimitStore: 0, tokenStore: 0 };
+      counts = none();
       return seen;
     },
   };

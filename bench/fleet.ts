@@ -275,10 +275,31 @@ async function runTopology(
 }
 
 function sumFallbacks(all: Fallbacks[]): Fallbacks {
+  const causes: Record<string, number> = {};
+  for (const [cause, count] of all.flatMap((f) => Object.entries(f.causes)))
+    causes[cause] = (causes[cause] ?? 0) + count;
   return {
     rateLimitStore: all.reduce((sum, f) => sum + f.rateLimitStore, 0),
     tokenStore: all.reduce((sum, f) => sum + f.tokenStore, 0),
+    causes,
   };
+}
+
+/** Each topology's fallback causes, cold start and steady phase, most frequent first. */
+function fallbackCauses(results: FleetTopologyResult[]): string {
+  const lines = results.flatMap((r) =>
+    (
+      [
+        ['cold start', r.coldFallbacks],
+        ['steady phase', r.fallbacks],
+      ] as const
+    ).flatMap(([phase, fallbacks]) =>
+      Object.entries(fallbacks.causes)
+        .sort(([, a], [, b]) => b - a)
+        .map(([cause, count]) => `- ${r.topology}, ${phase}: ${count} × ${cause}`),
+    ),
+  );
+  return lines.length === 0 ? '' : `\n\nStore fallbacks by cause:\n\n${lines.join('\n')}`;
 }
 
 export function fleetBenchSection(config: FleetConfig, results: FleetTopologyResult[]): string {
@@ -360,7 +381,7 @@ async function main(): Promise<void> {
     command: `npm run bench:fleet -- ${process.argv.slice(2).join(' ')}`.trim(),
   };
   process.stdout.write(
-    `${fleetBenchSection(config, results)}\n\nnode ${meta.node}, ${meta.cpus}, load average at end ${meta.loadAverageAtEnd.join(' ')}, wall ${meta.wallSeconds.toFixed(0)} s.\n`,
+    `${fleetBenchSection(config, results)}${fallbackCauses(results)}\n\nnode ${meta.node}, ${meta.cpus}, load average at end ${meta.loadAverageAtEnd.join(' ')}, wall ${meta.wallSeconds.toFixed(0)} s.\n`,
   );
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
