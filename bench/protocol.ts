@@ -42,6 +42,12 @@ export interface TenantCounters {
   api: number;
   /** 429s the sandbox answered by its own limit (60 per rolling second per app key and tenant). */
   rateLimited: number;
+  /**
+   * The server's own event loop: the most it ran late (ms) in the second before any 429. Late, it
+   * stamped arrivals late and so packed them into a later second: a 429 with a late server may be
+   * the server's, one with a punctual server is the clients'.
+   */
+  serverLateBefore429sMs: number;
   /** Token requests (all tenants). */
   token: number;
   /** Per tenant id: the most arrivals in any rolling second. */

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { startSandbox, type Hold, type SandboxOptions } from '../src/testing';
 import { maxInAnyWindow } from '../src/testing/rate-limit';
 import type { ControlReply, ControlRequest, ServerInfo, TenantCounters } from './protocol';
+import { watchLateTicks } from '../tests/helpers/late-ticks';
 
 const argument = process.argv[2] ?? '{}';
 const overrides = JSON.parse(
@@ -32,6 +33,18 @@ const info: ServerInfo = {
 process.stdout.write(`${JSON.stringify(info)}\n`);
 
 let hold: Hold | undefined;
+
+const late = watchLateTicks(Date.now());
+
+/** The most the event loop ran late in the second before any of these moments (0 if never). */
+function latenessBefore(moments: readonly number[]): number {
+  let most = 0;
+  for (const at of moments) {
+    for (const [lateAt, lateMs] of late.ticks)
+      if (lateAt <= at + 5 && lateAt > at - 1000) most = Math.max(most, lateMs);
+  }
+  return most;
+}
 
 async function handle(request: ControlRequest): Promise<unknown> {
   switch (request.cmd) {
@@ -105,6 +118,7 @@ function tenantCounters(): TenantCounters {
   return {
     api: sandbox.api.count,
     rateLimited: sandbox.api.rateLimited,
+    serverLateBefore429sMs: latenessBefore(requests.filter((request) => request.status === 429).map((r) => r.at)),
     token: sandbox.token.count,
     maxArrivalsPerTenant,
     logOverflow: Math.max(0, sandbox.api.count - requests.length),
