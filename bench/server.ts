@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { startSandbox, type Hold, type SandboxOptions } from '../src/testing';
 import { maxInAnyWindow } from '../src/testing/rate-limit';
 import type { ControlReply, ControlRequest, ServerInfo, TenantCounters } from './protocol';
-import { watchLateTicks } from '../tests/helpers/late-ticks';
+import { lateTicksBefore, watchLateTicks } from '../tests/helpers/late-ticks';
 
 const argument = process.argv[2] ?? '{}';
 const overrides = JSON.parse(
@@ -38,12 +38,8 @@ const late = watchLateTicks(Date.now());
 
 /** The most the event loop ran late in the second before any of these moments (0 if never). */
 function latenessBefore(moments: readonly number[]): number {
-  let most = 0;
-  for (const at of moments) {
-    for (const [lateAt, lateMs] of late.ticks)
-      if (lateAt <= at + 5 && lateAt > at - 1000) most = Math.max(most, lateMs);
-  }
-  return most;
+  const lateMs = moments.flatMap((at) => lateTicksBefore(late.ticks, at).map(([, ms]) => ms));
+  return Math.max(0, ...lateMs);
 }
 
 async function handle(request: ControlRequest): Promise<unknown> {

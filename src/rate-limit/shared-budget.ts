@@ -309,7 +309,11 @@ export class SharedBudget {
   /** See STALE_FRACTION. A record with a lead (counting from a time to come) is never stale. */
   #isStale(id: string): boolean {
     const hold = this.#unwritten.get(id);
-    return hold !== undefined && performance.now() - hold.countsFrom > this.#windowMs * STALE_FRACTION;
+    return hold !== undefined && this.#staleAt(hold, performance.now());
+  }
+
+  #staleAt(hold: { countsFrom: number }, now: number): boolean {
+    return now - hold.countsFrom > this.#windowMs * STALE_FRACTION;
   }
 
   #renewHolds(): void {
@@ -317,7 +321,7 @@ export class SharedBudget {
     for (const [id, hold] of this.#unwritten) {
       if (now - hold.since > MAX_HOLD_MS) this.#unhold(id);
       // Stale: not renewed (see STALE_FRACTION); its request takes a new place before it is written.
-      else if (now - hold.countsFrom > this.#windowMs * STALE_FRACTION) continue;
+      else if (this.#staleAt(hold, now)) continue;
       else if (now - hold.countsFrom > this.#windowMs * HOLD_FRACTION) {
         // Re-recorded as if written as late as this process has lately been (the lead).
         hold.countsFrom = now + this.#leadMs(now);

@@ -195,7 +195,11 @@ function writeOnceFresh(request: ClientRequest, socket: Socket, places: Exchange
   socket.cork();
   const look = () => {
     const renewing = places.renewStale();
-    if (renewing === undefined) return socket.uncork();
+    // Fresh: written now, in this turn, as without the check.
+    if (renewing === undefined) {
+      socket.uncork();
+      return;
+    }
     renewing.then(
       () => socket.uncork(),
       (reason: unknown) => request.destroy(reason instanceof Error ? reason : undefined),

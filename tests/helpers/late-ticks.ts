@@ -17,3 +17,8 @@ export function watchLateTicks(startedAt: number): { readonly ticks: LateTick[] 
   }, 10).unref();
   return watch;
 }
+
+/** The late ticks noted within `withinMs` up to `at`: the lateness that may have delayed a stamp at `at`. */
+export function lateTicksBefore(ticks: readonly LateTick[], at: number, withinMs = 1_000): LateTick[] {
+  return ticks.filter(([lateAt]) => lateAt <= at && lateAt > at - withinMs);
+}

@@ -3,6 +3,7 @@ import { setPriority } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SandboxClientOptions, SandboxCredentials, SandboxRequestRecord } from '../../src/testing';
+import { lateTicksBefore, type LateTick } from './late-ticks';
 import type { ConnectDelay } from './recording-proxy';
 
 // From the project root, where Jest and the npm scripts run: this module is loaded as CommonJS
@@ -24,8 +25,8 @@ export interface SandboxProcessStats {
   otherTraffic: number;
   /** When the server answered 429 (ms since it started, as `arrivals`). */
   rateLimitedAt: number[];
-  /** When the server's own event loop ran more than 5 ms late, and by how much: `[at, lateMs]`. */
-  lateTicks: [at: number, lateMs: number][];
+  /** When the server's own event loop ran more than 5 ms late, and by how much (see watchLateTicks). */
+  lateTicks: LateTick[];
 }
 
 /**
@@ -33,11 +34,8 @@ export interface SandboxProcessStats {
  * an overrun's report shows next to it, to tell a client that sent too much from a server that
  * stamped arrivals late (its event loop behind) and so packed them into one rolling second.
  */
-function latenessBefore429s(stats: SandboxProcessStats, withinMs = 1_000): [number, [number, number][]][] {
-  return stats.rateLimitedAt.map((at) => [
-    at,
-    stats.lateTicks.filter(([lateAt]) => lateAt <= at && lateAt > at - withinMs),
-  ]);
+function latenessBefore429s(stats: SandboxProcessStats): [number, LateTick[]][] {
+  return stats.rateLimitedAt.map((at) => [at, lateTicksBefore(stats.lateTicks, at)]);
 }
 
 /**
@@ -46,7 +44,7 @@ function latenessBefore429s(stats: SandboxProcessStats, withinMs = 1_000): [numb
  */
 export function rateLimitedWithLateness(stats: SandboxProcessStats): {
   rateLimited: number;
-  serverLateBefore429s: [number, [number, number][]][];
+  serverLateBefore429s: [number, LateTick[]][];
 } {
   return { rateLimited: stats.rateLimited, serverLateBefore429s: latenessBefore429s(stats) };
 }
