@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { invalidConfig } from '../errors';
-import { withCommandTimeout } from '../stores/command-timeout';
+import { commandBounds, withCommandTimeout, type CommandBounds } from '../stores/command-timeout';
 import { msOption } from '../timer-limits';
 import { clusterSlot } from './cluster-slot';
 import { PendingReports, type PendingBudget } from './pending-reports';
@@ -21,13 +21,23 @@ export interface RedisRateLimitStoreOptions {
    */
   keyPrefix?: string;
   /**
-   * Every command fails after this long, so an unreachable Redis makes the client fall back to
-   * its own limiter instead of stalling requests, even while ioredis queues commands offline.
+   * A command fails once Redis has been silent this long (no answer to it, nor to any other of
+   * the library's commands on the same ioredis client), so an unreachable Redis makes the client
+   * fall back to its own limiter instead of stalling requests, even while ioredis queues
+   * commands offline.
    * @default 500
    * @example
    * new RedisRateLimitStore(redis, { commandTimeoutMs: 200 });
    */
   commandTimeoutMs?: number;
+  /**
+   * The longest a command waits while Redis keeps answering others: a Redis working through a
+   * backlog answers late but is not down, and each timeout leaves the client alone under its own
+   * limiter for a second. Equal to `commandTimeoutMs`, every command fails after that long
+   * whatever Redis answers meanwhile.
+   * @default the larger of 1500 and `commandTimeoutMs`
+   */
+  maxCommandWaitMs?: number;
 }
 
 // Records written requests, for any budget of this Redis (or of this Cluster master): the reports
@@ -167,7 +177,7 @@ type ScriptedRedis = Record<typeof TAKE_COMMAND | typeof MARK_SENT_COMMAND, (...
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
-  readonly #timeoutMs: number;
+  readonly #bounds: CommandBounds;
   /** The client's own `keyPrefix`: ioredis adds it to KEYS, the store to the keys it names in ARGV. */
   readonly #clientPrefix: string;
   /** The client when it is a Cluster: its `slots` say which master serves a slot (refreshed as slots move). */
@@ -204,7 +214,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
     this.#prefix = options.keyPrefix ?? 'st-rate:';
     if (typeof this.#prefix !== 'string') throw invalidConfig('RedisRateLimitStore: keyPrefix must be a string');
-    this.#timeoutMs = msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 500, 1);
+    this.#bounds = commandBounds(
+      'RedisRateLimitStore',
+      redis,
+      msOption(options.commandTimeoutMs, 'RedisRateLimitStore: commandTimeoutMs', 500, 1),
+      options.maxCommandWaitMs,
+    );
     const clientPrefix = (redis as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
     this.#clientPrefix = typeof clientPrefix === 'string' ? clientPrefix : '';
     this.#cluster = (redis as { isCluster?: boolean }).isCluster === true ? (redis as Cluster) : undefined;
@@ -272,7 +287,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     // worker whose takes time out, every take would carry more and load it further.
     const answer = await withCommandTimeout(
       'take',
-      this.#timeoutMs,
+      this.#bounds,
       () =>
         this.#redis[TAKE_COMMAND](
           logKey,
@@ -361,7 +376,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const routedBy = carried[0]!.logKey;
     const failed = await withCommandTimeout(
       'markSent',
-      this.#timeoutMs,
+      this.#bounds,
       () => this.#redis[MARK_SENT_COMMAND](routedBy, ...this.#reportArguments(carried)),
       'RedisRateLimitStore',
     );

@@ -1,40 +1,139 @@
 import { afterArrivedIo } from '../after-arrived-io';
+import { invalidConfig } from '../errors';
+import { msOption } from '../timer-limits';
+import { describe } from '../urls';
+
+/** `maxCommandWaitMs` when not given: at least this, and never below `commandTimeoutMs`. */
+export const DEFAULT_MAX_COMMAND_WAIT_MS = 1500;
 
 /**
- * Bounds a store command: rejects after `ms`, once the I/O that arrived by then has been read
- * (an answer is not late because the process was not running to read it), even if the command
- * never settles (ioredis keeps commands in its offline queue while disconnected). The timer is unref'd and cleared, so it
- * never keeps the process alive. The error names the operation, never its arguments; the
- * underlying error's message is kept, not the error itself (ioredis attaches the command's
- * arguments to its errors).
+ * When the library last had an answer from one Redis client (an ioredis `Redis` or `Cluster`),
+ * shared by every store on that client: the evidence that a command still waiting is queued
+ * behind others on a Redis that works, not sent to one that is down.
+ */
+export interface RedisAnswers {
+  /** `performance.now()` of the last answer to any of the stores' commands; -Infinity before the first. */
+  lastAt: number;
+}
+
+const answersByClient = new WeakMap<object, RedisAnswers>();
+
+/** The answers record of `client`, the same for every store built on it. */
+export function redisAnswersOf(client: object): RedisAnswers {
+  let answers = answersByClient.get(client);
+  if (answers === undefined) {
+    answers = { lastAt: Number.NEGATIVE_INFINITY };
+    answersByClient.set(client, answers);
+  }
+  return answers;
+}
+
+/** How long a store command may wait for Redis. */
+export interface CommandBounds {
+  /** It fails once Redis has been silent this long: no answer to it, nor to any other command on the client. */
+  silenceMs: number;
+  /** It fails after this long however Redis answers the others (≥ `silenceMs`). */
+  maxMs: number;
+  /** Answers on the command's client (see {@link redisAnswersOf}). */
+  answers: RedisAnswers;
+}
+
+/**
+ * A store's bounds from its options: `commandTimeoutMs` (already checked) and `maxCommandWaitMs`,
+ * which may not be below it; an invalid one is `invalid_config` naming the store and the option.
+ */
+export function commandBounds(
+  storeName: string,
+  client: object,
+  commandTimeoutMs: number,
+  maxCommandWaitMs: unknown,
+): CommandBounds {
+  const maxMs = msOption(
+    maxCommandWaitMs,
+    `${storeName}: maxCommandWaitMs`,
+    Math.max(DEFAULT_MAX_COMMAND_WAIT_MS, commandTimeoutMs),
+    1,
+  );
+  if (maxMs < commandTimeoutMs) {
+    throw invalidConfig(
+      `${storeName}: maxCommandWaitMs must be at least commandTimeoutMs (${commandTimeoutMs}), got ${describe(maxCommandWaitMs)}`,
+    );
+  }
+  return { silenceMs: commandTimeoutMs, maxMs, answers: redisAnswersOf(client) };
+}
+
+/**
+ * Bounds a store command. With a number: it rejects after `ms`. With {@link CommandBounds}: after
+ * `silenceMs` without any answer from Redis (to it, or to another command on the same client),
+ * or after `maxMs` in any case. A Redis that answers, late, because a backlog of commands is
+ * queued before this one (a cold start over thousands of tenants, a Redis short of CPU) is not
+ * taken for one that is down: each timeout is a fallback (an extra token request, a client alone
+ * under its own limiter), so a slow Redis used to look like an outage (issue 18).
+ *
+ * Either way a deadline counts only once the I/O that arrived by then has been read (an answer is
+ * not late because the process was not running to read it), even if the command never settles
+ * (ioredis keeps commands in its offline queue while disconnected). The timer is unref'd and
+ * cleared, so it never keeps the process alive. The error names the operation, never its
+ * arguments; the underlying error's message is kept, not the error itself (ioredis attaches the
+ * command's arguments to its errors).
  */
 export async function withCommandTimeout<T>(
   operation: string,
-  ms: number,
+  bounds: number | CommandBounds,
   command: () => Promise<T>,
   storeName = 'RedisTokenStore',
 ): Promise<T> {
+  const { silenceMs, maxMs, answers } = typeof bounds === 'number' ? { silenceMs: bounds, maxMs: bounds } : bounds;
+  const startedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
   let lastLook: NodeJS.Immediate | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      lastLook = afterArrivedIo(() => reject(new Error(`${storeName}: ${operation} timed out after ${ms} ms`)));
-    }, ms);
-    timer.unref();
+    const arm = (ms: number): void => {
+      timer = setTimeout(() => {
+        lastLook = afterArrivedIo(() => {
+          const now = performance.now();
+          const heardAt = Math.max(startedAt, answers?.lastAt ?? startedAt);
+          const waitMore = Math.min(heardAt + silenceMs, startedAt + maxMs) - now;
+          if (waitMore > 0) arm(waitMore);
+          else
+            reject(new Error(`${storeName}: ${operation} ${timedOut(now - startedAt, heardAt > startedAt, bounds)}`));
+        });
+      }, ms);
+      timer.unref();
+    };
+    arm(silenceMs);
   });
   try {
-    return await Promise.race([run(operation, command, storeName), timeout]);
+    return await Promise.race([run(operation, command, storeName, answers), timeout]);
   } finally {
     clearTimeout(timer);
     clearImmediate(lastLook);
   }
 }
 
-async function run<T>(operation: string, command: () => Promise<T>, storeName: string): Promise<T> {
+/** Why the command failed, in the words of the options that bound it. */
+function timedOut(elapsedMs: number, heardMeanwhile: boolean, bounds: number | CommandBounds): string {
+  if (typeof bounds === 'number') return `timed out after ${bounds} ms`;
+  if (!heardMeanwhile || bounds.maxMs === bounds.silenceMs) return `timed out after ${bounds.silenceMs} ms`;
+  const waited = Math.round(elapsedMs);
+  return elapsedMs >= bounds.maxMs
+    ? `timed out after ${waited} ms (maxCommandWaitMs), while Redis answered other commands`
+    : `timed out after ${waited} ms, the last ${bounds.silenceMs} ms (commandTimeoutMs) without any answer from Redis`;
+}
+
+async function run<T>(
+  operation: string,
+  command: () => Promise<T>,
+  storeName: string,
+  answers: RedisAnswers | undefined,
+): Promise<T> {
+  let answer: T;
   try {
-    return await command();
+    answer = await command();
   } catch (error) {
     // eslint-disable-next-line preserve-caught-error -- on purpose: ioredis errors carry the command's arguments
     throw new Error(`${storeName}: ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (answers !== undefined) answers.lastAt = performance.now();
+  return answer;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { invalidConfig } from '../errors';
 import type { ServiceTitanLogger } from '../logging/logger';
 import { guardLogger } from '../observers';
-import { withCommandTimeout } from './command-timeout';
+import { commandBounds, withCommandTimeout, type CommandBounds } from './command-timeout';
 import { RedisSubscriber, type RedisConnection } from './redis-subscriber';
 import { MIN_SECRET_BYTES, TokenCipher } from './token-cipher';
 import type { StoredToken, TokenLock, TokenOrLock, TokenStore, WaitForTokenOptions } from './types';
@@ -34,12 +34,21 @@ export interface RedisTokenStoreOptions {
    */
   clientSecret?: string;
   /**
-   * Every Redis command (and waiting for the pub/sub subscription) fails after this long, so an
-   * unreachable Redis degrades to per-process token fetching instead of stalling requests, even
-   * while ioredis queues commands offline.
+   * A Redis command fails once Redis has been silent this long (no answer to it, nor to any other
+   * of the library's commands on the same ioredis client), and waiting for the pub/sub
+   * subscription fails after this long: an unreachable Redis degrades to per-process token
+   * fetching instead of stalling requests, even while ioredis queues commands offline.
    * @default 500
    */
   commandTimeoutMs?: number;
+  /**
+   * The longest a command waits while Redis keeps answering others: a Redis working through a
+   * backlog (a cold start over thousands of tenants, a server short of CPU) answers late but is
+   * not down, and each timeout sends the client to fetch its own token. Equal to
+   * `commandTimeoutMs`, every command fails after that long whatever Redis answers meanwhile.
+   * @default the larger of 1500 and `commandTimeoutMs`
+   */
+  maxCommandWaitMs?: number;
   /** Where the store reports entries it cannot decrypt. @default the library's silent logger */
   logger?: ServiceTitanLogger;
 }
@@ -96,6 +105,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #sharedCipher: TokenCipher | undefined;
   readonly #cipherByKey = new Map<string, TokenCipher>();
   readonly #timeoutMs: number;
+  readonly #bounds: CommandBounds;
   readonly #logger: ServiceTitanLogger;
   readonly #subscriber: RedisSubscriber;
   #warnedUndecryptable = false;
@@ -129,6 +139,7 @@ export class RedisTokenStore implements TokenStore {
         `RedisTokenStore: commandTimeoutMs must be a positive number, got ${String(options.commandTimeoutMs)}`,
       );
     }
+    this.#bounds = commandBounds('RedisTokenStore', redis, this.#timeoutMs, options.maxCommandWaitMs);
     this.#sharedCipher = createCipher(options);
     this.#logger = options.logger === undefined ? {} : guardLogger(options.logger);
     this.#subscriber = new RedisSubscriber(redis, this.#timeoutMs, 'released' satisfies Event);
@@ -365,7 +376,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   #command<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    return withCommandTimeout(operation, this.#timeoutMs, command);
+    return withCommandTimeout(operation, this.#bounds, command);
   }
 }
 
