@@ -71,7 +71,9 @@ export function commandBounds(
  * under its own limiter), so a slow Redis used to look like an outage (issue 18).
  *
  * Either way a deadline counts only once the I/O that arrived by then has been read (an answer is
- * not late because the process was not running to read it), even if the command never settles
+ * not late because the process was not running to read it), and a command whose process was held
+ * past half its timeout gets one fresh look, counted from when the process runs again (a command
+ * queued before the connection was ready was never sent meanwhile). It fails even if it never settles
  * (ioredis keeps commands in its offline queue while disconnected). The timer is unref'd and
  * cleared, so it never keeps the process alive. The error names the operation, never its
  * arguments; the underlying error's message is kept, not the error itself (ioredis attaches the
@@ -85,18 +87,38 @@ export async function withCommandTimeout<T>(
 ): Promise<T> {
   const { silenceMs, maxMs, answers } = typeof bounds === 'number' ? { silenceMs: bounds, maxMs: bounds } : bounds;
   const startedAt = performance.now();
+  /** Silence counts from here: the start, or the end of the hold that gave the command a fresh look. */
+  let listeningSince = startedAt;
+  let capAt = startedAt + maxMs;
+  let freshLookTaken = false;
   let timer: NodeJS.Timeout | undefined;
   let lastLook: NodeJS.Immediate | undefined;
   const timeout = new Promise<never>((_, reject) => {
     const arm = (ms: number): void => {
+      const dueAt = performance.now() + ms;
       timer = setTimeout(() => {
         lastLook = afterArrivedIo(() => {
           const now = performance.now();
-          const heardAt = Math.max(startedAt, answers?.lastAt ?? startedAt);
-          const waitMore = Math.min(heardAt + silenceMs, startedAt + maxMs) - now;
+          const heldMs = now - dueAt;
+          // The process was not running for much of the wait (a synchronous burst, a stop, a
+          // starved CPU): a command still in ioredis's offline queue then was never even sent.
+          // One fresh look, counted from now; once, so a process held again and again still fails.
+          if (!freshLookTaken && heldMs > silenceMs / 2) {
+            freshLookTaken = true;
+            listeningSince = now;
+            capAt += heldMs;
+            arm(silenceMs);
+            return;
+          }
+          const heardAt = Math.max(listeningSince, answers?.lastAt ?? listeningSince);
+          const waitMore = Math.min(heardAt + silenceMs, capAt) - now;
           if (waitMore > 0) arm(waitMore);
           else
-            reject(new Error(`${storeName}: ${operation} ${timedOut(now - startedAt, heardAt > startedAt, bounds)}`));
+            reject(
+              new Error(
+                `${storeName}: ${operation} ${timedOut(now - startedAt, heardAt > listeningSince, now >= capAt, bounds)}`,
+              ),
+            );
         });
       }, ms);
       timer.unref();
@@ -112,11 +134,11 @@ export async function withCommandTimeout<T>(
 }
 
 /** Why the command failed, in the words of the options that bound it. */
-function timedOut(elapsedMs: number, heardMeanwhile: boolean, bounds: number | CommandBounds): string {
+function timedOut(elapsedMs: number, heardMeanwhile: boolean, capped: boolean, bounds: number | CommandBounds): string {
   if (typeof bounds === 'number') return `timed out after ${bounds} ms`;
   if (!heardMeanwhile || bounds.maxMs === bounds.silenceMs) return `timed out after ${bounds.silenceMs} ms`;
   const waited = Math.round(elapsedMs);
-  return elapsedMs >= bounds.maxMs
+  return capped
     ? `timed out after ${waited} ms (maxCommandWaitMs), while Redis answered other commands`
     : `timed out after ${waited} ms, the last ${bounds.silenceMs} ms (commandTimeoutMs) without any answer from Redis`;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createTenantClients, type TenantCredentials } from '../../src';
+import type { TenantCredentials } from '../../src';
 import { RedisTokenStore } from '../../src/redis';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { firstRequests, sandboxTenantClients } from '../helpers/tenant-fleet';
 import { credentialsByTenant, manyTenants } from '../helpers/tenants';
 
 const TENANTS = 40;
@@ -80,22 +81,8 @@ describeWithRedis('cold start with RedisTokenStore: Redis round trips per tenant
     await sandbox.close();
   });
 
-  const coldStart = async (): Promise<number[]> => {
-    const tenants = createTenantClients({
-      environment: sandbox.environment,
-      appKey: sandbox.appKey,
-      credentials: (tenantId) => credentials.get(tenantId)!,
-      store,
-      rateLimit: false,
-      logger: { warn: (message, details) => warnings.push(`${message} ${JSON.stringify(details)}`) },
-    });
-    return Promise.all(
-      [...credentials.keys()].map(async (tenantId) => {
-        const client = await tenants.forTenant(tenantId);
-        return (await client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })).status;
-      }),
-    );
-  };
+  const coldStart = (): Promise<number[]> =>
+    firstRequests(sandboxTenantClients(sandbox, credentials, store, warnings), credentials.keys());
 
   test('one request per tenant: two round trips to Redis per tenant, one token each', async () => {
     const recorder = await recordCommands(redis);

@@ -55,6 +55,59 @@ describeWithRedis('store commands answered while the event loop was held past th
   });
 });
 
+// A worker that creates its ioredis client and starts its whole cold start at once (bench:fleet's
+// workers do): its first commands wait in ioredis's offline queue until the connection is ready,
+// and the burst holds the event loop past their timeout before the connection can even be set
+// up. The look after the hold found no answer, as nothing had been sent: every one of those
+// commands failed (bench:fleet with both cores busy: a worker's 1,000 tenants fell back, 3 token
+// requests per tenant). After its process was held, a command gets a fresh look: its timeout
+// again, counted from when the process runs again.
+describeWithRedis('store commands not yet sent when the event loop was held past their timeout', () => {
+  const redisServer = useRedisServer();
+
+  test.each(['RedisTokenStore', 'RedisRateLimitStore'])(
+    '%s (defaults): a command queued before the connection was ready is answered',
+    async (storeName) => {
+      const redis = new Redis(redisServer().port, '127.0.0.1');
+      try {
+        const command =
+          storeName === 'RedisTokenStore'
+            ? new RedisTokenStore(redis).get('not-yet-sent')
+            : new RedisRateLimitStore(redis).takeMany('not-yet-sent', 60, 1000, ['a'], 'client');
+        const answered = outcome(command);
+        expect(redis.status).not.toBe('ready');
+        holdEventLoop(800);
+        expect(await answered).toBe('answered');
+      } finally {
+        redis.disconnect();
+      }
+    },
+  );
+
+  // Once: a process held again and again is not waited for without end.
+  test('a second hold of the same command does not extend it again', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const redis = new Redis((silent.address() as net.AddressInfo).port, '127.0.0.1', { maxRetriesPerRequest: null });
+    redis.on('error', () => undefined);
+    try {
+      const store = new RedisTokenStore(redis, { commandTimeoutMs: 200 });
+      const read = outcome(store.get('held-twice'));
+      holdEventLoop(400);
+      // The fresh look's timer is due 200 ms after the first look: hold past it too.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      holdEventLoop(400);
+      expect(await read).toBe('failed: RedisTokenStore: GET timed out after 200 ms');
+      await store.close();
+    } finally {
+      redis.disconnect();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
 // The bound itself still holds: a Redis that never answers fails the command once the timeout
 // and one more turn of the event loop have passed.
 test('a command to a server that never answers still fails at its timeout', async () => {

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { createTenantClients } from '../../src';
 import { RedisRateLimitStore, RedisTokenStore } from '../../src/redis';
 import { startSandbox, type Sandbox } from '../../src/testing';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { firstRequests, sandboxTenantClients } from '../helpers/tenant-fleet';
 import { credentialsByTenant, manyTenants } from '../helpers/tenants';
 import { startTricklingProxy, type TricklingProxy } from '../helpers/trickling-proxy';
 
@@ -171,27 +171,11 @@ describeWithRedis("a fleet's cold start while Redis answers slowly", () => {
       connections.push(redis);
       const store = new RedisTokenStore(redis);
       stores.push(store);
-      processes.push(
-        createTenantClients({
-          environment: sandbox.environment,
-          appKey: sandbox.appKey,
-          credentials: (tenantId) => credentials.get(tenantId)!,
-          store,
-          rateLimit: false,
-          logger: { warn: (message, details) => warnings.push(`${message} ${JSON.stringify(details)}`) },
-        }),
-      );
+      processes.push(sandboxTenantClients(sandbox, credentials, store, warnings));
     }
     proxy.trickle(40, (index) => slowConnections.has(index));
 
-    const statuses = await Promise.all(
-      processes.flatMap((clients) =>
-        [...credentials.keys()].map(async (tenantId) => {
-          const client = await clients.forTenant(tenantId);
-          return (await client.get('/crm/v2/tenant/{tenant}/customers', { params: { pageSize: 1 } })).status;
-        }),
-      ),
-    );
+    const statuses = (await Promise.all(processes.map((clients) => firstRequests(clients, credentials.keys())))).flat();
 
     expect(statuses).toEqual(Array(2 * TENANTS).fill(200));
     // The condition: answers later than commandTimeoutMs (500 ms).
