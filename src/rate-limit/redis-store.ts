@@ -36,6 +36,8 @@ export interface RedisRateLimitStoreOptions {
    * limiter for a second. Equal to `commandTimeoutMs`, every command fails after that long
    * whatever Redis answers meanwhile.
    * @default the larger of 1500 and `commandTimeoutMs`
+   * @example
+   * new RedisRateLimitStore(redis, { maxCommandWaitMs: 3000 }); // a Redis known to lag under load
    */
   maxCommandWaitMs?: number;
 }

@@ -47,6 +47,8 @@ export interface RedisTokenStoreOptions {
    * not down, and each timeout sends the client to fetch its own token. Equal to
    * `commandTimeoutMs`, every command fails after that long whatever Redis answers meanwhile.
    * @default the larger of 1500 and `commandTimeoutMs`
+   * @example
+   * new RedisTokenStore(redis, { maxCommandWaitMs: 3000 }); // a Redis known to lag under load
    */
   maxCommandWaitMs?: number;
   /** Where the store reports entries it cannot decrypt. @default the library's silent logger */
