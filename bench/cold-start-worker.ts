@@ -49,6 +49,12 @@ export interface ColdStartWorkerConfig {
   probeIntervalMs: number;
   /** Only each tenant's token (`auth.getToken()`), no API request: the token path alone (tenant-clients, clients). */
   tokenOnly: boolean;
+  /**
+   * createTenantClients' `credentials` answers as a database's pool would (8 lookups at a time,
+   * each on a later turn of the event loop) instead of at once from a map: the clients are then
+   * made as their credentials arrive, not all in one synchronous burst before any I/O is read.
+   */
+  asyncCredentials: boolean;
   profileFile?: string;
 }
 
@@ -166,7 +172,15 @@ async function main(): Promise<void> {
   let get: (tenantId: string) => Promise<unknown>;
   const path = '/crm/v2/tenant/{tenant}/customers';
   if (config.factory === 'tenant-clients') {
-    const clients = library.createTenantClients({ ...shared, credentials: (tenantId) => credentials.get(tenantId)! });
+    const lookUp = (tenantId: string) => credentials.get(tenantId)!;
+    // A database's pool: 8 lookups at a time, each answered on a later turn of the event loop.
+    const pool = pLimit(8);
+    const clients = library.createTenantClients({
+      ...shared,
+      credentials: config.asyncCredentials
+        ? (tenantId) => pool(() => new Promise((resolve) => setImmediate(() => resolve(lookUp(tenantId)))))
+        : lookUp,
+    });
     get = config.tokenOnly
       ? async (tenantId) => (await clients.forTenant(tenantId)).auth.getToken()
       : async (tenantId) => (await clients.forTenant(tenantId)).get(path, { params: { pageSize: 1 } });

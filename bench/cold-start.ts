@@ -14,6 +14,7 @@
  *   npm run bench:cold-start -- --auto-pipelining               # the workers' ioredis client with enableAutoPipelining
  *   npm run bench:cold-start -- --profile --rounds=1            # a .cpuprofile of the cold start per round
  *   npm run bench:cold-start -- --token-only                    # each tenant's token alone, no API request
+ *   npm run bench:cold-start -- --async-credentials             # credentials looked up as from a database (createTenantClients)
  *   npm run bench:cold-start -- --probe-interval-ms=100         # the fs/dns probes 5× less often (default 20)
  *
  * With `--compare`, rounds alternate (this tree, the other, the other, this, …) so that both see
@@ -49,6 +50,7 @@ interface ColdStartConfig {
   probeIntervalMs: number;
   /** Each tenant's token only, no API request. */
   tokenOnly: boolean;
+  asyncCredentials: boolean;
 }
 
 /** A round's figures with what the harness counted at the sandbox and in Redis. */
@@ -81,12 +83,14 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
     autoPipelining: false,
     probeIntervalMs: 20,
     tokenOnly: false,
+    asyncCredentials: false,
   };
   for (const arg of argv) {
     const [name, value] = arg.replace(/^--/, '').split('=') as [string, string | undefined];
     if (name === 'profile' && value === undefined) config.profile = true;
     else if (name === 'auto-pipelining' && value === undefined) config.autoPipelining = true;
     else if (name === 'token-only' && value === undefined) config.tokenOnly = true;
+    else if (name === 'async-credentials' && value === undefined) config.asyncCredentials = true;
     else if (name === 'compare' && value !== undefined) config.compare = path.resolve(value);
     else if (name === 'factory' && (value === 'tenant-clients' || value === 'clients' || value === 'axios')) {
       config.factory = value;
@@ -101,7 +105,7 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
       config.probeIntervalMs = Number(value);
     } else {
       throw new Error(
-        `unknown or bad argument ${arg} (--tenants=N --rounds=N --token-delay-ms=N --factory=tenant-clients|clients|axios --stores=both|token|rate-limit|none --compare=<src dir> --profile --auto-pipelining --probe-interval-ms=N --token-only)`,
+        `unknown or bad argument ${arg} (--tenants=N --rounds=N --token-delay-ms=N --factory=tenant-clients|clients|axios --stores=both|token|rate-limit|none --compare=<src dir> --profile --auto-pipelining --probe-interval-ms=N --token-only --async-credentials)`,
       );
     }
   }
@@ -210,7 +214,7 @@ export function coldStartSection(config: ColdStartConfig, results: ColdStartResu
     return `- ${label(source)}, Redis commands per tenant (last round): ${top}`;
   });
   return [
-    `### Cold start: ${thousands(config.tenants)} tenants in one process, ${STORES_LABEL[config.stores]}, ${config.tokenOnly ? 'its token only' : 'one request each'}, token endpoint answering in ${config.tokenDelayMs} ms (${FACTORY_LABEL[config.factory]})`,
+    `### Cold start: ${thousands(config.tenants)} tenants in one process, ${STORES_LABEL[config.stores]}, ${config.tokenOnly ? 'its token only' : 'one request each'}${config.asyncCredentials ? ', credentials looked up asynchronously' : ''}, token endpoint answering in ${config.tokenDelayMs} ms (${FACTORY_LABEL[config.factory]})`,
     '',
     table(
       columns.map(([name]) => name),
@@ -248,6 +252,7 @@ async function main(): Promise<void> {
       autoPipelining: config.autoPipelining,
       probeIntervalMs: config.probeIntervalMs,
       tokenOnly: config.tokenOnly,
+      asyncCredentials: config.asyncCredentials,
       factory: config.factory,
       stores: config.stores,
     };
