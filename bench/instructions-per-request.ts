@@ -5,7 +5,7 @@
  * instruction count does not depend on what else the machine runs.
  *
  *   node --import tsx bench/instructions-per-request.ts [--variants=axios,client-defaults] \
- *     [--rounds=2] [--warmup=1000] [--requests=1000] [--concurrency=16] [--keep=<dir>]
+ *     [--rounds=2] [--warmup=5000] [--requests=1000] [--concurrency=16] [--keep=<dir>]
  *
  * `--keep=<dir>` keeps callgrind's files (`<variant>-<requests>-r<round>.callgrind`), for
  * `callgrind_annotate` by function: V8's builtins and runtime, libuv and the kernel's entry points
@@ -20,6 +20,7 @@
  * variants takes ~6 min here).
  */
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,12 +28,38 @@ import { fileURLToPath } from 'node:url';
 import type { ServerInfo } from './protocol';
 import { runAsScript } from './run-as-script';
 import { BenchServer } from './server-control';
-import { fixed, median, runPool, table, thousands } from './stats';
+import { fixed, runPool, table, thousands } from './stats';
 import { VARIANT_LABELS, createSubject, type VariantName } from './variants';
 
 const SELF = fileURLToPath(import.meta.url);
 /** Requests after the warm-up in the shorter of a variant's two runs. */
 const BASE_REQUESTS = 200;
+
+/**
+ * Where instructions go, by callgrind's function names: V8 compiling (parsing, bytecode, the
+ * optimizing compilers: work that ends once the code is warm, but still runs thousands of requests
+ * in), collecting garbage, and the rest (JavaScript, V8's builtins, Node, libuv: the requests
+ * themselves).
+ */
+type Kind = 'compiling' | 'gc' | 'running';
+const COMPILING =
+  /v8::internal::(compiler|maglev|baseline|interpreter|Parser|PreParser|Scanner|Compiler|turboshaft|RegExp|AstValueFactory|Zone)|SourcePosition|BytecodeGenerator|OptimizedCompilationInfo/;
+const GC = /Scaveng|Sweep|Mark(ing|er|Compact)|Heap::|heap::|Evacuat|Compactor|MinorGC|ConcurrentMarking|GCTracer/;
+
+/** Instructions by {@link Kind} in one callgrind file (every function, `callgrind_annotate`). */
+async function instructionsByKind(file: string): Promise<Record<Kind, number>> {
+  const annotate = spawn('callgrind_annotate', ['--threshold=100', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const counts: Record<Kind, number> = { compiling: 0, gc: 0, running: 0 };
+  for await (const line of createInterface({ input: annotate.stdout })) {
+    const match = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
+    if (match === null || match[2]!.includes('PROGRAM TOTALS')) continue;
+    const name = match[2]!;
+    counts[COMPILING.test(name) ? 'compiling' : GC.test(name) ? 'gc' : 'running'] += Number(
+      match[1]!.replaceAll(',', ''),
+    );
+  }
+  return counts;
+}
 
 interface WorkerConfig {
   variant: VariantName;
@@ -62,8 +89,13 @@ async function worker(config: WorkerConfig): Promise<void> {
   subject.dispose();
 }
 
-/** Instructions callgrind counted over the whole life of one worker process. */
-async function countInstructions(config: WorkerConfig, outFile: string): Promise<number> {
+const KINDS: readonly Kind[] = ['compiling', 'gc', 'running'];
+const total = (kinds: Record<Kind, number>) => kinds.compiling + kinds.gc + kinds.running;
+/** What a warm process spends on a request: everything but compiling. */
+const warm = (kinds: Record<Kind, number>) => kinds.gc + kinds.running;
+
+/** Runs one worker process under callgrind, its counts into `outFile`. */
+async function runUnderCallgrind(config: WorkerConfig, outFile: string): Promise<void> {
   const child = spawn(
     'valgrind',
     [
@@ -89,11 +121,9 @@ async function countInstructions(config: WorkerConfig, outFile: string): Promise
     child.once('error', reject);
     child.once('exit', resolve);
   });
-  const collected = /Collected : (\d+)/.exec(stderr);
-  if (code !== 0 || collected === null) {
+  if (code !== 0 || !/Collected : \d+/.test(stderr)) {
     throw new Error(`valgrind run of ${config.variant} failed (exit ${String(code)}):\n${stderr.slice(-2000)}`);
   }
-  return Number(collected[1]);
 }
 
 function parseArgs(args: readonly string[]): Config {
@@ -109,7 +139,7 @@ function parseArgs(args: readonly string[]): Config {
   return {
     variants,
     rounds: count('rounds', 2),
-    warmup: count('warmup', 1000),
+    warmup: count('warmup', 5000),
     requests: count('requests', 1000),
     concurrency: count('concurrency', 16),
     keep: args.find((arg) => arg.startsWith('--keep='))?.slice('--keep='.length),
@@ -121,22 +151,28 @@ async function main(): Promise<void> {
   const server = await BenchServer.start();
   const outDir = config.keep ?? mkdtempSync(path.join(tmpdir(), 'instructions-'));
   if (config.keep !== undefined) mkdirSync(config.keep, { recursive: true });
-  const perRequest = new Map<VariantName, number[]>(config.variants.map((variant) => [variant, []]));
+  /** Per variant, per round: instructions per request by kind. */
+  const perRequest = new Map<VariantName, Record<Kind, number>[]>(config.variants.map((variant) => [variant, []]));
   try {
     for (let round = 0; round < config.rounds; round += 1) {
       // Alternate the order, so that a drift over the run (none expected) does not favour one.
       const order = round % 2 === 0 ? config.variants : [...config.variants].reverse();
       for (const variant of order) {
-        const run = (requests: number) =>
-          countInstructions(
+        const run = async (requests: number) => {
+          const file = path.join(outDir, `${variant}-${requests}-r${round + 1}.callgrind`);
+          await runUnderCallgrind(
             { variant, server: server.info, warmup: config.warmup, requests, concurrency: config.concurrency },
-            path.join(outDir, `${variant}-${requests}-r${round + 1}.callgrind`),
+            file,
           );
+          return instructionsByKind(file);
+        };
         const base = await run(BASE_REQUESTS);
         const more = await run(BASE_REQUESTS + config.requests);
-        perRequest.get(variant)!.push((more - base) / config.requests);
+        const kinds = {} as Record<Kind, number>;
+        for (const kind of KINDS) kinds[kind] = (more[kind] - base[kind]) / config.requests;
+        perRequest.get(variant)!.push(kinds);
         process.stderr.write(
-          `  round ${round + 1}/${config.rounds} ${variant}: ${thousands((more - base) / config.requests)} instructions per request\n`,
+          `  round ${round + 1}/${config.rounds} ${variant}: ${thousands(total(kinds))} instructions per request (${thousands(kinds.compiling)} compiling)\n`,
         );
       }
     }
@@ -146,21 +182,35 @@ async function main(): Promise<void> {
   }
   const reference = perRequest.get(config.variants[0]!)!;
   const rows = config.variants.map((variant) => {
-    const counts = perRequest.get(variant)!;
+    const rounds = perRequest.get(variant)!;
     // Round by round: a variant against the first one measured in the same round.
-    const ratios = counts.map((count, round) => count / reference[round]!);
+    const ratio = (pick: (kinds: Record<Kind, number>) => number) =>
+      rounds.map((kinds, round) => fixed(pick(kinds) / pick(reference[round]!), 3)).join(', ');
+    const each = (pick: (kinds: Record<Kind, number>) => number) =>
+      rounds.map((kinds) => thousands(pick(kinds))).join(', ');
     return [
       VARIANT_LABELS[variant],
-      thousands(median(counts)),
-      counts.map((count) => thousands(count)).join(', '),
-      ratios.map((ratio) => fixed(ratio, 3)).join(', '),
+      each(total),
+      ratio(total),
+      each((kinds) => kinds.compiling),
+      each((kinds) => kinds.gc),
+      each((kinds) => kinds.running),
+      ratio(warm),
     ];
   });
   process.stdout.write(
     `### Instructions per request (valgrind callgrind, every thread of the client process), GET at concurrency ${config.concurrency}\n\n${table(
-      ['variant', 'instructions per request (median)', 'per round', `vs ${config.variants[0]}, per round`],
+      [
+        'variant',
+        'instructions per request',
+        `vs ${config.variants[0]}`,
+        'V8 compiling',
+        'GC',
+        'running (JS, builtins, Node, libuv)',
+        `GC + running vs ${config.variants[0]}`,
+      ],
       rows,
-    )}\n\n${config.rounds} rounds; each: two runs per variant after ${config.warmup} warm-up requests, ${BASE_REQUESTS} and ${BASE_REQUESTS + config.requests} requests, the difference over ${config.requests}. The sandbox runs in its own process, not counted.\n`,
+    )}\n\nPer round (${config.rounds}), comma-separated; each: two runs per variant after ${config.warmup} warm-up requests, ${BASE_REQUESTS} and ${BASE_REQUESTS + config.requests} requests, the difference over ${config.requests}. The sandbox runs in its own process, not counted. Compiling is work a long-running process stops doing once its code is warm; how much of it still lands in the counted requests varies run to run.\n`,
   );
 }
 
