@@ -1,15 +1,8 @@
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { RedisRateLimitStore, RedisTokenStore } from '../../src/redis';
+import { holdEventLoop } from '../helpers/hold-event-loop';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
-
-/** Holds the event loop for `ms`, as a process starved of CPU or a long GC pause does. */
-function holdEventLoop(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    // Nothing: no timer, no I/O runs meanwhile.
-  }
-}
 
 /** Settles `promise` into what it did, for one assertion on both outcomes. */
 function outcome(promise: Promise<unknown>): Promise<string> {
