@@ -74,10 +74,19 @@ export interface ReservedPlace {
   renewIfStale?(signal: AbortSignal): Promise<void> | undefined;
 }
 
+/**
+ * One call of {@link sendAndWhenWritten}: its exchange, and whether the wrapper has handed on the
+ * exchange's first request (a later one is a redirect hop). A plain record, not a WeakSet of
+ * started exchanges: a WeakSet entry per request is an ephemeron the garbage collector must trace
+ * (issue 18 item 6).
+ */
+interface Sending {
+  readonly places: ExchangePlaces;
+  started: boolean;
+}
+
 /** The exchange whose code runs now: its request is being created (see above). */
-let sending: ExchangePlaces | undefined;
-/** Exchanges whose first request the wrapper has handed on. */
-const started = new WeakSet<ExchangePlaces>();
+let sending: Sending | undefined;
 
 /** Node calls it with each request made with the agent (undocumented in @types/node, stable since 0.x). */
 type RequestAgent = Agent & { addRequest: AddRequest };
@@ -106,7 +115,8 @@ export function sendAndWhenWritten<T>(
   const httpsWrapper = wrapperOf(httpsAgent, https.globalAgent);
   if (httpWrapper !== undefined) config.httpAgent = httpWrapper;
   if (httpsWrapper !== undefined) config.httpsAgent = httpsWrapper;
-  sending = places;
+  const send: Sending = { places, started: false };
+  sending = send;
   try {
     return adapter(config);
   } finally {
@@ -115,7 +125,7 @@ export function sendAndWhenWritten<T>(
     sending = undefined;
     if (httpWrapper !== undefined) restoreAgent(config, 'httpAgent', hadHttpAgent, httpAgent);
     if (httpsWrapper !== undefined) restoreAgent(config, 'httpsAgent', hadHttpsAgent, httpsAgent);
-    if (!started.has(places)) setImmediate(writtenUnseen, places);
+    if (!send.started) setImmediate(writtenUnseen, places);
   }
 }
 
@@ -162,22 +172,23 @@ function wrapperFor(agent: Agent): Agent | undefined {
  * is the agent's own `addRequest`, called with the agent as `this`.
  */
 function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, options: unknown): void {
-  const places = sending;
+  const send = sending;
   // Another's request (through an HttpsProxyAgent of the application's, another axios instance's
   // tunnel), or an unseen creation (after an await in axios: a form-data body whose length is
   // read first), which its exchange counted from the hand-over already.
-  if (places === undefined) return handOn.call(agent, request, options);
+  if (send === undefined) return handOn.call(agent, request, options);
   sending = undefined;
-  if (!started.has(places)) {
-    started.add(places);
-    whenWritten(request, places, () => places.written());
+  const places = send.places;
+  if (!send.started) {
+    send.started = true;
+    whenWritten(request, send, () => places.written());
     // Emitted once per request: a plain listener (see whenWritten); none for places that never lapse.
     if (places.mayGoStale()) request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, places));
     return handOn.call(agent, request, options);
   }
   const reserved = places.reserveHop().then((place) => {
     if (request.destroyed) place.cancel();
-    else whenWritten(request, places, () => place.commit());
+    else whenWritten(request, send, () => place.commit());
   });
   handOnOnceSettled(reserved, agent, handOn, request, options);
 }
@@ -255,7 +266,7 @@ function withSecureEndpoint(request: ClientRequest, options: unknown): unknown {
   return { ...options, secureEndpoint: request.protocol === 'https:' };
 }
 
-function whenWritten(request: ClientRequest, places: ExchangePlaces, written: () => void): void {
+function whenWritten(request: ClientRequest, send: Sending, written: () => void): void {
   // Plain listeners, not `once`: `written` is idempotent and a request emits each of these events
   // at most once, so the once-wrappers would only cost (one allocation each, on every request).
   request.on('finish', written);
@@ -268,9 +279,9 @@ function whenWritten(request: ClientRequest, places: ExchangePlaces, written: ()
   request.prependListener('response', (response: IncomingMessage) => {
     const status = response.statusCode ?? 0;
     if (status < 300 || status >= 400) return;
-    sending = places;
+    sending = send;
     queueMicrotask(() => {
-      if (sending === places) sending = undefined;
+      if (sending === send) sending = undefined;
     });
   });
 }
