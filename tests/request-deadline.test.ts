@@ -1,4 +1,4 @@
-import axios, { AxiosError, isCancel, type AxiosInstance } from 'axios';
+import axios, { AxiosError, getAdapter, isCancel, type AxiosInstance } from 'axios';
 import {
   attachServiceTitanAuth,
   createServiceTitanClient,
@@ -357,6 +357,43 @@ describe('deadlines share one signal per 10 ms tick, not one per request (issue 
     },
     10_000,
   );
+
+  test('without a timeout (axios.timeout 0): no AbortController per request and no signal handed to axios; a caller’s signal still cancels', async () => {
+    const signals: unknown[] = [];
+    const http = getAdapter('http');
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      axios: {
+        timeout: 0,
+        adapter: (config) => {
+          signals.push(config.signal);
+          return http(config);
+        },
+      },
+    });
+    await client.auth.getToken();
+    const stopCounting = countAbortControllers();
+    let created: number;
+    try {
+      const responses = await Promise.all(Array.from({ length: 20 }, () => client.get(customersPath(sandbox()))));
+      created = stopCounting();
+      expect(responses.map((response) => response.status)).toEqual(Array.from({ length: 20 }, () => 200));
+      // Nothing can abort these: no controller of their own, and axios does not listen on a
+      // signal (before: one controller per request, its signal handed to axios).
+      expect(created).toBe(0);
+      expect(signals).toEqual(Array.from({ length: 20 }, () => undefined));
+      expect(responses.every((response) => response.config.signal === undefined)).toBe(true);
+    } finally {
+      stopCounting();
+    }
+    const user = new AbortController();
+    const hold = sandbox().api.hold();
+    const aborted = failure(client.get(customersPath(sandbox()), { signal: user.signal }));
+    await hold.untilWaiting(1);
+    user.abort();
+    expect(isCancel(await aborted)).toBe(true);
+    hold.release();
+  });
 
   test('requests made 11 ms apart, each in a tick of its own, arm one deadline timer between them, not one each', async () => {
     const client = createServiceTitanClient(authOptions(sandbox()));

@@ -6,6 +6,7 @@ import axios, {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
+import { setMaxListeners } from 'node:events';
 import { joinTick, leaveTick, type DeadlineTick } from './deadline-ticks';
 
 /**
@@ -60,9 +61,18 @@ export interface DeadlineScope {
 }
 
 /**
+ * What a scope with neither a deadline nor a caller's signal waits with: nothing can abort it, so
+ * one signal serves them all (those who listen remove their listeners, see {@link DeadlineScope}),
+ * and an exchange leaves the config's `signal` unset, so axios does not listen either.
+ */
+const NEVER_ABORTED = new AbortController().signal;
+setMaxListeners(0, NEVER_ABORTED);
+
+/**
  * The signal is the tick's own when the caller gave no signal (nothing allocated but this
- * object); otherwise, and without a deadline, an AbortController of its own follows the caller's
- * signal and the tick.
+ * object); a shared one that never aborts with neither a deadline nor a caller's signal (a
+ * `timeout` of 0); otherwise an AbortController of its own follows the caller's signal and the
+ * tick.
  */
 class Scope implements DeadlineScope {
   readonly signal: AbortSignal;
@@ -71,7 +81,7 @@ class Scope implements DeadlineScope {
   readonly #userSignal: AbortSignal | undefined;
   readonly #tick: DeadlineTick | undefined;
   readonly #onAbort: (() => void) | undefined;
-  /** An exchange's: the config's `signal` and `timeout` are swapped while it runs. */
+  /** An exchange's: the config's `timeout` (and `signal`, unless it is {@link NEVER_ABORTED}) are swapped while it runs. */
   readonly #exchange: boolean;
 
   constructor(config: InternalAxiosRequestConfig, exchange: boolean) {
@@ -90,7 +100,9 @@ class Scope implements DeadlineScope {
     this.#tick = tick;
     // A streamed body is read after the adapter returns, with the adapter still listening on the
     // signal until it ends: it gets a signal of its own, which nothing aborts once the scope ends.
-    if (tick !== undefined && userSignal === undefined && !(exchange && config.responseType === 'stream')) {
+    if (tick === undefined && userSignal === undefined) {
+      this.signal = NEVER_ABORTED;
+    } else if (tick !== undefined && userSignal === undefined && !(exchange && config.responseType === 'stream')) {
       this.signal = tick.controller.signal;
     } else {
       const own = new AbortController();
@@ -102,7 +114,7 @@ class Scope implements DeadlineScope {
       this.signal = own.signal;
     }
     if (exchange) {
-      config.signal = this.signal;
+      if (this.signal !== NEVER_ABORTED) config.signal = this.signal;
       config.timeout = 0;
     }
   }
@@ -117,8 +129,8 @@ class Scope implements DeadlineScope {
 
   end(): void {
     if (this.#exchange) {
-      if (this.#userSignal === undefined) delete this.#config.signal;
-      else this.#config.signal = this.#userSignal;
+      if (this.#userSignal !== undefined) this.#config.signal = this.#userSignal;
+      else if (this.signal !== NEVER_ABORTED) delete this.#config.signal;
       this.#config.timeout = this.#timeoutMs;
     }
     if (this.#onAbort !== undefined) {
