@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { checkAxiosVersion } from './axios-version';
 import { invalidConfig } from './errors';
-import { createAcceptanceRecorder, createRequestInterceptor, createResponseErrorInterceptor } from './interceptors';
+import { createAcceptanceRecorder, createRequestInterceptors, createResponseErrorInterceptor } from './interceptors';
 import { resolveOptions, type ResolvedOptions, type ServiceTitanAuthOptions } from './options';
 import { OriginPolicy } from './origin-policy';
 import { tenantIdOption } from './tenant-id';
@@ -85,7 +85,10 @@ export function attachResolved(
   const provider = new TokenProvider(resolved);
   const context = { instance, options: resolved, provider, policy: new OriginPolicy(resolved.allowedOrigins), tenant };
 
-  const requestId = instance.interceptors.request.use(createRequestInterceptor(context));
+  // In this order: the first's runWhen chooses which of the two runs (createRequestInterceptors).
+  const requestIds = createRequestInterceptors(context).map(({ fulfilled, runWhen, synchronous }) =>
+    instance.interceptors.request.use(fulfilled, undefined, { runWhen, synchronous }),
+  );
   const responseId = instance.interceptors.response.use(
     createAcceptanceRecorder(context),
     createResponseErrorInterceptor(context),
@@ -99,7 +102,7 @@ export function attachResolved(
     detach: () => {
       if (!attached) return;
       attached = false;
-      instance.interceptors.request.eject(requestId);
+      for (const id of requestIds) instance.interceptors.request.eject(id);
       instance.interceptors.response.eject(responseId);
       attachedInstances.delete(instance);
     },

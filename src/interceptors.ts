@@ -27,14 +27,35 @@ interface InterceptorContext {
 type RedirectOptions = { href?: string; headers?: Record<string, unknown> };
 type BeforeRedirect = (options: RedirectOptions, ...rest: unknown[]) => void;
 
+/** A request interceptor with axios's options for when it runs and how. */
+export interface RequestInterceptor {
+  fulfilled: (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
+  runWhen: (config: InternalAxiosRequestConfig) => boolean;
+  synchronous: boolean;
+}
+
 /**
  * The request interceptor: fills `{tenant}` in the URL (every request), then adds
- * `Authorization: Bearer …` and `ST-App-Key` to requests bound for an allowed origin. With a
- * cached token it stays synchronous (no await on the hot path); only a missing or expired token
- * makes the request wait, and its `timeout` or an abort ends that wait. One interceptor, not one
- * per step: each adds a promise step to axios's chain for every request (issue 18 item 6).
+ * `Authorization: Bearer …` and `ST-App-Key` to requests bound for an allowed origin. One
+ * interceptor's work, not one per step: each adds a promise step to axios's chain for every
+ * request (issue 18 item 6).
+ *
+ * Registered as two (use both, in this order), of which each request runs exactly one, chosen
+ * when axios builds the request's chain: with a token cached, the first, marked synchronous; axios
+ * then runs the chain without a promise per step when every other interceptor that runs is
+ * synchronous too (a client's are), so a request is sent in the very call that makes it. Without
+ * one, the second, which waits for the token within the request's timeout and signal. The
+ * synchronous one injects the token it found when the chain was built if the cache has lost it
+ * since (it expired in between, or an interceptor of the user's ran first and waited): that
+ * request then carries the token current when it was made, and a 401 for it renews and replays
+ * as for any other.
  */
-export function createRequestInterceptor({ options, provider, policy, tenant }: InterceptorContext) {
+export function createRequestInterceptors({
+  options,
+  provider,
+  policy,
+  tenant,
+}: InterceptorContext): [RequestInterceptor, RequestInterceptor] {
   const stripOnForeignRedirect = createRedirectGuard(policy);
   const withheld = new WithheldCredentialsNotice(options);
   const inject = (config: InternalAxiosRequestConfig, token: string): InternalAxiosRequestConfig => {
@@ -46,27 +67,49 @@ export function createRequestInterceptor({ options, provider, policy, tenant }: 
     );
     return config;
   };
-
-  return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
+  /** Everything before the token: whether this request gets one at all. */
+  const wantsToken = (config: InternalAxiosRequestConfig): boolean => {
     fillTenant(config, tenant);
-    if (config.serviceTitanAuth?.skip === true) return config;
+    if (config.serviceTitanAuth?.skip === true) return false;
     if (!policy.allowsRequest(config)) {
       withheld.withheld(config);
-      return config;
+      return false;
     }
     // The request's timeout counts from here on an attached instance (from the client's first
     // interceptor on a client) and bounds the token wait, the exchange and the replay.
     markRequestStart(config);
     bindAdapterToDeadline(config);
-    const cached = provider.peek();
-    if (cached !== undefined) return inject(config, cached);
-    return untilDeadline(config, (signal) => provider.getToken({ signal })).then(
+    return true;
+  };
+  const waitForToken = (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> =>
+    untilDeadline(config, (signal) => provider.getToken({ signal })).then(
       (token) => inject(config, token),
       (error: unknown) => {
         throw tokenWaitFailure(error, config);
       },
     );
+  /** The token cached when axios built the chain of the request being made (see above). */
+  let tokenAtChain: string | undefined;
+
+  const withCachedToken: RequestInterceptor = {
+    runWhen: () => (tokenAtChain = provider.peek()) !== undefined,
+    fulfilled: (config) => {
+      if (!wantsToken(config)) return config;
+      const token = provider.peek() ?? tokenAtChain;
+      return token === undefined ? waitForToken(config) : inject(config, token);
+    },
+    synchronous: true,
   };
+  const waitingForToken: RequestInterceptor = {
+    runWhen: () => tokenAtChain === undefined,
+    fulfilled: (config) => {
+      if (!wantsToken(config)) return config;
+      const cached = provider.peek();
+      return cached === undefined ? waitForToken(config) : inject(config, cached);
+    },
+    synchronous: false,
+  };
+  return [withCachedToken, waitingForToken];
 }
 
 /**

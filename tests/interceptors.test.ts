@@ -211,3 +211,88 @@ describe('origins that receive the token', () => {
     });
   });
 });
+
+describe('a cached token adds no promise step to the request chain (issue 18 item 6)', () => {
+  const sandbox = useSandbox();
+
+  /** A client whose adapter notes, for each request, whether it was handed over in the call that made it. */
+  const clientNotingHandOver = () => {
+    const http = axios.getAdapter('http');
+    let making = false;
+    const handedOverInCall: boolean[] = [];
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      axios: {
+        adapter: (config) => {
+          handedOverInCall.push(making);
+          return http(config);
+        },
+      },
+    });
+    const get = (config?: Parameters<typeof client.get>[1]) => {
+      making = true;
+      try {
+        return client.get(customersPath(sandbox()), config);
+      } finally {
+        making = false;
+      }
+    };
+    return { client, get, handedOverInCall };
+  };
+
+  test('with a token cached, a client’s request reaches its adapter in the very call that makes it; without one, after the token arrives', async () => {
+    const { get, handedOverInCall } = clientNotingHandOver();
+    // Cold: the request waits for its token, so it is handed over later, carrying the token.
+    await get();
+    await get();
+    expect(handedOverInCall).toEqual([false, true]);
+    expect(sandbox().api.requests.map((request) => [request.tokenId, request.status])).toEqual([
+      ['tok-1', 200],
+      ['tok-1', 200],
+    ]);
+    expect(sandbox().token.count).toBe(1);
+  });
+
+  test('a token the cache loses between the chain’s start and the interceptor still goes with the request: it was current when the request was made', async () => {
+    const { client, get, handedOverInCall } = clientNotingHandOver();
+    await client.auth.getToken();
+    // Runs before the auth interceptor (axios runs request interceptors last-added first) and
+    // empties the cache after axios chose the synchronous path for this request.
+    const id = client.interceptors.request.use(
+      (config) => {
+        void client.auth.invalidate();
+        return config;
+      },
+      undefined,
+      { synchronous: true },
+    );
+    const response = await get();
+    client.interceptors.request.eject(id);
+    expect(response.status).toBe(200);
+    expect(handedOverInCall).toEqual([true]);
+    expect(sandbox().api.requests.map((request) => request.tokenId)).toEqual(['tok-1']);
+    // The next request finds the cache empty and fetches a new token before it is sent.
+    await get();
+    expect(sandbox().api.requests.map((request) => request.tokenId)).toEqual(['tok-1', 'tok-2']);
+    expect(handedOverInCall).toEqual([true, false]);
+  });
+
+  test('an attached instance with an asynchronous interceptor of its own still gets the token, and detach removes both halves', async () => {
+    const instance = axios.create({ baseURL: sandbox().apiUrl });
+    instance.interceptors.request.use(async (config) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return config;
+    });
+    const auth = attachServiceTitanAuth(instance, authOptions(sandbox()));
+    await instance.get(customersPath(sandbox()));
+    await instance.get(customersPath(sandbox()));
+    auth.detach();
+    const afterDetach = await instance.get(customersPath(sandbox())).catch((e: unknown) => e as AxiosError);
+    expect(sandbox().api.requests.map((request) => [request.tokenId ?? null, request.status])).toEqual([
+      ['tok-1', 200],
+      ['tok-1', 200],
+      [null, 401],
+    ]);
+    expect((afterDetach as AxiosError).response?.status).toBe(401);
+  });
+});
