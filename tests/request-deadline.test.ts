@@ -144,9 +144,13 @@ function makeApi(
   return { api, auth: attachServiceTitanAuth(api, options) };
 }
 
-async function timed<T>(promise: Promise<T>): Promise<{ error: AxiosError | undefined; elapsed: number }> {
+/**
+ * Makes the request and times it from before the call: with a token cached, a client's request is
+ * made and sent within the call (its deadline counts from inside it), not on a later microtask.
+ */
+async function timed<T>(request: () => Promise<T>): Promise<{ error: AxiosError | undefined; elapsed: number }> {
   const started = performance.now();
-  const error = await failure(promise);
+  const error = await failure(request());
   return { error, elapsed: performance.now() - started };
 }
 
@@ -165,7 +169,7 @@ describe.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
     test('a token endpoint that does not answer: timeout 1000 settles at ~1 s with axios’s timeout error; the fetch goes on for the others', async () => {
       const { api, auth } = makeApi(way, sandbox());
       const hold = sandbox().token.hold();
-      const request = timed(api.get(customersPath(sandbox()), { timeout: 1000 }));
+      const request = timed(() => api.get(customersPath(sandbox()), { timeout: 1000 }));
       const other = auth.getToken();
       await hold.untilWaiting(1);
       const { error, elapsed } = await request;
@@ -185,7 +189,7 @@ describe.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
       await auth.getToken();
       sandbox().api.enqueue({ status: 401 });
       const hold = sandbox().token.hold();
-      const request = timed(api.get(customersPath(sandbox()), { timeout: 1000 }));
+      const request = timed(() => api.get(customersPath(sandbox()), { timeout: 1000 }));
       await hold.untilWaiting(1);
       const { error, elapsed } = await request;
       expectAxiosTimeout(error, 1000);
@@ -201,7 +205,7 @@ describe.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
       const { api } = makeApi(way, sandbox());
       sandbox().token.enqueue({ delayMs: 1_500 });
       sandbox().api.enqueue({ hang: true });
-      const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout: 2000 }));
+      const { error, elapsed } = await timed(() => api.get(customersPath(sandbox()), { timeout: 2000 }));
       expectAxiosTimeout(error, 2000);
       expect(elapsed).toBeGreaterThanOrEqual(1999);
       // A fresh 2 s for the exchange would end at 3.5 s.
@@ -214,7 +218,7 @@ describe.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
       await auth.getToken();
       sandbox().api.enqueue({ status: 401 }, { hang: true });
       sandbox().token.enqueue({ delayMs: 1_500 });
-      const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout: 2000 }));
+      const { error, elapsed } = await timed(() => api.get(customersPath(sandbox()), { timeout: 2000 }));
       expectAxiosTimeout(error, 2000);
       expect(elapsed).toBeGreaterThanOrEqual(1999);
       // A fresh 2 s for the replay would end at 3.5 s.
@@ -225,7 +229,7 @@ describe.each<Way>(['createServiceTitanClient', 'attachServiceTitanAuth'])(
     test('transitional.clarifyTimeoutError gives ETIMEDOUT for a token wait too', async () => {
       const { api } = makeApi(way, sandbox(), { axios: { transitional: { clarifyTimeoutError: true } } });
       const hold = sandbox().token.hold();
-      const request = timed(api.get(customersPath(sandbox()), { timeout: 300 }));
+      const request = timed(() => api.get(customersPath(sandbox()), { timeout: 300 }));
       await hold.untilWaiting(1);
       const { error } = await request;
       expect(error?.code).toBe('ETIMEDOUT');
@@ -254,7 +258,7 @@ describe('G13: retry delays and Retry-After never wait past the deadline (create
       const { api, auth } = makeApi('createServiceTitanClient', sandbox());
       const token = await auth.getToken();
       sandbox().api.enqueue({ status: 429, retryAfterMs: 8_000 });
-      const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout }));
+      const { error, elapsed } = await timed(() => api.get(customersPath(sandbox()), { timeout }));
       expectAxiosTimeout(error, timeout);
       // At once: not after the 8 s asked for, nor at the deadline.
       expect(elapsed).toBeLessThan(SETTLED_BY_MS);
@@ -275,7 +279,7 @@ describe('G13: retry delays and Retry-After never wait past the deadline (create
     const { api, auth } = makeApi('createServiceTitanClient', sandbox(), { retry: { retryDelayMs: 3_000 } });
     await auth.getToken();
     sandbox().api.enqueue({ status: 503 });
-    const { error, elapsed } = await timed(api.get(customersPath(sandbox()), { timeout: 1000 }));
+    const { error, elapsed } = await timed(() => api.get(customersPath(sandbox()), { timeout: 1000 }));
     expectAxiosTimeout(error, 1000);
     expect(elapsed).toBeLessThan(SETTLED_BY_MS);
     expect(sandbox().api.count).toBe(1);
@@ -332,7 +336,9 @@ describe('deadlines share one signal per 10 ms tick, not one per request (issue 
       let created: number;
       try {
         // 1 s: time enough for all 40 to reach the server on new connections, on a loaded machine.
-        const requests = Array.from({ length: 40 }, () => timed(api.get(customersPath(sandbox()), { timeout: 1000 })));
+        const requests = Array.from({ length: 40 }, () =>
+          timed(() => api.get(customersPath(sandbox()), { timeout: 1000 })),
+        );
         const results = await Promise.all(requests);
         created = stopCounting();
         // Held by the server until after: only their deadline can end them, and each ends with
@@ -428,7 +434,7 @@ describe('deadlines share one signal per 10 ms tick, not one per request (issue 
     try {
       const long = failure(client.get(customersPath(sandbox()), { timeout: 8_000 }));
       await hold.untilWaiting(1);
-      const { error, elapsed } = await timed(client.get(customersPath(sandbox()), { timeout: 300 }));
+      const { error, elapsed } = await timed(() => client.get(customersPath(sandbox()), { timeout: 300 }));
       expectAxiosTimeout(error, 300);
       expect(elapsed).toBeGreaterThanOrEqual(299);
       expect(elapsed).toBeLessThan(SETTLED_BY_MS);
