@@ -20,10 +20,12 @@ import tokenInterceptor from 'axios-token-interceptor';
 import { attachServiceTitanAuth, createServiceTitanClient, type ServiceTitanLogger } from '../src';
 import type { ServerInfo } from './protocol';
 
-export type VariantName = 'axios' | 'library' | 'client' | 'client-defaults' | 'client-no-retries' | 'peer';
+export type VariantName =
+  'axios' | 'axios-interceptors' | 'library' | 'client' | 'client-defaults' | 'client-no-retries' | 'peer';
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
   axios: 'bare axios (static headers)',
+  'axios-interceptors': 'bare axios + a no-op request and response interceptor',
   library: 'attachServiceTitanAuth',
   client: 'createServiceTitanClient (rateLimit: false)',
   'client-defaults': 'createServiceTitanClient (defaults; rate limit raised out of the way)',
@@ -108,6 +110,19 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
       return subject(
         axios.create({ ...base, headers: { Authorization: `Bearer ${access_token}`, 'ST-App-Key': server.appKey } }),
       );
+    }
+    case 'axios-interceptors': {
+      // What any plugin with a request interceptor that may wait (axios then runs its chain as
+      // promises) and a response interceptor costs before doing anything: the floor under
+      // attachServiceTitanAuth's own work.
+      const { access_token } = await fetchToken(server);
+      const instance = axios.create({
+        ...base,
+        headers: { Authorization: `Bearer ${access_token}`, 'ST-App-Key': server.appKey },
+      });
+      instance.interceptors.request.use((config) => config);
+      instance.interceptors.response.use((response) => response);
+      return subject(instance);
     }
     case 'library': {
       const instance = axios.create(base);
