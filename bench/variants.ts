@@ -104,22 +104,20 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
     dispose: () => agent.destroy(),
   });
 
+  /** axios with the token and app key as static headers, fetched once. */
+  const bareAxios = async (): Promise<AxiosInstance> => {
+    const { access_token } = await fetchToken(server);
+    return axios.create({ ...base, headers: { Authorization: `Bearer ${access_token}`, 'ST-App-Key': server.appKey } });
+  };
+
   switch (name) {
-    case 'axios': {
-      const { access_token } = await fetchToken(server);
-      return subject(
-        axios.create({ ...base, headers: { Authorization: `Bearer ${access_token}`, 'ST-App-Key': server.appKey } }),
-      );
-    }
+    case 'axios':
+      return subject(await bareAxios());
     case 'axios-interceptors': {
       // What any plugin with a request interceptor that may wait (axios then runs its chain as
       // promises) and a response interceptor costs before doing anything: the floor under
       // attachServiceTitanAuth's own work.
-      const { access_token } = await fetchToken(server);
-      const instance = axios.create({
-        ...base,
-        headers: { Authorization: `Bearer ${access_token}`, 'ST-App-Key': server.appKey },
-      });
+      const instance = await bareAxios();
       instance.interceptors.request.use((config) => config);
       instance.interceptors.response.use((response) => response);
       return subject(instance);

@@ -67,46 +67,41 @@ export function createRequestInterceptors({
     );
     return config;
   };
-  /** Everything before the token: whether this request gets one at all. */
-  const wantsToken = (config: InternalAxiosRequestConfig): boolean => {
+  /** The interceptor's work; `tokenAtChain`: what the synchronous half found when the chain was built. */
+  const intercept = (
+    config: InternalAxiosRequestConfig,
+    tokenAtChain: string | undefined,
+  ): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
     fillTenant(config, tenant);
-    if (config.serviceTitanAuth?.skip === true) return false;
+    if (config.serviceTitanAuth?.skip === true) return config;
     if (!policy.allowsRequest(config)) {
       withheld.withheld(config);
-      return false;
+      return config;
     }
     // The request's timeout counts from here on an attached instance (from the client's first
     // interceptor on a client) and bounds the token wait, the exchange and the replay.
     markRequestStart(config);
     bindAdapterToDeadline(config);
-    return true;
-  };
-  const waitForToken = (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> =>
-    untilDeadline(config, (signal) => provider.getToken({ signal })).then(
-      (token) => inject(config, token),
+    const token = provider.peek() ?? tokenAtChain;
+    if (token !== undefined) return inject(config, token);
+    return untilDeadline(config, (signal) => provider.getToken({ signal })).then(
+      (obtained) => inject(config, obtained),
       (error: unknown) => {
         throw tokenWaitFailure(error, config);
       },
     );
+  };
   /** The token cached when axios built the chain of the request being made (see above). */
   let tokenAtChain: string | undefined;
 
   const withCachedToken: RequestInterceptor = {
     runWhen: () => (tokenAtChain = provider.peek()) !== undefined,
-    fulfilled: (config) => {
-      if (!wantsToken(config)) return config;
-      const token = provider.peek() ?? tokenAtChain;
-      return token === undefined ? waitForToken(config) : inject(config, token);
-    },
+    fulfilled: (config) => intercept(config, tokenAtChain),
     synchronous: true,
   };
   const waitingForToken: RequestInterceptor = {
     runWhen: () => tokenAtChain === undefined,
-    fulfilled: (config) => {
-      if (!wantsToken(config)) return config;
-      const cached = provider.peek();
-      return cached === undefined ? waitForToken(config) : inject(config, cached);
-    },
+    fulfilled: (config) => intercept(config, undefined),
     synchronous: false,
   };
   return [withCachedToken, waitingForToken];
