@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { isAxiosError, isCancel } from 'axios';
 import { createServiceTitanClient } from '../src';
-import { liveTicks, type DeadlineTick } from '../src/rate-limit/deadline-ticks';
+import { DEADLINE_TICK_MS, liveTicks, MAX_TICK_MEMBERS, type DeadlineTick } from '../src/rate-limit/deadline-ticks';
 import type { SandboxRequestRecord } from '../src/testing';
 import { authOptions, customersPath, useSandbox } from './helpers/sandbox';
 
@@ -125,6 +125,55 @@ describe('a shared deadline tick ends with no listeners and is dropped', () => {
     } finally {
       holdOk.release();
       holdRest.release();
+    }
+  }, 30_000);
+});
+
+// Node's EventTarget walks a signal's whole listener list to add or remove a listener: with every
+// request of a burst on one signal (a cold start makes all its first requests within one tick),
+// each add and remove cost in proportion to the burst, quadratic in all (~0.17 s of a 2,000-tenant
+// cold start). A tick's signal takes at most MAX_TICK_MEMBERS requests; more get another signal
+// of the same tick, and every one of them fires at the tick's end.
+describe('a burst of requests whose deadlines share a tick spreads over signals of at most MAX_TICK_MEMBERS', () => {
+  const sandbox = useSandbox();
+  const BURST = 200;
+
+  test(`${BURST} requests made at once, waiting for a held token: no signal carries more than ${MAX_TICK_MEMBERS} of them, and all time out at their deadline`, async () => {
+    const client = createServiceTitanClient({ ...authOptions(sandbox()), rateLimit: false, retry: false });
+    const hold = sandbox().token.hold();
+    const before = new Set(liveTicks());
+    const started = performance.now();
+    try {
+      // Made in one synchronous loop: their deadlines fall in one tick, two on a slow machine.
+      const requests = Array.from({ length: BURST }, () =>
+        outcome(client.get(customersPath(sandbox()), { timeout: TIMEOUT_MS })),
+      );
+      await hold.untilWaiting(1, { timeoutMs: TIMEOUT_MS });
+      // Each request's deadline counts from its first interceptor, run once the loop is done.
+      const madeBy = performance.now();
+      // The requests' ticks, not the token request's (its own deadline, 10 s on).
+      const ofBurst = (tick: DeadlineTick) =>
+        tick.key * DEADLINE_TICK_MS >= started + TIMEOUT_MS &&
+        tick.key * DEADLINE_TICK_MS <= madeBy + TIMEOUT_MS + DEADLINE_TICK_MS;
+      const ticks = liveTicks().filter((tick) => !before.has(tick) && ofBurst(tick));
+      // Every request waits for the token within its deadline: a member of one signal each.
+      expect(ticks.reduce((sum, tick) => sum + tick.members, 0)).toBe(BURST);
+      expect(Math.max(...ticks.map((tick) => tick.members))).toBeLessThanOrEqual(MAX_TICK_MEMBERS);
+      expect(Math.max(...ticks.map((tick) => abortListeners(tick).length))).toBeLessThanOrEqual(2 * MAX_TICK_MEMBERS);
+      // Filled in turn: at most one signal per tick is not full.
+      expect(ticks.length).toBe(Math.ceil(BURST / MAX_TICK_MEMBERS) + new Set(ticks.map((tick) => tick.key)).size - 1);
+
+      const outcomes = await Promise.all(requests);
+      expect(outcomes).toEqual(Array<string>(BURST).fill('timeout'));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
+      // Every signal of the tick fired, not only the one the first requests joined.
+      for (const tick of ticks) expect(tick.controller.signal.aborted).toBe(true);
+      for (const tick of ticks)
+        expect({ members: tick.members, listeners: abortListeners(tick) }).toEqual({ members: 0, listeners: [] });
+      expect(liveTicks().filter(ofBurst)).toEqual([]);
+      expect(sandbox().api.count).toBe(0);
+    } finally {
+      hold.release();
     }
   }, 30_000);
 });
