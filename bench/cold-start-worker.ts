@@ -9,7 +9,7 @@
  * alone (not the imports) is recorded with V8's CPU profiler into that file.
  */
 import { lookup } from 'node:dns';
-import { readFile, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFile, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -24,6 +24,7 @@ import { describeError } from './describe-error';
 
 /** What the harness hands the worker (COLD_START_WORKER, JSON). */
 export interface ColdStartWorkerConfig {
+  /** The library's `src/` (imported through tsx) or a built `dist/`. */
   srcDir: string;
   /** A JSON file of `{ clientId, clientSecret, tenantId }[]` (too long for an environment variable). */
   tenantsFile: string;
@@ -131,8 +132,10 @@ function mainThreadProbe(intervalMs: number): { stop(): { fsMs: number; dnsMs: n
 async function main(): Promise<void> {
   const config = JSON.parse(process.env.COLD_START_WORKER ?? '') as ColdStartWorkerConfig;
   const tenants = JSON.parse(readFileSync(config.tenantsFile, 'utf8')) as SandboxCredentials[];
-  const library = (await import(pathToFileURL(`${config.srcDir}/index.ts`).href)) as Library;
-  const redisEntry = (await import(pathToFileURL(`${config.srcDir}/redis.ts`).href)) as RedisEntry;
+  // A source tree's entry points, or a built package's (dist/).
+  const extension = existsSync(`${config.srcDir}/index.ts`) ? 'ts' : 'js';
+  const library = (await import(pathToFileURL(`${config.srcDir}/index.${extension}`).href)) as Library;
+  const redisEntry = (await import(pathToFileURL(`${config.srcDir}/redis.${extension}`).href)) as RedisEntry;
   const credentials = credentialsByTenant(tenants);
 
   const redis = new Redis(config.redisUrl, { enableAutoPipelining: config.autoPipelining });

@@ -11,6 +11,7 @@
  *   npm run bench:cold-start -- --factory=axios                 # the floor: bare axios, the same exchanges
  *   npm run bench:cold-start -- --stores=none                   # in-memory stores: what the Redis stores add
  *   npm run bench:cold-start -- --compare=.tmp/base/src         # rounds interleaved with another source tree
+ *   npm run bench:cold-start -- --built                         # this tree's dist/ (npm run build first): what users run
  *   npm run bench:cold-start -- --auto-pipelining               # the workers' ioredis client with enableAutoPipelining
  *   npm run bench:cold-start -- --profile --rounds=1            # a .cpuprofile of the cold start per round
  *   npm run bench:cold-start -- --token-only                    # each tenant's token alone, no API request
@@ -22,7 +23,7 @@
  * data is flushed and its command counts reset before each round. Prints a markdown table and
  * the medians; writes bench/results/cold-start-latest.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +42,14 @@ interface ColdStartConfig {
   tokenDelayMs: number;
   factory: ColdStartWorkerConfig['factory'];
   stores: ColdStartWorkerConfig['stores'];
-  /** Another `src/` to interleave with this tree's (before/after). */
+  /** Another `src/` (or built `dist/`) to interleave with this tree's (before/after). */
   compare?: string;
+  /**
+   * This tree's `dist/` instead of its `src/`: the built package users run. Run from `src/`
+   * through tsx, every function also goes through esbuild's `__name` helper (~1 % of a cold
+   * start's main thread), which the build leaves out.
+   */
+  built: boolean;
   profile: boolean;
   /** The worker's ioredis client with `enableAutoPipelining`. */
   autoPipelining: boolean;
@@ -69,6 +76,9 @@ export interface ColdStartResult extends ColdStartRound {
 const WORKER = fileURLToPath(new URL('./cold-start-worker.ts', import.meta.url));
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OWN_SRC = path.resolve(HERE, '..', 'src');
+const OWN_DIST = path.resolve(HERE, '..', 'dist');
+/** Where this tree's library is imported from: `src/`, or `dist/` with `--built`. */
+const ownSource = (config: Pick<ColdStartConfig, 'built'>) => (config.built ? OWN_DIST : OWN_SRC);
 /** Commands the harness itself sends between CONFIG RESETSTAT and INFO: not the library's. */
 const HARNESS_COMMANDS = new Set(['config', 'info', 'flushall', 'pubsub']);
 
@@ -84,6 +94,7 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
     probeIntervalMs: 20,
     tokenOnly: false,
     asyncCredentials: false,
+    built: false,
   };
   for (const arg of argv) {
     const [name, value] = arg.replace(/^--/, '').split('=') as [string, string | undefined];
@@ -91,6 +102,7 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
     else if (name === 'auto-pipelining' && value === undefined) config.autoPipelining = true;
     else if (name === 'token-only' && value === undefined) config.tokenOnly = true;
     else if (name === 'async-credentials' && value === undefined) config.asyncCredentials = true;
+    else if (name === 'built' && value === undefined) config.built = true;
     else if (name === 'compare' && value !== undefined) config.compare = path.resolve(value);
     else if (name === 'factory' && (value === 'tenant-clients' || value === 'clients' || value === 'axios')) {
       config.factory = value;
@@ -105,7 +117,7 @@ function parseConfig(argv: readonly string[]): ColdStartConfig {
       config.probeIntervalMs = Number(value);
     } else {
       throw new Error(
-        `unknown or bad argument ${arg} (--tenants=N --rounds=N --token-delay-ms=N --factory=tenant-clients|clients|axios --stores=both|token|rate-limit|none --compare=<src dir> --profile --auto-pipelining --probe-interval-ms=N --token-only --async-credentials)`,
+        `unknown or bad argument ${arg} (--tenants=N --rounds=N --token-delay-ms=N --factory=tenant-clients|clients|axios --stores=both|token|rate-limit|none --compare=<src or dist dir> --built --profile --auto-pipelining --probe-interval-ms=N --token-only --async-credentials)`,
       );
     }
   }
@@ -176,7 +188,8 @@ const STORES_LABEL: Record<ColdStartConfig['stores'], string> = {
 const ms = (value: number) => (value >= 100 ? thousands(value) : fixed(value, 1));
 
 export function coldStartSection(config: ColdStartConfig, results: ColdStartResult[]): string {
-  const label = (source: string) => (source === OWN_SRC ? 'this tree' : path.relative(process.cwd(), source));
+  const label = (source: string) =>
+    source === OWN_SRC ? 'this tree' : source === OWN_DIST ? 'this tree (dist)' : path.relative(process.cwd(), source);
   const columns: [string, (r: ColdStartResult) => string][] = [
     ['source', (r) => label(r.source)],
     ['tenants', (r) => thousands(r.tenants)],
@@ -256,12 +269,15 @@ async function main(): Promise<void> {
       factory: config.factory,
       stores: config.stores,
     };
-    const sources = config.compare === undefined ? [OWN_SRC] : [OWN_SRC, config.compare];
+    const own = ownSource(config);
+    if (config.built && !existsSync(path.join(OWN_DIST, 'index.js')))
+      throw new Error('--built: run `npm run build` first');
+    const sources = config.compare === undefined ? [own] : [own, config.compare];
     // A round first that is not counted: the first round of a run was always the slowest (7.2–
     // 13.6 s where the others took 5–9 s), whichever tree ran it: the sandbox's and Redis's
     // first 2,000 clients (their JIT, their allocations), not the library's.
     process.stderr.write('  warm-up round (not counted)\n');
-    await runRound(OWN_SRC, server, redis, base, undefined);
+    await runRound(own, server, redis, base, undefined);
     for (let round = 0; round < config.rounds; round += 1) {
       // ABBA: the first round of a pair ran slower in every pair of a run (5.6–7.8 s against
       // 5.0–5.9 s, each tree first in turn), so each tree goes first in half the pairs.
@@ -269,7 +285,7 @@ async function main(): Promise<void> {
       for (const source of order) {
         const index = sources.indexOf(source);
         process.stderr.write(
-          `  [${((performance.now() - started) / 1000).toFixed(0)} s] round ${round + 1}/${config.rounds} ${source === OWN_SRC ? 'this tree' : source}\n`,
+          `  [${((performance.now() - started) / 1000).toFixed(0)} s] round ${round + 1}/${config.rounds} ${source === own ? 'this tree' : source}\n`,
         );
         const profileFile = config.profile
           ? path.join(profileDir, `cold-start-${index === 0 ? 'this' : 'compare'}-${round + 1}.cpuprofile`)
