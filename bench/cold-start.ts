@@ -77,8 +77,9 @@ const WORKER = fileURLToPath(new URL('./cold-start-worker.ts', import.meta.url))
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OWN_SRC = path.resolve(HERE, '..', 'src');
 const OWN_DIST = path.resolve(HERE, '..', 'dist');
-/** Where this tree's library is imported from: `src/`, or `dist/` with `--built`. */
-const ownSource = (config: Pick<ColdStartConfig, 'built'>) => (config.built ? OWN_DIST : OWN_SRC);
+/** How the table and the progress lines name a library source. */
+const sourceLabel = (source: string) =>
+  source === OWN_SRC ? 'this tree' : source === OWN_DIST ? 'this tree (dist)' : path.relative(process.cwd(), source);
 /** Commands the harness itself sends between CONFIG RESETSTAT and INFO: not the library's. */
 const HARNESS_COMMANDS = new Set(['config', 'info', 'flushall', 'pubsub']);
 
@@ -188,10 +189,8 @@ const STORES_LABEL: Record<ColdStartConfig['stores'], string> = {
 const ms = (value: number) => (value >= 100 ? thousands(value) : fixed(value, 1));
 
 export function coldStartSection(config: ColdStartConfig, results: ColdStartResult[]): string {
-  const label = (source: string) =>
-    source === OWN_SRC ? 'this tree' : source === OWN_DIST ? 'this tree (dist)' : path.relative(process.cwd(), source);
   const columns: [string, (r: ColdStartResult) => string][] = [
-    ['source', (r) => label(r.source)],
+    ['source', (r) => sourceLabel(r.source)],
     ['tenants', (r) => thousands(r.tenants)],
     ['wall s, all done', (r) => fixed(r.wallMs / 1000, 2)],
     ['failed', (r) => String(r.failed)],
@@ -213,7 +212,7 @@ export function coldStartSection(config: ColdStartConfig, results: ColdStartResu
   const medians = sources.map((source) => {
     const rows = results.filter((r) => r.source === source);
     const m = (pick: (r: ColdStartResult) => number) => median(rows.map(pick));
-    return `- ${label(source)}, median of ${rows.length}: wall ${fixed(m((r) => r.wallMs) / 1000, 2)} s, main-thread CPU ${fixed(m((r) => r.mainThreadCpuMs) / 1000, 2)} s, process CPU ${fixed(m((r) => r.processCpuMs) / 1000, 2)} s, event-loop max ${ms(m((r) => r.eventLoopDelayMaxMs))} ms, Redis commands per tenant ${fixed(
+    return `- ${sourceLabel(source)}, median of ${rows.length}: wall ${fixed(m((r) => r.wallMs) / 1000, 2)} s, main-thread CPU ${fixed(m((r) => r.mainThreadCpuMs) / 1000, 2)} s, process CPU ${fixed(m((r) => r.processCpuMs) / 1000, 2)} s, event-loop max ${ms(m((r) => r.eventLoopDelayMaxMs))} ms, Redis commands per tenant ${fixed(
       m((r) => r.redisCommands / r.tenants),
       2,
     )}`;
@@ -224,7 +223,7 @@ export function coldStartSection(config: ColdStartConfig, results: ColdStartResu
       .sort(([, a], [, b]) => b - a)
       .map(([name, calls]) => `${name} ${fixed(calls / last.tenants, 2)}`)
       .join(', ');
-    return `- ${label(source)}, Redis commands per tenant (last round): ${top}`;
+    return `- ${sourceLabel(source)}, Redis commands per tenant (last round): ${top}`;
   });
   return [
     `### Cold start: ${thousands(config.tenants)} tenants in one process, ${STORES_LABEL[config.stores]}, ${config.tokenOnly ? 'its token only' : 'one request each'}${config.asyncCredentials ? ', credentials looked up asynchronously' : ''}, token endpoint answering in ${config.tokenDelayMs} ms (${FACTORY_LABEL[config.factory]})`,
@@ -269,7 +268,7 @@ async function main(): Promise<void> {
       factory: config.factory,
       stores: config.stores,
     };
-    const own = ownSource(config);
+    const own = config.built ? OWN_DIST : OWN_SRC;
     if (config.built && !existsSync(path.join(OWN_DIST, 'index.js')))
       throw new Error('--built: run `npm run build` first');
     const sources = config.compare === undefined ? [own] : [own, config.compare];
@@ -285,7 +284,7 @@ async function main(): Promise<void> {
       for (const source of order) {
         const index = sources.indexOf(source);
         process.stderr.write(
-          `  [${((performance.now() - started) / 1000).toFixed(0)} s] round ${round + 1}/${config.rounds} ${source === own ? 'this tree' : source}\n`,
+          `  [${((performance.now() - started) / 1000).toFixed(0)} s] round ${round + 1}/${config.rounds} ${sourceLabel(source)}\n`,
         );
         const profileFile = config.profile
           ? path.join(profileDir, `cold-start-${index === 0 ? 'this' : 'compare'}-${round + 1}.cpuprofile`)

@@ -40,8 +40,8 @@ export interface DeadlineTick {
 export const MAX_TICK_MEMBERS = 32;
 
 /**
- * Live ticks by key (their end divided by {@link DEADLINE_TICK_MS}), the one requests join last;
- * a tick leaves once it fired or has no member.
+ * Live ticks by key (their end divided by {@link DEADLINE_TICK_MS}), in the order they were made:
+ * requests join the last one. A tick leaves once it fired or has no member.
  */
 const ticks = new Map<number, DeadlineTick[]>();
 
@@ -62,15 +62,12 @@ export function joinTick(deadlineAt: number, now: number): DeadlineTick {
   const key = Math.ceil(deadlineAt / DEADLINE_TICK_MS);
   let ofKey = ticks.get(key);
   let tick = ofKey?.at(-1);
-  if (ofKey === undefined || tick === undefined || tick.members >= MAX_TICK_MEMBERS) {
+  if (tick === undefined || tick.members >= MAX_TICK_MEMBERS) {
     const controller = new AbortController();
     // Every request of the tick (and the adapter of each) listens: no leak warning at 11.
     setMaxListeners(0, controller.signal);
     tick = { key, controller, members: 0 };
-    if (ofKey === undefined) {
-      ofKey = [];
-      ticks.set(key, ofKey);
-    }
+    if (ofKey === undefined) ticks.set(key, (ofKey = []));
     ofKey.push(tick);
     if (key < armedKey) arm(key, now);
   }
@@ -83,9 +80,10 @@ export function leaveTick(tick: DeadlineTick): void {
   tick.members -= 1;
   if (tick.members > 0) return;
   // The timer stays armed: clearing and setting one per tick is the cost this module avoids.
-  const ofKey = ticks.get(tick.key);
-  const at = ofKey?.indexOf(tick) ?? -1;
-  if (ofKey === undefined || at < 0) return;
+  // Not there once the tick fired (a later tick of the same key is another's).
+  const ofKey = ticks.get(tick.key) ?? [];
+  const at = ofKey.indexOf(tick);
+  if (at < 0) return;
   ofKey.splice(at, 1);
   if (ofKey.length === 0) ticks.delete(tick.key);
 }
