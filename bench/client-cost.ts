@@ -4,6 +4,9 @@
  * deadline, acceptance recorder) and the same with `retry: false`. Interleaved rounds of GETs
  * against the sandbox in its own process, then the same without the network (an adapter that
  * answers on the next turn of the event loop), which isolates the interceptors' cost from socket noise.
+ * The network rounds run twice: against a server that sleeps when idle (the issue's method), and
+ * against one whose event loop busy-polls (bench/server.ts `--busy-poll`), which takes the
+ * kernel's wake-ups of the server out of the client's system time.
  *
  *   node --expose-gc --import tsx bench/client-cost.ts [--rounds=6] [--requests=4000] [--concurrency=16]
  *
@@ -29,17 +32,27 @@ export interface ClientCostConfig {
 export interface ClientCostResult {
   config: ClientCostConfig;
   network: ThroughputRun[];
+  /** The same rounds against a server whose event loop never sleeps. */
+  busyServerNetwork: ThroughputRun[];
   instant: PipelineRun[];
 }
 
 export async function clientCost(server: BenchServer, config: ClientCostConfig): Promise<ClientCostResult> {
-  const network = await throughput(server, {
+  const rounds = {
     variants: CLIENT_COST_VARIANTS,
     rounds: config.rounds,
     requestsPerRound: config.requestsPerRound,
     warmupRequests: config.warmupRequests,
     concurrency: config.concurrency,
-  });
+  };
+  const network = await throughput(server, rounds);
+  const busyServer = await BenchServer.start({}, { busyPoll: true });
+  let busyServerNetwork: ThroughputRun[];
+  try {
+    busyServerNetwork = await throughput(busyServer, rounds);
+  } finally {
+    await busyServer.close();
+  }
   const instant = await pipeline(
     server,
     CLIENT_COST_VARIANTS,
@@ -48,7 +61,7 @@ export async function clientCost(server: BenchServer, config: ClientCostConfig):
     config.concurrency,
     nextTurnAdapter,
   );
-  return { config, network, instant };
+  return { config, network, busyServerNetwork, instant };
 }
 
 /** Per round, the variant's CPU per request divided by bare axios's in the same round. */
@@ -66,11 +79,22 @@ export function clientDefaultsCpuRatio(result: ClientCostResult): number {
   return median(cpuRatios(result.network, 'client-defaults'));
 }
 
+/** The client's ratio against a busy-polling server (no wake-ups charged to the client). */
+export function clientDefaultsBusyServerCpuRatio(result: ClientCostResult): number {
+  return median(cpuRatios(result.busyServerNetwork, 'client-defaults'));
+}
+
+function ratioCell(runs: ThroughputRun[], variant: VariantName): string {
+  if (variant === 'axios') return '1 (baseline)';
+  const ratios = cpuRatios(runs, variant);
+  return `${fixed(median(ratios), 3)} [${ratios.map((r) => fixed(r, 3)).join(', ')}]`;
+}
+
 export function clientCostSection(result: ClientCostResult): string {
-  const { network, instant, config } = result;
+  const { network, busyServerNetwork, instant, config } = result;
   const rows = CLIENT_COST_VARIANTS.map((variant) => {
     const own = network.filter((run) => run.variant === variant);
-    const ratios = cpuRatios(network, variant);
+    const busyOwn = busyServerNetwork.filter((run) => run.variant === variant);
     const instantOwn = instant.filter((run) => run.variant === variant);
     const instantDeltas = [...new Set(instant.map((run) => run.round))].map(
       (round) =>
@@ -80,10 +104,10 @@ export function clientCostSection(result: ClientCostResult): string {
     return [
       VARIANT_LABELS[variant],
       fixed(median(own.map((run) => run.cpuMicrosPerRequest)), 1),
-      variant === 'axios'
-        ? '1 (baseline)'
-        : `${fixed(median(ratios), 3)} [${ratios.map((r) => fixed(r, 3)).join(', ')}]`,
+      ratioCell(network, variant),
       thousands(median(own.map((run) => run.requestsPerSecond))),
+      fixed(median(busyOwn.map((run) => run.cpuMicrosPerRequest)), 1),
+      ratioCell(busyServerNetwork, variant),
       variant === 'axios' ? '—' : fixed(median(instantDeltas) / 1000, 1),
       String(own.reduce((sum, run) => sum + run.failures, 0) + instantOwn.reduce((sum, run) => sum + run.failures, 0)),
     ];
@@ -97,13 +121,15 @@ export function clientCostSection(result: ClientCostResult): string {
         'client CPU µs/req (median)',
         'CPU vs bare axios: median [per round]',
         'median req/s',
+        'busy-polling server: CPU µs/req',
+        'busy-polling server: CPU vs bare axios',
         'CPU Δ µs/req without network',
         'failures',
       ],
       rows,
     ),
     '',
-    `CPU: the client process's user+system time per request. "Without network": an adapter that answers on the next turn of the event loop (no socket, no server), ${thousands(config.instantRequests)} requests per round, Δ against bare axios in the same round. The client's rate limit is 1,000,000/s: its path runs on every request and never waits.`,
+    `CPU: the client process's user+system time per request. "Busy-polling server": the same rounds against a server whose event loop never sleeps, so the kernel never wakes it in the client's \`write\` (a wake-up charged to the client's system time, larger the more often the server is idle). "Without network": an adapter that answers on the next turn of the event loop (no socket, no server), ${thousands(config.instantRequests)} requests per round, Δ against bare axios in the same round. The client's rate limit is 1,000,000/s: its path runs on every request and never waits.`,
   ].join('\n');
 }
 

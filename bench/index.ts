@@ -31,6 +31,7 @@ import {
 import {
   clientCost,
   clientCostSection,
+  clientDefaultsBusyServerCpuRatio,
   clientDefaultsCpuRatio,
   type ClientCostConfig,
   type ClientCostResult,
@@ -167,7 +168,11 @@ function clientCostSectionJudged(result: ClientCostResult, judged: boolean, targ
     met,
     kind: 'timing',
   });
-  return `${clientCostSection(result)}\n\nTarget: client (defaults on) ≤ 1.05× bare axios's CPU per request: ${verdict(met, judged)}.`;
+  const busyServerRatio = fixed(clientDefaultsBusyServerCpuRatio(result), 3);
+  return (
+    `${clientCostSection(result)}\n\nTarget: client (defaults on) ≤ 1.05× bare axios's CPU per request: ${verdict(met, judged)} ` +
+    `(${fixed(ratio, 3)}×; ${busyServerRatio}× against the busy-polling server).`
+  );
 }
 
 function verdict(met: boolean, judged: boolean): string {

@@ -32,13 +32,14 @@ export class BenchServer {
   /**
    * Starts the sandbox in a child process (`node --import tsx bench/server.ts`). The options go
    * through a file: thousands of tenants' credentials do not fit in one command-line argument.
+   * `busyPoll`: the server's event loop never sleeps (see `--busy-poll` in bench/server.ts).
    */
-  static async start(options: SandboxOptions = {}): Promise<BenchServer> {
+  static async start(options: SandboxOptions = {}, { busyPoll = false } = {}): Promise<BenchServer> {
     const dir = mkdtempSync(path.join(tmpdir(), 'bench-server-'));
     const file = path.join(dir, 'options.json');
     writeFileSync(file, JSON.stringify(options));
     try {
-      const child = fork(SERVER_SCRIPT, [`@${file}`], {
+      const child = fork(SERVER_SCRIPT, [`@${file}`, ...(busyPoll ? ['--busy-poll'] : [])], {
         execArgv: ['--import', 'tsx'],
         stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       });

@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/server.ts '{"tokenLifetimeMs":4000}'   # standalone: prints the JSON line
  *   node --import tsx bench/server.ts @options.json                # the options from a file
+ *   node --import tsx bench/server.ts @options.json --busy-poll    # its event loop never sleeps (below)
  *
  * A file, because thousands of tenants' credentials do not fit in one argument (Linux caps one at 128 KiB).
  */
@@ -31,6 +32,21 @@ const info: ServerInfo = {
   pid: process.pid,
 };
 process.stdout.write(`${JSON.stringify(info)}\n`);
+
+/**
+ * `--busy-poll`: the event loop polls without ever blocking (an immediate that re-arms itself),
+ * so this process is never asleep when a request arrives. Over loopback the kernel wakes a
+ * sleeping server in the client's `write` and charges the wake-up (an inter-processor interrupt
+ * on a VM) to the client's system time: a client that leaves the server idle more often pays
+ * more per request for work that is not its own (docs/performance.md, "The client's own path").
+ * A remote API is woken by its network card, never by the client's CPU.
+ */
+if (process.argv.includes('--busy-poll')) {
+  const poll = (): void => {
+    setImmediate(poll);
+  };
+  poll();
+}
 
 let hold: Hold | undefined;
 
