@@ -6,7 +6,10 @@
  * by one feature (issue 18 item 6):
  *
  *   node --expose-gc --import tsx bench/client-cost-split.ts [--a=axios] [--b=client-defaults] \
- *     [--rounds=10] [--requests=2000] [--warmup=6000] [--concurrency=16]
+ *     [--rounds=10] [--requests=2000] [--warmup=6000] [--concurrency=16] [--busy-server]
+ *
+ * `--busy-server`: against a server whose event loop never sleeps (bench/server.ts `--busy-poll`),
+ * so the kernel's wake-ups of the server are not charged to the client's system time.
  *
  * Variants: bench/variants.ts. Main-thread time comes from /proc (Linux only).
  */
@@ -55,7 +58,8 @@ async function main(): Promise<void> {
   const requests = Number(flag(args, 'requests', '2000'));
   const warmup = Number(flag(args, 'warmup', '6000'));
   const concurrency = Number(flag(args, 'concurrency', '16'));
-  const server = await BenchServer.start();
+  const busyServer = args.includes('--busy-server');
+  const server = await BenchServer.start({}, { busyPoll: busyServer });
   try {
     const subjects = await Promise.all(
       names.map((name) => createSubject(name, server.info, { maxSockets: concurrency })),
@@ -84,7 +88,7 @@ async function main(): Promise<void> {
           'B vs A (median of per-round ratios)',
         ],
         kinds.map(([label, pick]) => [label, fixed(of(0, pick), 1), fixed(of(1, pick), 1), fixed(ratio(pick), 3)]),
-      )}\n\n${rounds} paired rounds × ${requests} GETs at concurrency ${concurrency}, after ${warmup} warm-up requests per variant.\n`,
+      )}\n\n${rounds} paired rounds × ${requests} GETs at concurrency ${concurrency}, after ${warmup} warm-up requests per variant${busyServer ? ', against a busy-polling server' : ''}.\n`,
     );
   } finally {
     await server.close();

@@ -9,6 +9,11 @@
  *   deadline, acceptance recorder), the rate limit raised to 1,000,000/s so that it never waits:
  *   what the client's own path costs per request.
  * - `client-no-retries`: the same with `retry: false`.
+ * - `client-no-deadline`: `client-defaults` with `timeout: 0` (no deadline, no tick signal).
+ * - `client-features-off`: `createServiceTitanClient` with the limiter, the retries and the
+ *   deadline off (`rateLimit: false`, `retry: false`, `timeout: 0`): what is left is attach's work,
+ *   the tenant placeholder and the client's first interceptor. With `client-defaults` and its
+ *   one-feature-off siblings, what each feature costs (bench/client-cost-split.ts).
  * - `peer`: axios-token-interceptor with its `tokenCache` (client-credentials fetch, cached for
  *   `expires_in - refreshBufferMs`) + axios-auth-refresh (on 401: reset the cache, fetch,
  *   replay), wired as their READMEs show.
@@ -21,7 +26,15 @@ import { attachServiceTitanAuth, createServiceTitanClient, type ServiceTitanLogg
 import type { ServerInfo } from './protocol';
 
 export type VariantName =
-  'axios' | 'axios-interceptors' | 'library' | 'client' | 'client-defaults' | 'client-no-retries' | 'peer';
+  | 'axios'
+  | 'axios-interceptors'
+  | 'library'
+  | 'client'
+  | 'client-defaults'
+  | 'client-no-retries'
+  | 'client-no-deadline'
+  | 'client-features-off'
+  | 'peer';
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
   axios: 'bare axios (static headers)',
@@ -30,6 +43,8 @@ export const VARIANT_LABELS: Record<VariantName, string> = {
   client: 'createServiceTitanClient (rateLimit: false)',
   'client-defaults': 'createServiceTitanClient (defaults; rate limit raised out of the way)',
   'client-no-retries': 'createServiceTitanClient (defaults, retry: false; rate limit raised)',
+  'client-no-deadline': 'createServiceTitanClient (defaults, timeout: 0; rate limit raised)',
+  'client-features-off': 'createServiceTitanClient (rateLimit: false, retry: false, timeout: 0)',
   peer: 'axios-token-interceptor + axios-auth-refresh',
 };
 
@@ -138,14 +153,21 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
       return subject(client, listUrl('{tenant}'));
     }
     case 'client-defaults':
-    case 'client-no-retries': {
+    case 'client-no-retries':
+    case 'client-no-deadline':
+    case 'client-features-off': {
+      const featuresOff = name === 'client-features-off';
       const client = createServiceTitanClient({
         ...credentials,
         tenantId: server.tenantId,
         // Raised out of the way, not off: the limiter's path runs for every request, it never waits.
-        rateLimit: { requestsPerSecond: RAISED_RATE_LIMIT },
-        ...(name === 'client-no-retries' ? { retry: false as const } : {}),
-        axios: { httpAgent: agent, ...(options.adapter === undefined ? {} : { adapter: options.adapter }) },
+        rateLimit: featuresOff ? false : { requestsPerSecond: RAISED_RATE_LIMIT },
+        ...(name === 'client-no-retries' || featuresOff ? { retry: false as const } : {}),
+        axios: {
+          httpAgent: agent,
+          ...(name === 'client-no-deadline' || featuresOff ? { timeout: 0 } : {}),
+          ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
+        },
       });
       return subject(client, listUrl('{tenant}'));
     }
