@@ -1,3 +1,4 @@
+import http from 'node:http';
 import axios, { AxiosError, getAdapter, isCancel, type AxiosAdapter } from 'axios';
 import { createServiceTitanClient, isServiceTitanAuthError } from '../src';
 import { maxInAnyWindow } from '../src/testing/rate-limit';
@@ -118,6 +119,32 @@ describe('rate limiting in createServiceTitanClient', () => {
     await hold.untilWaiting(100);
     hold.release();
     await Promise.all(requests);
+  });
+
+  // Nothing counts from such a request's write (no rolling second, no fleet budget, not a report
+  // run): it reaches the adapter as the caller made it, with the caller's own agents, not the
+  // wrappers through which the limiter sees when a request is written (src/rate-limit/written.ts).
+  test("rateLimit: false: a request that is not a report run reaches the adapter with the caller's own agents", async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    const http1 = getAdapter(axios.defaults.adapter);
+    const seen: { httpAgent: unknown; httpsAgent: unknown }[] = [];
+    const client = createServiceTitanClient({
+      ...authOptions(sandbox()),
+      rateLimit: false,
+      axios: {
+        httpAgent: agent,
+        adapter: (config) => {
+          seen.push({ httpAgent: config.httpAgent, httpsAgent: config.httpsAgent });
+          return http1(config);
+        },
+      },
+    });
+    try {
+      expect((await client.get(customersPath(sandbox()))).status).toBe(200);
+      expect(seen).toEqual([{ httpAgent: agent, httpsAgent: undefined }]);
+    } finally {
+      agent.destroy();
+    }
   });
 
   test.each([

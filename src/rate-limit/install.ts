@@ -180,6 +180,13 @@ class ClientLimits {
     const place =
       (this.#shared === undefined ? this.#window?.tryReserve() : undefined) ??
       (this.#window === undefined && this.#shared === undefined ? NO_PLACE : await this.reservePlace(signal));
+    // Nothing counts from this request's write (no rolling second, no fleet budget, not a report
+    // run): it goes to the adapter as it is, without the agent wrapper and listeners that watch
+    // for the write (~2 % of a request's CPU, docs/performance.md), and a 429 pauses nothing.
+    if (place === NO_PLACE && reportSlot === undefined) {
+      wait.sent();
+      return this.#adapter(config);
+    }
     // The send time is taken once the request has been written (written.ts): a burst's
     // requests leave one after another, and one on a new connection only once it is up;
     // their places must count from when each reaches the wire, or the next window's burst
