@@ -126,7 +126,7 @@ describe('rate limiting in createServiceTitanClient', () => {
   // wrappers through which the limiter sees when a request is written (src/rate-limit/written.ts).
   test("rateLimit: false: a request that is not a report run reaches the adapter with the caller's own agents", async () => {
     const agent = new http.Agent({ keepAlive: true });
-    const http1 = getAdapter(axios.defaults.adapter);
+    const httpAdapter = getAdapter(axios.defaults.adapter);
     const seen: { httpAgent: unknown; httpsAgent: unknown }[] = [];
     const client = createServiceTitanClient({
       ...authOptions(sandbox()),
@@ -135,7 +135,7 @@ describe('rate limiting in createServiceTitanClient', () => {
         httpAgent: agent,
         adapter: (config) => {
           seen.push({ httpAgent: config.httpAgent, httpsAgent: config.httpsAgent });
-          return http1(config);
+          return httpAdapter(config);
         },
       },
     });

@@ -182,7 +182,8 @@ class ClientLimits {
       (this.#window === undefined && this.#shared === undefined ? NO_PLACE : await this.reservePlace(signal));
     // Nothing counts from this request's write (no rolling second, no fleet budget, not a report
     // run): it goes to the adapter as it is, without the agent wrapper and listeners that watch
-    // for the write (~2 % of a request's CPU, docs/performance.md), and a 429 pauses nothing.
+    // for the write (0.9 % of such a client's CPU per request, docs/performance.md), and a 429
+    // pauses nothing.
     if (place === NO_PLACE && reportSlot === undefined) {
       wait.sent();
       return this.#adapter(config);
