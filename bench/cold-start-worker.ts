@@ -4,8 +4,8 @@
  * and one request per tenant, all at once. Prints `result {…}` (a {@link ColdStartRound}), then
  * waits for a line on stdin (the harness reads Redis's figures meanwhile), closes and exits.
  *
- * The library is imported from `config.srcDir` (default ../src), so the harness can interleave
- * rounds of two source trees (before/after a change). With `config.profileFile`, the cold start
+ * The library is imported from `config.libraryDir` (../src by default, or a built dist/), so the
+ * harness can interleave rounds of two trees (before/after a change). With `config.profileFile`, the cold start
  * alone (not the imports) is recorded with V8's CPU profiler into that file.
  */
 import { lookup } from 'node:dns';
@@ -25,7 +25,7 @@ import { describeError } from './describe-error';
 /** What the harness hands the worker (COLD_START_WORKER, JSON). */
 export interface ColdStartWorkerConfig {
   /** The library's `src/` (imported through tsx) or a built `dist/`. */
-  srcDir: string;
+  libraryDir: string;
   /** A JSON file of `{ clientId, clientSecret, tenantId }[]` (too long for an environment variable). */
   tenantsFile: string;
   appKey: string;
@@ -133,9 +133,9 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.env.COLD_START_WORKER ?? '') as ColdStartWorkerConfig;
   const tenants = JSON.parse(readFileSync(config.tenantsFile, 'utf8')) as SandboxCredentials[];
   // A source tree's entry points, or a built package's (dist/).
-  const extension = existsSync(`${config.srcDir}/index.ts`) ? 'ts' : 'js';
-  const library = (await import(pathToFileURL(`${config.srcDir}/index.${extension}`).href)) as Library;
-  const redisEntry = (await import(pathToFileURL(`${config.srcDir}/redis.${extension}`).href)) as RedisEntry;
+  const extension = existsSync(`${config.libraryDir}/index.ts`) ? 'ts' : 'js';
+  const library = (await import(pathToFileURL(`${config.libraryDir}/index.${extension}`).href)) as Library;
+  const redisEntry = (await import(pathToFileURL(`${config.libraryDir}/redis.${extension}`).href)) as RedisEntry;
   const credentials = credentialsByTenant(tenants);
 
   const redis = new Redis(config.redisUrl, { enableAutoPipelining: config.autoPipelining });

@@ -138,7 +138,7 @@ async function runRound(
   source: string,
   server: BenchServer,
   redis: Redis,
-  base: Omit<ColdStartWorkerConfig, 'srcDir' | 'profileFile'>,
+  base: Omit<ColdStartWorkerConfig, 'libraryDir' | 'profileFile'>,
   profileFile: string | undefined,
 ): Promise<ColdStartResult> {
   await redis.flushall();
@@ -147,7 +147,7 @@ async function runRound(
   const worker = startWorkerProcess(WORKER, {
     COLD_START_WORKER: JSON.stringify({
       ...base,
-      srcDir: source,
+      libraryDir: source,
       ...(profileFile === undefined ? {} : { profileFile }),
     } satisfies ColdStartWorkerConfig),
   });

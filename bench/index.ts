@@ -31,7 +31,6 @@ import {
 import {
   clientCost,
   clientCostSection,
-  clientDefaultsBusyServerCpuRatio,
   clientDefaultsCpuRatio,
   type ClientCostConfig,
   type ClientCostResult,
@@ -168,7 +167,7 @@ function clientCostSectionJudged(result: ClientCostResult, judged: boolean, targ
     met,
     kind: 'timing',
   });
-  const busyServerRatio = fixed(clientDefaultsBusyServerCpuRatio(result), 3);
+  const busyServerRatio = fixed(clientDefaultsCpuRatio(result, 'busy-polling'), 3);
   return (
     `${clientCostSection(result)}\n\nTarget: client (defaults on) ≤ 1.05× bare axios's CPU per request: ${verdict(met, judged)} ` +
     `(${fixed(ratio, 3)}×; ${busyServerRatio}× against the busy-polling server).`
