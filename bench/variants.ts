@@ -3,6 +3,10 @@
  * whose `baseURL` is the sandbox API, and sends the same GET.
  *
  * - `axios`: bare axios with hard-coded `Authorization` and `ST-App-Key` headers (the physical limit).
+ * - `axios-timeout-retries`: the same with what axios's own pieces give of the client's defaults:
+ *   `timeout: 105_000` (axios's socket timeout) and axios-retry (3 retries of network errors,
+ *   429 and 5xx, exponential delay). No rate limit: axios has none. What a hand-wired client
+ *   pays for a timeout and retries, the baseline the client's features can be held against.
  * - `library`: `attachServiceTitanAuth` on an axios instance (this package, from ../src).
  * - `client`: `createServiceTitanClient` with `rateLimit: false` (tenant placeholder + API retries on).
  * - `client-defaults`: `createServiceTitanClient` with every default on (rate limiter, retries,
@@ -21,6 +25,7 @@
 import { Agent } from 'node:http';
 import axios, { type AxiosAdapter, type AxiosInstance } from 'axios';
 import { createAuthRefresh } from 'axios-auth-refresh';
+import axiosRetry, { isNetworkOrIdempotentRequestError } from 'axios-retry';
 import tokenInterceptor from 'axios-token-interceptor';
 import { attachServiceTitanAuth, createServiceTitanClient, type ServiceTitanLogger } from '../src';
 import type { ServerInfo } from './protocol';
@@ -28,6 +33,7 @@ import type { ServerInfo } from './protocol';
 export type VariantName =
   | 'axios'
   | 'axios-interceptors'
+  | 'axios-timeout-retries'
   | 'library'
   | 'client'
   | 'client-defaults'
@@ -39,6 +45,7 @@ export type VariantName =
 export const VARIANT_LABELS: Record<VariantName, string> = {
   axios: 'bare axios (static headers)',
   'axios-interceptors': 'bare axios + a no-op request and response interceptor',
+  'axios-timeout-retries': 'bare axios + timeout 105 s + axios-retry',
   library: 'attachServiceTitanAuth',
   client: 'createServiceTitanClient (rateLimit: false)',
   'client-defaults': 'createServiceTitanClient (defaults; rate limit raised out of the way)',
@@ -135,6 +142,16 @@ export async function createSubject(name: VariantName, server: ServerInfo, optio
       const instance = await bareAxios();
       instance.interceptors.request.use((config) => config);
       instance.interceptors.response.use((response) => response);
+      return subject(instance);
+    }
+    case 'axios-timeout-retries': {
+      const instance = await bareAxios();
+      instance.defaults.timeout = 105_000;
+      axiosRetry(instance, {
+        retries: 3,
+        retryDelay: axiosRetry.exponentialDelay,
+        retryCondition: (error) => isNetworkOrIdempotentRequestError(error) || error.response?.status === 429,
+      });
       return subject(instance);
     }
     case 'library': {
