@@ -263,6 +263,10 @@ class LimitedExchange implements ExchangePlaces {
   reserveHop(): Promise<ReservedPlace> {
     return this.#limits.reservePlace(this.#signal);
   }
+
+  renewHopIfStale(place: ReservedPlace): Promise<void> | undefined {
+    return place.renewIfStale?.(this.#signal);
+  }
 }
 
 /** A place in the rolling second and the fleet's, committed and cancelled together. */

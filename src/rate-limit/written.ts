@@ -62,6 +62,8 @@ export interface ExchangePlaces {
   mayGoStale(): boolean;
   /** Places for a redirect hop: resolves once the limits have room, rejects on the exchange's abort. */
   reserveHop(): Promise<ReservedPlace>;
+  /** {@link renewStale} for a redirect hop's places (from {@link reserveHop}), which it may replace. */
+  renewHopIfStale(place: ReservedPlace): Promise<void> | undefined;
 }
 
 /** A request's or a redirect hop's places (the rolling second's, the fleet's), reserved. */
@@ -183,29 +185,40 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
     send.started = true;
     whenWritten(request, send, () => places.written());
     // Emitted once per request: a plain listener (see whenWritten); none for places that never lapse.
-    if (places.mayGoStale()) request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, places));
+    if (places.mayGoStale()) {
+      request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, () => places.renewStale()));
+    }
     return handOn.call(agent, request, options);
   }
   const reserved = places.reserveHop().then((place) => {
-    if (request.destroyed) place.cancel();
-    else whenWritten(request, send, () => place.commit());
+    if (request.destroyed) {
+      place.cancel();
+      return;
+    }
+    whenWritten(request, send, () => place.commit());
+    // A hop waits for its socket like any request (a new connection, the agent's queue, a
+    // process stopped meanwhile): its fleet place gets the same last look.
+    if (place.renewIfStale !== undefined) {
+      request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, () => places.renewHopIfStale(place)));
+    }
   });
   handOnOnceSettled(reserved, agent, handOn, request, options);
 }
 
 /**
- * The last look at the first request's places before its bytes go: Node writes them right after
- * it emits `socket` (a connected socket), or once the socket connects. The process may have been
- * stopped anywhere before (in axios, in the event loop's queues, during the connect): a place
- * gone stale by then is replaced first (ExchangePlaces.renewStale), the socket corked meanwhile,
+ * The last look at a request's places (the first request's, or a redirect hop's) before its
+ * bytes go: Node writes them right after it emits `socket` (a connected socket), or once the
+ * socket connects. The process may have been stopped anywhere before (in axios, in the event
+ * loop's queues, in the agent, during the connect): a place gone stale by then is replaced first
+ * (`renewIfStale`: ExchangePlaces.renewStale or renewHopIfStale), the socket corked meanwhile,
  * so that what Node writes waits in it and goes at the uncork. Looked at once the socket is up,
  * the check is the last code that runs before the write. On the exchange's abort the request is
  * destroyed, nothing written.
  */
-function writeOnceFresh(request: ClientRequest, socket: Socket, places: ExchangePlaces): void {
+function writeOnceFresh(request: ClientRequest, socket: Socket, renewIfStale: () => Promise<void> | undefined): void {
   socket.cork();
   const look = () => {
-    const renewing = places.renewStale();
+    const renewing = renewIfStale();
     // Fresh: written now, in this turn, as without the check.
     if (renewing === undefined) {
       socket.uncork();
