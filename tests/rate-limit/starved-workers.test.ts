@@ -201,15 +201,9 @@ describeWithRedis('a request whose process stopped between its take and its writ
       const holdAtSecond = () => {
         if (held && requestsCreated === 2) holdEventLoop(1_200);
       };
-      // Node hands each request to its agent's addRequest (undocumented in @types/node).
-      const agent = new http.Agent({ keepAlive: true }) as http.Agent & {
-        addRequest(request: http.ClientRequest, options: unknown): void;
-      };
-      const handOn = agent.addRequest.bind(agent);
-      agent.addRequest = (request, options) => {
+      const agent = agentWithHook(() => {
         if (where.startsWith('in its agent')) holdAtSecond();
-        handOn(request, options);
-      };
+      });
       const stopped = createServiceTitanClient({
         ...sandbox.options,
         rateLimit: { store },
@@ -255,46 +249,28 @@ describeWithRedis('a request whose process stopped between its take and its writ
     },
     60_000,
   );
-});
 
-// The same stop for a redirect hop: follow-redirects creates the hop in the first answer's
-// `response` listener, the hop takes its place (t0), and this process's event loop is held 1,200
-// ms where its agent is handed the hop, before the hop is written. The worker sends the budget's
-// other 58 at t0 + 400 ms (the first request and the hop hold 2), and 2 more 400 ms after those
-// are answered: they get the first request's and the hop's places once those leave the window
-// (t0 + 1,050 ms). Before, a hop was looked at only when it took its place, and this process then
-// wrote it at t0 + 1,200 ms: 61 arrivals in one rolling second, and a 429.
-describeWithRedis('a redirect hop whose process stopped between its take and its write', () => {
-  const redisServer = useRedisServer();
-  const fleet = useSandboxFleet({ requestsPerSecond: BUDGET });
-  let redis: Redis;
-  beforeEach(() => {
-    redis = new Redis(redisServer().port, '127.0.0.1');
-  });
-  afterEach(async () => {
-    await redis.quit();
-  });
-
-  test('held in its agent after its take: takes a new place before it is written, ≤ 60 arrivals in any rolling second', async () => {
+  // The same stop for a redirect hop: follow-redirects creates the hop in the first answer's
+  // `response` listener, the hop takes its place (t0), and this process's event loop is held 1,200
+  // ms where its agent is handed the hop, before the hop is written. The worker sends the budget's
+  // other 58 at t0 + 400 ms (the first request and the hop hold 2), and 2 more 400 ms after those
+  // are answered: they get the first request's and the hop's places once those leave the window
+  // (t0 + 1,050 ms). Before, a hop was looked at only when it took its place, and this process then
+  // wrote it at t0 + 1,200 ms: 61 arrivals in one rolling second, and a 429.
+  test('a redirect hop held in its agent after its take: takes a new place before it is written, ≤ 60 arrivals in any rolling second', async () => {
     const sandbox = fleet.sandbox();
     const [other] = fleet.start(workerScript, 1, () => fleetEnv(sandbox.options, redisServer().port));
     const store = new RedisRateLimitStore(redis, { commandTimeoutMs: 5_000 });
     let held = false;
     let handedToAgent = 0;
-    // Node hands each request to its agent's addRequest (undocumented in @types/node); a hop is
-    // handed on once it has its place.
-    const agent = new http.Agent({ keepAlive: true }) as http.Agent & {
-      addRequest(request: http.ClientRequest, options: unknown): void;
-    };
-    const handOn = agent.addRequest.bind(agent);
-    agent.addRequest = (request, options) => {
+    // A hop is handed to its agent once it has its place.
+    const agent = agentWithHook(() => {
       handedToAgent += 1;
       if (held && handedToAgent === 1) {
         for (const line of ['sleep 400', `go ${BUDGET - 2}`, 'sleep 400', 'go 2']) other!.send(line);
       }
       if (held && handedToAgent === 2) holdEventLoop(1_200);
-      handOn(request, options);
-    };
+    });
     const client = createServiceTitanClient({ ...sandbox.options, rateLimit: { store }, axios: { httpAgent: agent } });
     const redirected = () => client.get(`/sandbox/v1/tenant/${sandbox.options.tenantId}/redirect-once`);
     // Two keep-alive connections, so that the hop is written as soon as the agent has it (the
@@ -324,3 +300,16 @@ describeWithRedis('a redirect hop whose process stopped between its take and its
     agent.destroy();
   }, 60_000);
 });
+
+/** A keep-alive agent that calls `beforeHandOn` with each request Node hands it (its undocumented `addRequest`). */
+function agentWithHook(beforeHandOn: () => void): http.Agent {
+  const agent = new http.Agent({ keepAlive: true }) as http.Agent & {
+    addRequest(request: http.ClientRequest, options: unknown): void;
+  };
+  const handOn = agent.addRequest.bind(agent);
+  agent.addRequest = (request, options) => {
+    beforeHandOn();
+    handOn(request, options);
+  };
+  return agent;
+}
