@@ -252,8 +252,8 @@ class LimitedExchange implements ExchangePlaces {
     this.#place.commit();
   }
 
-  renewStale(): Promise<void> | undefined {
-    return this.#place.renewIfStale?.(this.#signal);
+  renewStale(hop?: ReservedPlace): Promise<void> | undefined {
+    return (hop ?? this.#place).renewIfStale?.(this.#signal);
   }
 
   mayGoStale(): boolean {
@@ -262,10 +262,6 @@ class LimitedExchange implements ExchangePlaces {
 
   reserveHop(): Promise<ReservedPlace> {
     return this.#limits.reservePlace(this.#signal);
-  }
-
-  renewHopIfStale(place: ReservedPlace): Promise<void> | undefined {
-    return place.renewIfStale?.(this.#signal);
   }
 }
 

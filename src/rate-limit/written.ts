@@ -51,19 +51,17 @@ export interface ExchangePlaces {
   /** The exchange's first request has been written (or will never be seen): commit its places. Idempotent. */
   written(): void;
   /**
-   * Undefined when the first request's places still count; otherwise it settles once they have
-   * been replaced by new ones (rejects on the exchange's abort). The fleet's place of a request
-   * whose process did not run for most of a window since its take may have left the store's
-   * window meanwhile, and been taken by another process: the request is held (no socket,
-   * nothing written) until it has a new one.
+   * Undefined when the first request's places (or `hop`'s, from {@link reserveHop}) still count;
+   * otherwise it settles once they have been replaced by new ones (rejects on the exchange's
+   * abort). The fleet's place of a request whose process did not run for most of a window since
+   * its take may have left the store's window meanwhile, and been taken by another process: the
+   * request is held (no socket, nothing written) until it has a new one.
    */
-  renewStale(): Promise<void> | undefined;
+  renewStale(hop?: ReservedPlace): Promise<void> | undefined;
   /** Whether {@link renewStale} can ever replace anything (a fleet's place): else the write is not watched. */
   mayGoStale(): boolean;
   /** Places for a redirect hop: resolves once the limits have room, rejects on the exchange's abort. */
   reserveHop(): Promise<ReservedPlace>;
-  /** {@link renewStale} for a redirect hop's places (from {@link reserveHop}), which it may replace. */
-  renewHopIfStale(place: ReservedPlace): Promise<void> | undefined;
 }
 
 /** A request's or a redirect hop's places (the rolling second's, the fleet's), reserved. */
@@ -72,7 +70,7 @@ export interface ReservedPlace {
   commit(): void;
   /** The hop will not be sent: its places are freed. */
   cancel(): void;
-  /** For the exchange's first request: see {@link ExchangePlaces.renewStale}. Places that never lapse leave it out. */
+  /** For the exchange's first request and its hops: see {@link ExchangePlaces.renewStale}. Places that never lapse leave it out. */
   renewIfStale?(signal: AbortSignal): Promise<void> | undefined;
 }
 
@@ -186,7 +184,7 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
     whenWritten(request, send, () => places.written());
     // Emitted once per request: a plain listener (see whenWritten); none for places that never lapse.
     if (places.mayGoStale()) {
-      request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, () => places.renewStale()));
+      request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, places));
     }
     return handOn.call(agent, request, options);
   }
@@ -199,7 +197,7 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
     // A hop waits for its socket like any request (a new connection, the agent's queue, a
     // process stopped meanwhile): its fleet place gets the same last look.
     if (place.renewIfStale !== undefined) {
-      request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, () => places.renewHopIfStale(place)));
+      request.on('socket', (socket: Socket) => writeOnceFresh(request, socket, places, place));
     }
   });
   handOnOnceSettled(reserved, agent, handOn, request, options);
@@ -210,15 +208,15 @@ function addRequest(agent: object, handOn: AddRequest, request: ClientRequest, o
  * bytes go: Node writes them right after it emits `socket` (a connected socket), or once the
  * socket connects. The process may have been stopped anywhere before (in axios, in the event
  * loop's queues, in the agent, during the connect): a place gone stale by then is replaced first
- * (`renewIfStale`: ExchangePlaces.renewStale or renewHopIfStale), the socket corked meanwhile,
- * so that what Node writes waits in it and goes at the uncork. Looked at once the socket is up,
+ * (ExchangePlaces.renewStale, with `hop` for a redirect hop's), the socket corked meanwhile, so
+ * that what Node writes waits in it and goes at the uncork. Looked at once the socket is up,
  * the check is the last code that runs before the write. On the exchange's abort the request is
  * destroyed, nothing written.
  */
-function writeOnceFresh(request: ClientRequest, socket: Socket, renewIfStale: () => Promise<void> | undefined): void {
+function writeOnceFresh(request: ClientRequest, socket: Socket, places: ExchangePlaces, hop?: ReservedPlace): void {
   socket.cork();
   const look = () => {
-    const renewing = renewIfStale();
+    const renewing = places.renewStale(hop);
     // Fresh: written now, in this turn, as without the check.
     if (renewing === undefined) {
       socket.uncork();
